@@ -1,0 +1,165 @@
+package dbservice
+
+import (
+	"fmt"
+	"reflect"
+	"strconv"
+
+	"github.com/securedb-go/securedb/validate"
+)
+
+// The checks below are the baseline every provider applies before any
+// network call, so input refused on one backend is refused on all. Guard
+// applies a caller's (possibly stricter) Policy on top.
+
+// CheckCollection refuses names that do not match validate.CollectionPattern.
+func CheckCollection(collection string) error {
+	return validate.CollectionName(collection)
+}
+
+// CheckID applies the default ID rule (validate.DefaultIDPattern, at most
+// 100 bytes).
+func CheckID(id string) error {
+	return validate.IDRule{}.Check(id)
+}
+
+// NormalizeDoc returns a deep copy of doc in the JSON data model with system
+// fields dropped, or ErrInvalid; see validate.Sanitize. Providers call it
+// with validate.DefaultLimits unless configured otherwise.
+func NormalizeDoc(doc Doc, lim validate.Limits) (Doc, error) {
+	return validate.Sanitize(doc, lim)
+}
+
+// ApplyWriteOptions resolves opts. IfRev together with IfAbsent, and a
+// malformed revision, are ErrInvalid.
+func ApplyWriteOptions(opts ...WriteOption) (WriteOptions, error) {
+	var o WriteOptions
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
+	if o.IfRev != "" && o.IfAbsent {
+		return o, &validate.Error{Field: "options", Reason: "IfRev and IfAbsent exclude each other"}
+	}
+	if o.IfRev != "" {
+		if err := validate.Rev(o.IfRev); err != nil {
+			return o, err
+		}
+	}
+	return o, nil
+}
+
+// CheckQuery validates q and returns it normalized: Limit defaulted, values
+// in the JSON data model (numbers as float64, time.Time as RFC 3339 text),
+// In values as []any, Exists values as bool. The cursor's form is checked;
+// its content is checked by DecodeCursor.
+func CheckQuery(q Query) (Query, error) {
+	if len(q.Where) > validate.MaxConds {
+		return q, &validate.Error{Field: "query.where", Reason: "more than " + strconv.Itoa(validate.MaxConds) + " conditions"}
+	}
+	if len(q.Fields) > validate.MaxFields {
+		return q, &validate.Error{Field: "query.fields", Reason: "more than " + strconv.Itoa(validate.MaxFields) + " fields"}
+	}
+	if err := validate.Limit(q.Limit); err != nil {
+		return q, err
+	}
+	if err := validate.Cursor(q.Cursor); err != nil {
+		return q, err
+	}
+	out := Query{Limit: q.Limit, Cursor: q.Cursor}
+	if out.Limit == 0 {
+		out.Limit = DefaultLimit
+	}
+	for _, f := range q.Fields {
+		if err := validate.FieldPath(f); err != nil {
+			return q, err
+		}
+	}
+	if len(q.Fields) > 0 {
+		out.Fields = append([]string(nil), q.Fields...)
+	}
+	if len(q.Where) > 0 {
+		out.Where = make([]Cond, len(q.Where))
+	}
+	for i, c := range q.Where {
+		nc, err := checkCond(c)
+		if err != nil {
+			return q, err
+		}
+		out.Where[i] = nc
+	}
+	return out, nil
+}
+
+func checkCond(c Cond) (Cond, error) {
+	if err := validate.FieldPath(c.Field); err != nil {
+		return c, err
+	}
+	if err := validate.Operator(string(c.Op)); err != nil {
+		return c, err
+	}
+	out := Cond{Field: c.Field, Op: c.Op}
+	switch c.Op {
+	case Exists:
+		b, ok := c.Value.(bool)
+		if !ok {
+			return c, &validate.Error{Field: "query.value", Reason: "exists takes true or false"}
+		}
+		out.Value = b
+	case In:
+		vals, err := inValues(c.Value)
+		if err != nil {
+			return c, err
+		}
+		out.Value = vals
+	default:
+		v, err := validate.QueryValue(c.Value)
+		if err != nil {
+			return c, err
+		}
+		switch c.Op {
+		case Gt, Gte, Lt, Lte:
+			switch v.(type) {
+			case string, float64:
+			default:
+				return c, &validate.Error{Field: "query.value", Reason: string(c.Op) + " takes a string or a number"}
+			}
+		}
+		out.Value = v
+	}
+	return out, nil
+}
+
+func inValues(v any) ([]any, error) {
+	rv := reflect.ValueOf(v)
+	if v == nil || (rv.Kind() != reflect.Slice && rv.Kind() != reflect.Array) {
+		return nil, &validate.Error{Field: "query.value", Reason: "in takes a list of values"}
+	}
+	if rv.Len() == 0 || rv.Len() > validate.MaxInValues {
+		return nil, &validate.Error{Field: "query.value", Reason: fmt.Sprintf("in takes 1 to %d values", validate.MaxInValues)}
+	}
+	out := make([]any, rv.Len())
+	for i := range out {
+		nv, err := validate.QueryValue(rv.Index(i).Interface())
+		if err != nil {
+			return nil, err
+		}
+		out[i] = nv
+	}
+	return out, nil
+}
+
+// CheckFields validates EnsureIndex's field list: 1 to validate.MaxFields
+// valid field paths.
+func CheckFields(fields []string) error {
+	if len(fields) == 0 || len(fields) > validate.MaxFields {
+		return &validate.Error{Field: "fields", Reason: "give 1 to " + strconv.Itoa(validate.MaxFields) + " field paths"}
+	}
+	for _, f := range fields {
+		if err := validate.FieldPath(f); err != nil {
+			return err
+		}
+	}
+	return nil
+}

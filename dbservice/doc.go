@@ -1,0 +1,26 @@
+// Package dbservice defines the one document-store contract every securedb
+// provider implements, and the middleware that makes any of them safe to
+// expose.
+//
+// A [Service] stores JSON documents ([Doc]) by collection and ID. Providers
+// live in sub-packages (memory, couchdb, dynamodb, firestore) and all behave
+// the same: the same document in gives the same document out, conditional
+// writes ([IfRev], [IfAbsent]) report [ErrConflict], queries ([Query]) use
+// the same operators with the same type rules, and pages ([Page]) carry an
+// opaque cursor that walks every matching document exactly once. The
+// package-level [All] turns pages into an iter.Seq2.
+//
+// [Guard] wraps any Service with the security guide's input validation
+// (collection allowlist, ID rule, document limits, read-only collections)
+// and writes one structured audit record per operation to a log/slog
+// logger: operation, collection, ID, principal ([WithPrincipal]), outcome,
+// error kind and duration, never document contents.
+//
+// Errors are wrapped in [*Error] and match the sentinels ([ErrNotFound],
+// [ErrConflict], [ErrInvalid], ...) with errors.Is; [HTTPStatus] maps them to
+// status codes. No error string contains a credential or a whole document.
+//
+// Providers use [CheckCollection], [CheckID], [NormalizeDoc], [CheckQuery],
+// [Match] and [EncodeCursor] so that validation and semantics are shared
+// rather than re-implemented.
+package dbservice

@@ -1,0 +1,213 @@
+package dbservice
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/securedb-go/securedb/validate"
+)
+
+// Policy is what Guard enforces. The zero Policy validates with the
+// defaults and audits nothing.
+type Policy struct {
+	// Collections allowed; empty allows any valid collection name.
+	Collections validate.Allowlist
+	// IDs is the document ID rule; the zero value is the seed's rule. A
+	// provider's own baseline still applies, so a looser rule cannot admit
+	// IDs the provider refuses.
+	IDs validate.IDRule
+	// Limits on documents; the zero value is validate.DefaultLimits.
+	Limits validate.Limits
+	// Audit receives one record per operation; nil disables auditing.
+	Audit *slog.Logger
+	// ReadOnly collections refuse Save and Delete with ErrForbidden.
+	ReadOnly []string
+}
+
+// DefaultPolicy is the policy securedb.Open uses: default validation and
+// audit records to slog.Default().
+func DefaultPolicy() Policy {
+	return Policy{Audit: slog.Default()}
+}
+
+// Guard returns a Service that validates every call against p before
+// passing it to next, and audits every call. Refused input never reaches
+// next. The returned Service also implements BulkWriter (validating every
+// item first) and Wrapper.
+func Guard(next Service, p Policy) Service {
+	return &guard{next: next, p: p}
+}
+
+type guard struct {
+	next Service
+	p    Policy
+}
+
+type principalKey struct{}
+
+// WithPrincipal returns a context that names who is acting, for audit
+// records.
+func WithPrincipal(ctx context.Context, principal string) context.Context {
+	return context.WithValue(ctx, principalKey{}, principal)
+}
+
+// PrincipalFrom returns the principal set by WithPrincipal, or "".
+func PrincipalFrom(ctx context.Context) string {
+	p, _ := ctx.Value(principalKey{}).(string)
+	return p
+}
+
+// Unwrap returns the guarded Service.
+func (g *guard) Unwrap() Service { return g.next }
+
+func (g *guard) Get(ctx context.Context, collection, id string) (doc Doc, err error) {
+	defer g.audit(ctx, "get", collection, id, time.Now(), &err, nil)
+	if err = g.checkTarget("get", collection, id, false); err != nil {
+		return nil, err
+	}
+	return g.next.Get(ctx, collection, id)
+}
+
+func (g *guard) Save(ctx context.Context, collection, id string, doc Doc, opts ...WriteOption) (rev string, err error) {
+	defer g.audit(ctx, "save", collection, id, time.Now(), &err, nil)
+	if err = g.checkTarget("save", collection, id, true); err != nil {
+		return "", err
+	}
+	if _, err = ApplyWriteOptions(opts...); err != nil {
+		return "", NewError("save", "guard", collection, id, err)
+	}
+	if err = validate.CheckDoc(doc, g.p.Limits); err != nil {
+		return "", NewError("save", "guard", collection, id, err)
+	}
+	return g.next.Save(ctx, collection, id, doc, opts...)
+}
+
+func (g *guard) Delete(ctx context.Context, collection, id string, opts ...WriteOption) (err error) {
+	defer g.audit(ctx, "delete", collection, id, time.Now(), &err, nil)
+	if err = g.checkTarget("delete", collection, id, true); err != nil {
+		return err
+	}
+	if _, err = ApplyWriteOptions(opts...); err != nil {
+		return NewError("delete", "guard", collection, id, err)
+	}
+	return g.next.Delete(ctx, collection, id, opts...)
+}
+
+func (g *guard) Query(ctx context.Context, collection string, q Query) (page Page, err error) {
+	defer g.audit(ctx, "query", collection, "", time.Now(), &err, &page)
+	if err = g.checkTarget("query", collection, "", false); err != nil {
+		return Page{}, err
+	}
+	if _, err = CheckQuery(q); err != nil {
+		return Page{}, NewError("query", "guard", collection, "", err)
+	}
+	return g.next.Query(ctx, collection, q)
+}
+
+func (g *guard) EnsureIndex(ctx context.Context, collection string, fields ...string) (err error) {
+	defer g.audit(ctx, "ensure-index", collection, "", time.Now(), &err, nil)
+	if err = g.checkTarget("ensure-index", collection, "", false); err != nil {
+		return err
+	}
+	if err = CheckFields(fields); err != nil {
+		return NewError("ensure-index", "guard", collection, "", err)
+	}
+	return g.next.EnsureIndex(ctx, collection, fields...)
+}
+
+func (g *guard) Ping(ctx context.Context) (err error) {
+	defer g.audit(ctx, "ping", "", "", time.Now(), &err, nil)
+	return g.next.Ping(ctx)
+}
+
+func (g *guard) Close() error { return g.next.Close() }
+
+// SaveMany validates every item against the policy, then writes them with
+// next's BulkWriter when it has one, or one Save at a time.
+func (g *guard) SaveMany(ctx context.Context, collection string, items []BulkItem) (err error) {
+	defer g.audit(ctx, "save-many", collection, "", time.Now(), &err, nil)
+	if err = g.checkTarget("save-many", collection, "", true); err != nil {
+		return err
+	}
+	for _, it := range items {
+		if err = g.p.IDs.Check(it.ID); err != nil {
+			return NewError("save-many", "guard", collection, it.ID, err)
+		}
+		if err = validate.CheckDoc(it.Doc, g.p.Limits); err != nil {
+			return NewError("save-many", "guard", collection, it.ID, err)
+		}
+	}
+	if bw, ok := g.next.(BulkWriter); ok {
+		return bw.SaveMany(ctx, collection, items)
+	}
+	for _, it := range items {
+		if _, err = g.next.Save(ctx, collection, it.ID, it.Doc); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkTarget applies the collection allowlist, the ID rule and the
+// read-only list.
+func (g *guard) checkTarget(op, collection, id string, write bool) error {
+	if err := g.p.Collections.Check(collection); err != nil {
+		return NewError(op, "guard", collection, id, err)
+	}
+	if id != "" || op == "get" || op == "save" || op == "delete" {
+		if err := g.p.IDs.Check(id); err != nil {
+			return NewError(op, "guard", collection, id, err)
+		}
+	}
+	if write && slices.Contains(g.p.ReadOnly, collection) {
+		return NewError(op, "guard", collection, id, ErrForbidden)
+	}
+	return nil
+}
+
+// audit writes one record per operation. Document contents and query
+// values never appear: only what was touched, by whom, and how it ended.
+func (g *guard) audit(ctx context.Context, op, collection, id string, start time.Time, errp *error, page *Page) {
+	if g.p.Audit == nil {
+		return
+	}
+	err := *errp
+	kind := ErrorKind(err)
+	level, outcome := slog.LevelInfo, "ok"
+	switch kind {
+	case "":
+	case "not_found", "conflict":
+		outcome = "rejected"
+	case "invalid", "forbidden", "unauthorized", "insecure":
+		level, outcome = slog.LevelWarn, "denied"
+	default:
+		level, outcome = slog.LevelError, "error"
+	}
+	if !g.p.Audit.Enabled(ctx, level) {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 8)
+	attrs = append(attrs, slog.String("op", op))
+	if collection != "" {
+		attrs = append(attrs, slog.String("collection", collection))
+	}
+	if id != "" && (g.p.IDs.Check(id) == nil) {
+		attrs = append(attrs, slog.String("id", id))
+	} else if id != "" {
+		attrs = append(attrs, slog.String("id", "(refused)"))
+	}
+	if p := PrincipalFrom(ctx); p != "" {
+		attrs = append(attrs, slog.String("principal", p))
+	}
+	attrs = append(attrs, slog.String("outcome", outcome))
+	if kind != "" {
+		attrs = append(attrs, slog.String("error_kind", kind))
+	}
+	if page != nil && err == nil {
+		attrs = append(attrs, slog.Int("count", len(page.Docs)))
+	}
+	attrs = append(attrs, slog.Duration("duration", time.Since(start)))
+	g.p.Audit.LogAttrs(ctx, level, "securedb.audit", attrs...)
+}

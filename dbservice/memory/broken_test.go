@@ -1,0 +1,301 @@
+package memory_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/securedb-go/securedb/dbservice"
+	"github.com/securedb-go/securedb/dbservice/dbtest"
+	"github.com/securedb-go/securedb/dbservice/memory"
+)
+
+// The suite is only worth something if it fails for a provider that is
+// wrong. Each bug below breaks one promise of the contract; TestSuiteCatchesBugs
+// runs the whole suite against memory with that bug, in a child process of
+// this test binary, and requires the case that guards the promise to fail.
+
+type broken struct {
+	*memory.Service
+	bug string
+
+	mu    sync.Mutex
+	cache map[string]dbservice.Doc
+	index map[string]bool
+}
+
+var bugs = []struct {
+	name  string
+	cases []string // cases that must fail
+}{
+	{"drop-nulls", []string{"RoundTripKeepsEveryJSONType"}},
+	{"missing-is-empty", []string{"MissingDocumentsAreNotFound"}},
+	{"save-merges", []string{"SaveReplacesTheWholeDocument"}},
+	{"ignore-ifabsent", []string{"IfAbsentRefusesAnExistingDocument", "ConcurrentIfAbsentHasOneWinner"}},
+	{"ignore-ifrev", []string{"IfRevRefusesAStaleRevision"}},
+	{"delete-missing-ok", []string{"DeleteRemovesOnce"}},
+	{"cursor-skips", []string{"PagingReturnsEveryDocumentExactlyOnce"}},
+	{"offset-cursor", []string{"PagingSurvivesConcurrentWrites"}},
+	{"gt-is-gte", []string{"ConditionsFollowTheReferenceSemantics"}},
+	{"ignore-fields", []string{"ProjectionReturnsOnlyTheFields"}},
+	{"rewrite-bad-ids", []string{"HostileInputIsRefusedAndWritesNothing"}},
+	{"drop-unknown-ops", []string{"HostileQueriesAreRefused"}},
+	{"index-once", []string{"EnsureIndexIsIdempotent"}},
+	{"stale-get", []string{"ConcurrentIfRevIncrementsLoseNothing"}},
+	{"ignore-context", []string{"CancelledContextStopsTheCall"}},
+	{"one-namespace", []string{"CollectionsAreIsolated"}},
+	{"rev-renamed", []string{"TypedHelpersRoundTrip"}},
+	{"errors-quote-docs", []string{"ErrorsAreTypedAndLeakNothing"}},
+	{"close-noop", []string{"CloseMakesCallsFailWithErrClosed"}},
+}
+
+func TestSuiteCatchesBugs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the suite 19 times in child processes; skipped with -short")
+	}
+	covered := map[string]bool{}
+	for _, b := range bugs {
+		for _, c := range b.cases {
+			covered[c] = true
+		}
+	}
+	for _, c := range dbtest.Cases() {
+		if !covered[c.Name] {
+			t.Errorf("no deliberate bug shows that case %s can fail", c.Name)
+		}
+	}
+	for _, b := range bugs {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.Command(os.Args[0], "-test.run=^TestBrokenProvider$", "-test.count=1")
+			cmd.Env = append(os.Environ(), "DBTEST_BUG="+b.name)
+			out, err := cmd.CombinedOutput()
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) {
+				t.Fatalf("suite with bug %s did not fail (err %v); output:\n%s", b.name, err, tail(out))
+			}
+			for _, c := range b.cases {
+				if !strings.Contains(string(out), "--- FAIL: TestBrokenProvider/"+c+" ") {
+					t.Errorf("bug %s: case %s did not fail; output:\n%s", b.name, c, tail(out))
+				}
+			}
+		})
+	}
+}
+
+func tail(b []byte) string {
+	if len(b) > 3000 {
+		b = b[len(b)-3000:]
+	}
+	return string(b)
+}
+
+// TestBrokenProvider is the child half of TestSuiteCatchesBugs; it does
+// nothing unless DBTEST_BUG names a bug.
+func TestBrokenProvider(t *testing.T) {
+	bug := os.Getenv("DBTEST_BUG")
+	if bug == "" {
+		t.Skip("child process of TestSuiteCatchesBugs only")
+	}
+	dbtest.Run(t, func(t *testing.T) dbservice.Service {
+		return &broken{Service: memory.New(), bug: bug, cache: map[string]dbservice.Doc{}, index: map[string]bool{}}
+	})
+}
+
+func (b *broken) Get(ctx context.Context, coll, id string) (dbservice.Doc, error) {
+	switch b.bug {
+	case "ignore-context":
+		ctx = context.Background()
+	case "one-namespace":
+		coll = "shared"
+	case "stale-get":
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if d, ok := b.cache[coll+"/"+id]; ok {
+			return dbservice.Clone(d), nil
+		}
+	case "rewrite-bad-ids":
+		id = rewriteID(id)
+	}
+	d, err := b.Service.Get(ctx, coll, id)
+	switch {
+	case err != nil && b.bug == "missing-is-empty" && errors.Is(err, dbservice.ErrNotFound):
+		return dbservice.Doc{}, nil
+	case err != nil:
+		return nil, err
+	case b.bug == "drop-nulls":
+		for k, v := range d {
+			if v == nil {
+				delete(d, k)
+			}
+		}
+	case b.bug == "stale-get":
+		b.cache[coll+"/"+id] = dbservice.Clone(d)
+	case b.bug == "rev-renamed":
+		d["rev"] = d["_rev"]
+		delete(d, "_rev")
+	}
+	return d, nil
+}
+
+func (b *broken) Save(ctx context.Context, coll, id string, doc dbservice.Doc, opts ...dbservice.WriteOption) (string, error) {
+	o, _ := dbservice.ApplyWriteOptions(opts...)
+	switch b.bug {
+	case "ignore-context":
+		ctx = context.Background()
+	case "one-namespace":
+		coll = "shared"
+	case "ignore-ifabsent":
+		if o.IfAbsent {
+			opts = nil
+		}
+	case "ignore-ifrev":
+		if o.IfRev != "" {
+			opts = nil
+		}
+	case "save-merges":
+		if cur, err := b.Service.Get(ctx, coll, id); err == nil {
+			merged := dbservice.Doc{}
+			for k, v := range cur {
+				merged[k] = v
+			}
+			for k, v := range doc {
+				merged[k] = v
+			}
+			doc = merged
+		}
+	case "rewrite-bad-ids":
+		id = rewriteID(id)
+	}
+	rev, err := b.Service.Save(ctx, coll, id, doc, opts...)
+	if err != nil && b.bug == "errors-quote-docs" {
+		return "", fmt.Errorf("%w (document %v)", err, doc)
+	}
+	return rev, err
+}
+
+func (b *broken) Delete(ctx context.Context, coll, id string, opts ...dbservice.WriteOption) error {
+	switch b.bug {
+	case "ignore-context":
+		ctx = context.Background()
+	case "one-namespace":
+		coll = "shared"
+	case "rewrite-bad-ids":
+		id = rewriteID(id)
+	}
+	err := b.Service.Delete(ctx, coll, id, opts...)
+	if b.bug == "delete-missing-ok" && errors.Is(err, dbservice.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+type offsetState struct {
+	Offset int `json:"o"`
+}
+
+func (b *broken) Query(ctx context.Context, coll string, q dbservice.Query) (dbservice.Page, error) {
+	switch b.bug {
+	case "ignore-context":
+		ctx = context.Background()
+	case "one-namespace":
+		coll = "shared"
+	case "ignore-fields":
+		q.Fields = nil
+	case "gt-is-gte":
+		q.Where = append([]dbservice.Cond(nil), q.Where...)
+		for i, c := range q.Where {
+			if c.Op == dbservice.Gt {
+				q.Where[i].Op = dbservice.Gte
+			}
+		}
+	case "drop-unknown-ops":
+		var kept []dbservice.Cond
+		for _, c := range q.Where {
+			if _, err := dbservice.CheckQuery(dbservice.Query{Where: []dbservice.Cond{c}}); err == nil {
+				kept = append(kept, c)
+			}
+		}
+		q.Where = kept
+	case "offset-cursor":
+		return b.offsetQuery(ctx, coll, q)
+	}
+	p, err := b.Service.Query(ctx, coll, q)
+	if err == nil && b.bug == "cursor-skips" && q.Cursor != "" && len(p.Docs) > 0 {
+		p.Docs = p.Docs[1:]
+	}
+	return p, err
+}
+
+// offsetQuery pages by position, the classic bug that repeats or skips
+// documents when others are inserted meanwhile.
+func (b *broken) offsetQuery(ctx context.Context, coll string, q dbservice.Query) (dbservice.Page, error) {
+	var st offsetState
+	if q.Cursor != "" {
+		if err := dbservice.DecodeCursor(coll, dbservice.Query{}, q.Cursor, &st); err != nil {
+			return dbservice.Page{}, err
+		}
+	}
+	limit := q.Limit
+	if limit == 0 {
+		limit = dbservice.DefaultLimit
+	}
+	var all []dbservice.Doc
+	for d, err := range dbservice.All(ctx, b.Service, coll, dbservice.Query{Where: q.Where, Fields: q.Fields, Limit: dbservice.MaxLimit}) {
+		if err != nil {
+			return dbservice.Page{}, err
+		}
+		all = append(all, d)
+	}
+	if st.Offset > len(all) {
+		st.Offset = len(all)
+	}
+	end := min(st.Offset+limit, len(all))
+	p := dbservice.Page{Docs: all[st.Offset:end]}
+	if end < len(all) {
+		p.Next, _ = dbservice.EncodeCursor(coll, dbservice.Query{}, offsetState{Offset: end})
+	}
+	return p, nil
+}
+
+func (b *broken) EnsureIndex(ctx context.Context, coll string, fields ...string) error {
+	if b.bug == "ignore-context" {
+		ctx = context.Background()
+	}
+	if b.bug == "index-once" {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		key := coll + "/" + strings.Join(fields, ",")
+		if b.index[key] {
+			return errors.New("index already exists")
+		}
+		b.index[key] = true
+	}
+	return b.Service.EnsureIndex(ctx, coll, fields...)
+}
+
+func (b *broken) Ping(ctx context.Context) error {
+	if b.bug == "ignore-context" {
+		ctx = context.Background()
+	}
+	return b.Service.Ping(ctx)
+}
+
+func (b *broken) Close() error {
+	if b.bug == "close-noop" {
+		return nil
+	}
+	return b.Service.Close()
+}
+
+func rewriteID(id string) string {
+	if dbservice.CheckID(id) == nil {
+		return id
+	}
+	return fmt.Sprintf("x%x", id)[:min(60, 1+2*len(id))] + "x"
+}

@@ -1,0 +1,172 @@
+package dbservice
+
+import (
+	"context"
+)
+
+// Doc is a document in the JSON data model: string, float64, bool, nil,
+// []any and map[string]any. Documents a Service returns carry "_id" and
+// "_rev" (an opaque string); documents a caller saves must not set keys
+// starting with "_" (they are dropped) or "$" (refused).
+type Doc = map[string]any
+
+// Service is a document store. Every provider implements it with the same
+// behaviour; dbtest.Run is the proof. Methods are safe for concurrent use.
+type Service interface {
+	// Get returns the document, or ErrNotFound.
+	Get(ctx context.Context, collection, id string) (Doc, error)
+	// Save stores doc under id, replacing any previous version entirely
+	// (upsert, last writer wins) unless IfRev or IfAbsent make it
+	// conditional. It returns the new revision.
+	Save(ctx context.Context, collection, id string, doc Doc, opts ...WriteOption) (rev string, err error)
+	// Delete removes the document; ErrNotFound when there is none.
+	Delete(ctx context.Context, collection, id string, opts ...WriteOption) error
+	// Query returns one page of the documents that match q.
+	Query(ctx context.Context, collection string, q Query) (Page, error)
+	// EnsureIndex makes queries on fields efficient where the backend needs
+	// an index. It is idempotent.
+	EnsureIndex(ctx context.Context, collection string, fields ...string) error
+	// Ping checks that the database answers with the configured credentials.
+	Ping(ctx context.Context) error
+	// Close releases the Service's resources; later calls return ErrClosed.
+	Close() error
+}
+
+// Op is a condition operator.
+type Op string
+
+// The operators every provider implements. Comparisons never cross types: a
+// number never equals or orders against a string, and strings order by
+// their UTF-8 bytes.
+const (
+	// Eq: the field is present and equal to Value (string, number, bool or
+	// nil; nil matches an explicit null).
+	Eq Op = "eq"
+	// Ne: the field is present, not null, and not equal to Value.
+	Ne Op = "ne"
+	// Gt, Gte, Lt, Lte: the field holds a value of Value's type (number or
+	// string) that orders after, after or equal, before, before or equal.
+	Gt  Op = "gt"
+	Gte Op = "gte"
+	Lt  Op = "lt"
+	Lte Op = "lte"
+	// In: the field equals one of Value's elements (a slice of at most 30
+	// strings, numbers, bools or nils).
+	In Op = "in"
+	// Exists: with Value true the field is present (null counts); with false
+	// it is absent.
+	Exists Op = "exists"
+)
+
+// Cond is one condition of a query on a dotted field path ("owner.id").
+// "_id" is the only system field that can be queried.
+type Cond struct {
+	Field string
+	Op    Op
+	Value any
+}
+
+// Where is shorthand for Cond{field, op, value}.
+func Where(field string, op Op, value any) Cond {
+	return Cond{Field: field, Op: op, Value: value}
+}
+
+// Query selects documents of one collection.
+type Query struct {
+	// Where holds conditions that must all hold; empty lists every document.
+	Where []Cond
+	// Fields projects the result to these dotted paths; "_id" and "_rev" are
+	// always returned. Empty returns whole documents.
+	Fields []string
+	// Limit is the page size: 0 means DefaultLimit, at most MaxLimit.
+	Limit int
+	// Cursor continues from a previous Page.Next. It is user input and is
+	// validated: a cursor from another query or collection is ErrInvalid.
+	Cursor string
+}
+
+// Page sizes.
+const (
+	DefaultLimit = 100
+	MaxLimit     = 1000
+)
+
+// Page is one page of query results. Next is "" after the last page.
+type Page struct {
+	Docs []Doc
+	Next string
+}
+
+// WriteOption makes a Save or Delete conditional.
+type WriteOption func(*WriteOptions)
+
+// WriteOptions is the resolved form of a list of WriteOption; providers get
+// it from ApplyWriteOptions.
+type WriteOptions struct {
+	// IfRev, when set, makes the write succeed only if the stored revision
+	// is exactly this one; otherwise ErrConflict.
+	IfRev string
+	// IfAbsent makes a Save succeed only when no document has the ID;
+	// otherwise ErrConflict.
+	IfAbsent bool
+}
+
+// IfRev makes the write conditional on the document's current revision
+// (optimistic concurrency). A stale revision, a revision of a deleted or
+// missing document, or one this provider never issued gives ErrConflict.
+func IfRev(rev string) WriteOption {
+	return func(o *WriteOptions) { o.IfRev = rev }
+}
+
+// IfAbsent makes Save create the document only if it does not exist yet;
+// otherwise ErrConflict.
+func IfAbsent() WriteOption {
+	return func(o *WriteOptions) { o.IfAbsent = true }
+}
+
+// BulkItem is one document of a bulk write.
+type BulkItem struct {
+	ID  string
+	Doc Doc
+}
+
+// BulkWriter is implemented by providers with a native bulk write path
+// (CouchDB _bulk_docs, DynamoDB BatchWriteItem, Firestore BulkWriter).
+// Import uses it when present. SaveMany upserts every item; it validates all
+// items before writing any, so invalid input writes nothing.
+type BulkWriter interface {
+	SaveMany(ctx context.Context, collection string, items []BulkItem) error
+}
+
+// Status is the outcome of one posture check.
+type Status string
+
+// Posture statuses.
+const (
+	Pass Status = "pass"
+	Warn Status = "warn"
+	Fail Status = "fail"
+	// Skip: the library cannot see this from inside; Fix says how to check.
+	Skip Status = "skip"
+)
+
+// Finding is one item of the security checklist as seen on a deployment.
+type Finding struct {
+	ID     string `json:"id"` // stable: "auth-enabled", "tls", "least-privilege", ...
+	Title  string `json:"title"`
+	Status Status `json:"status"`
+	Detail string `json:"detail,omitempty"`
+	Fix    string `json:"fix,omitempty"`
+}
+
+// PostureChecker is implemented by providers that can inspect their own
+// deployment (TLS, authentication, encryption at rest, backups, ...).
+type PostureChecker interface {
+	CheckPosture(ctx context.Context) []Finding
+}
+
+// Wrapper is implemented by middleware such as Guard so that callers can
+// reach the provider underneath (to find a PostureChecker, for example).
+type Wrapper interface {
+	Unwrap() Service
+}

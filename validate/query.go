@@ -1,0 +1,126 @@
+package validate
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Query bounds, shared by every provider so a query valid on one backend is
+// valid on all.
+const (
+	// MaxPathSegments bounds the depth of a dotted field path.
+	MaxPathSegments = 10
+	// MaxPathLen bounds a field path in bytes.
+	MaxPathLen = 256
+	// MaxInValues bounds the list of an In condition (Firestore allows 30).
+	MaxInValues = 30
+	// MaxConds bounds the conditions of one query.
+	MaxConds = 16
+	// MaxFields bounds a projection.
+	MaxFields = 50
+	// MaxLimit is the largest page size.
+	MaxLimit = 1000
+	// MaxCursorLen bounds an opaque cursor in bytes.
+	MaxCursorLen = 4096
+	// MaxRevLen bounds an opaque revision in bytes.
+	MaxRevLen = 256
+)
+
+// Operators lists the condition operators every provider implements.
+var Operators = []string{"eq", "ne", "gt", "gte", "lt", "lte", "in", "exists"}
+
+// Operator checks that op is one of [Operators]. Anything else, "$where"
+// included, is refused.
+func Operator(op string) error {
+	if !slices.Contains(Operators, op) {
+		return invalid("query.op", "unknown operator; use one of "+strings.Join(Operators, ", "), op)
+	}
+	return nil
+}
+
+// FieldPath checks a dotted field path such as "owner.id". Each segment is
+// letters, digits, '_' and '-' (so it needs no quoting on any backend and
+// cannot carry an operator); "_id" is the only system field allowed, and only
+// as the whole path.
+func FieldPath(path string) error {
+	if path == "_id" {
+		return nil
+	}
+	if path == "" || len(path) > MaxPathLen {
+		return invalid("query.field", "must be 1 to "+strconv.Itoa(MaxPathLen)+" bytes", path)
+	}
+	segs := strings.Split(path, ".")
+	if len(segs) > MaxPathSegments {
+		return invalid("query.field", "more than "+strconv.Itoa(MaxPathSegments)+" segments", path)
+	}
+	for i, s := range segs {
+		switch {
+		case s == "" || !defaultIDRe.MatchString(s):
+			return invalid("query.field", "segments must match "+DefaultIDPattern, path)
+		case i == 0 && s[0] == '_':
+			return invalid("query.field", "system fields other than _id cannot be queried", path)
+		case isDunder(s):
+			return invalid("query.field", "segments of the form __x__ are reserved", path)
+		}
+	}
+	return nil
+}
+
+// QueryValue checks a condition value and returns it in the JSON data model:
+// nil, bool, string or float64. Maps and arrays are refused (no provider
+// compares them the same way), and so are integers beyond ±2^53, NaN and
+// ±Inf. Strings follow the default string limit.
+func QueryValue(v any) (any, error) {
+	w := walker{lim: DefaultLimits(), copy: true}
+	out, err := w.value(v, 1)
+	if err != nil {
+		return nil, invalidNoValue("query.value", err.(*Error).Reason)
+	}
+	switch out.(type) {
+	case map[string]any, []any:
+		return nil, invalidNoValue("query.value", "must be a string, number, bool or null")
+	}
+	return out, nil
+}
+
+// Limit checks a page size: 0 (the provider's default) to MaxLimit.
+func Limit(n int) error {
+	if n < 0 || n > MaxLimit {
+		return invalid("query.limit", "must be between 0 and "+strconv.Itoa(MaxLimit), strconv.Itoa(n))
+	}
+	return nil
+}
+
+// Cursor checks the form of an opaque page cursor: empty, or at most
+// MaxCursorLen bytes of unpadded base64url. Providers decode and verify its
+// contents; this check keeps arbitrary bytes away from them.
+func Cursor(c string) error {
+	if len(c) > MaxCursorLen {
+		return invalid("query.cursor", "longer than "+strconv.Itoa(MaxCursorLen)+" bytes", c)
+	}
+	for i := 0; i < len(c); i++ {
+		if !isB64URL(c[i]) {
+			return invalid("query.cursor", "not a cursor this library issued", c)
+		}
+	}
+	return nil
+}
+
+// Rev checks the form of an opaque revision: 1 to MaxRevLen printable ASCII
+// characters without spaces or quotes.
+func Rev(rev string) error {
+	if rev == "" || len(rev) > MaxRevLen {
+		return invalid("rev", "must be 1 to "+strconv.Itoa(MaxRevLen)+" bytes", rev)
+	}
+	for i := 0; i < len(rev); i++ {
+		if c := rev[i]; c <= ' ' || c > '~' || c == '"' || c == '\\' {
+			return invalid("rev", "not a revision this library issued", rev)
+		}
+	}
+	return nil
+}
+
+func isB64URL(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_'
+}

@@ -1,0 +1,424 @@
+package validate
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"math"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Default limits, from the seed (strings) and the tightest backend
+// (Firestore: depth 20; DynamoDB: 400 KB items).
+const (
+	DefaultMaxStringLen = 10000
+	DefaultMaxDepth     = 20
+	DefaultMaxKeys      = 10000
+	DefaultMaxDocBytes  = 256 << 10
+	// MaxKeyLen bounds one field name, in bytes.
+	MaxKeyLen = 256
+	// MaxSafeInt is the largest integer a float64 (the JSON number model)
+	// holds exactly: 2^53. Integers beyond ±MaxSafeInt are refused rather
+	// than silently rounded.
+	MaxSafeInt = 1 << 53
+)
+
+// Limits bound the size and shape of a document. A zero field takes its
+// default; a negative field disables that bound.
+type Limits struct {
+	// MaxStringLen is the longest string value, in characters (default 10000).
+	MaxStringLen int
+	// MaxDepth is the deepest nesting; the document itself is level 1 and
+	// each nested map or array adds one (default 20).
+	MaxDepth int
+	// MaxKeys is the total number of map entries and array elements in the
+	// document, at every level (default 10000).
+	MaxKeys int
+	// MaxDocBytes is the document's size as compact JSON, in bytes,
+	// approximated without encoding it (default 256 KiB).
+	MaxDocBytes int
+}
+
+// DefaultLimits returns the limits a zero Limits stands for.
+func DefaultLimits() Limits {
+	return Limits{
+		MaxStringLen: DefaultMaxStringLen,
+		MaxDepth:     DefaultMaxDepth,
+		MaxKeys:      DefaultMaxKeys,
+		MaxDocBytes:  DefaultMaxDocBytes,
+	}
+}
+
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits()
+	pick := func(v, def int) int {
+		switch {
+		case v == 0:
+			return def
+		case v < 0:
+			return math.MaxInt
+		}
+		return v
+	}
+	return Limits{
+		MaxStringLen: pick(l.MaxStringLen, d.MaxStringLen),
+		MaxDepth:     pick(l.MaxDepth, d.MaxDepth),
+		MaxKeys:      pick(l.MaxKeys, d.MaxKeys),
+		MaxDocBytes:  pick(l.MaxDocBytes, d.MaxDocBytes),
+	}
+}
+
+// Sanitize returns a deep copy of doc in the JSON data model, or an error
+// wrapping ErrInvalid. It is the one place documents are made safe:
+//
+//   - top-level keys starting with "_" (system fields such as _id and _rev)
+//     are dropped, as the seed does; the provider owns them;
+//   - keys starting with "$" are refused at every level: they are operator
+//     injection ($where, $gt, ...) on document databases;
+//   - keys must be non-empty valid UTF-8 without control characters, without
+//     '.' (reserved for nested field paths in queries), not of the reserved
+//     form __x__, and at most MaxKeyLen bytes;
+//   - strings must be valid UTF-8;
+//   - numbers become float64; integers beyond ±2^53, NaN and ±Inf are
+//     refused, never rounded;
+//   - time.Time becomes RFC 3339 text in UTC; []byte becomes base64 text, as
+//     encoding/json does; structs and other json.Marshaler values go through
+//     encoding/json; pointers are followed;
+//   - channels, functions, complex numbers and maps with non-string keys are
+//     refused;
+//   - the limits apply (zero value: DefaultLimits).
+//
+// A nil doc sanitizes to an empty document. Errors name the field path and
+// the rule, never the value.
+func Sanitize(doc map[string]any, lim Limits) (map[string]any, error) {
+	w := walker{lim: lim.withDefaults(), copy: true}
+	out, err := w.doc(doc)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// CheckDoc applies exactly the rules of Sanitize without copying doc.
+// It is for middleware that validates a document another layer will store.
+func CheckDoc(doc map[string]any, lim Limits) error {
+	w := walker{lim: lim.withDefaults()}
+	_, err := w.doc(doc)
+	return err
+}
+
+// walker carries the state of one Sanitize or CheckDoc pass.
+type walker struct {
+	lim   Limits
+	copy  bool
+	keys  int
+	bytes int
+	path  []string
+}
+
+func (w *walker) fail(reason string) error {
+	field := "doc"
+	for _, p := range w.path {
+		field += "." + p
+	}
+	return invalidNoValue(shortField(field), reason)
+}
+
+// shortField keeps an error's field path readable and bounded; field names
+// are data too.
+func shortField(f string) string {
+	if len(f) <= 80 && validText(f) {
+		return f
+	}
+	return strings.Trim(excerpt(f), `"`)
+}
+
+func (w *walker) doc(doc map[string]any) (map[string]any, error) {
+	w.bytes = 2
+	var out map[string]any
+	if w.copy {
+		out = make(map[string]any, len(doc))
+	}
+	for k, v := range doc {
+		if strings.HasPrefix(k, "_") {
+			continue // system field: the provider owns it
+		}
+		nv, err := w.entry(k, v, 1)
+		if err != nil {
+			return nil, err
+		}
+		if w.copy {
+			out[k] = nv
+		}
+	}
+	return out, nil
+}
+
+func (w *walker) entry(k string, v any, depth int) (any, error) {
+	w.path = append(w.path, k)
+	if err := w.key(k); err != nil {
+		return nil, err
+	}
+	w.bytes += len(k) + 4
+	nv, err := w.value(v, depth)
+	if err != nil {
+		return nil, err
+	}
+	w.path = w.path[:len(w.path)-1]
+	return nv, nil
+}
+
+func (w *walker) key(k string) error {
+	switch {
+	case k == "":
+		return w.fail("empty field name")
+	case len(k) > MaxKeyLen:
+		return w.fail("field name longer than " + strconv.Itoa(MaxKeyLen) + " bytes")
+	case !validText(k):
+		return w.fail("field name has invalid UTF-8 or control characters")
+	case k[0] == '$':
+		return w.fail("field names starting with '$' are refused (operator injection)")
+	case strings.Contains(k, "."):
+		return w.fail("field names must not contain '.' (reserved for field paths)")
+	case isDunder(k):
+		return w.fail("field names of the form __x__ are reserved")
+	}
+	w.keys++
+	if w.keys > w.lim.MaxKeys {
+		return w.fail("more than " + strconv.Itoa(w.lim.MaxKeys) + " fields and elements")
+	}
+	return nil
+}
+
+func (w *walker) sized(n int) error {
+	w.bytes += n
+	if w.bytes > w.lim.MaxDocBytes {
+		return w.fail("document larger than " + strconv.Itoa(w.lim.MaxDocBytes) + " bytes")
+	}
+	return nil
+}
+
+var timeType = reflect.TypeFor[time.Time]()
+
+func (w *walker) value(v any, depth int) (any, error) {
+	switch x := v.(type) {
+	case nil:
+		return nil, w.sized(4)
+	case string:
+		return x, w.str(x)
+	case bool:
+		return x, w.sized(5)
+	case float64:
+		return w.float(x)
+	case int:
+		return w.int(int64(x))
+	case int64:
+		return w.int(x)
+	case json.Number:
+		return w.number(x)
+	case map[string]any:
+		return w.object(x, depth)
+	case []any:
+		return w.array(x, depth)
+	case time.Time:
+		s := x.UTC().Format(time.RFC3339Nano)
+		return s, w.str(s)
+	case []byte:
+		s := base64.StdEncoding.EncodeToString(x)
+		return s, w.str(s)
+	}
+	return w.reflectValue(reflect.ValueOf(v), depth)
+}
+
+// reflectValue handles the Go types that are not already in the JSON data
+// model: named types, typed slices and maps, pointers and structs.
+func (w *walker) reflectValue(rv reflect.Value, depth int) (any, error) {
+	if rv.Type() == timeType {
+		return w.value(rv.Interface(), depth)
+	}
+	if _, ok := rv.Interface().(json.Marshaler); ok && rv.Kind() != reflect.Pointer {
+		return w.viaJSON(rv.Interface(), depth)
+	}
+	switch rv.Kind() {
+	case reflect.Bool:
+		return w.value(rv.Bool(), depth)
+	case reflect.String:
+		return w.value(rv.String(), depth)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return w.int(rv.Int())
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		u := rv.Uint()
+		if u > MaxSafeInt {
+			return nil, w.fail("integer beyond ±2^53 cannot be stored exactly")
+		}
+		return w.int(int64(u))
+	case reflect.Float32, reflect.Float64:
+		return w.float(rv.Float())
+	case reflect.Pointer, reflect.Interface:
+		if rv.IsNil() {
+			return w.value(nil, depth)
+		}
+		return w.value(rv.Elem().Interface(), depth)
+	case reflect.Slice, reflect.Array:
+		if rv.Kind() == reflect.Slice && rv.IsNil() {
+			return w.value(nil, depth)
+		}
+		if rv.Type().Elem().Kind() == reflect.Uint8 && rv.Kind() == reflect.Slice {
+			return w.value(rv.Bytes(), depth)
+		}
+		arr := make([]any, rv.Len())
+		for i := range arr {
+			arr[i] = rv.Index(i).Interface()
+		}
+		return w.array(arr, depth)
+	case reflect.Map:
+		if rv.Type().Key().Kind() != reflect.String {
+			return nil, w.fail("map keys must be strings")
+		}
+		if rv.IsNil() {
+			return w.value(nil, depth)
+		}
+		m := make(map[string]any, rv.Len())
+		for it := rv.MapRange(); it.Next(); {
+			m[it.Key().String()] = it.Value().Interface()
+		}
+		return w.object(m, depth)
+	case reflect.Struct:
+		return w.viaJSON(rv.Interface(), depth)
+	}
+	return nil, w.fail("unsupported type " + rv.Kind().String())
+}
+
+// viaJSON converts a struct or json.Marshaler the way encoding/json would
+// store it, then validates the result like any other value.
+func (w *walker) viaJSON(v any, depth int) (any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, w.fail("value cannot be encoded as JSON")
+	}
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.UseNumber()
+	var out any
+	if err := dec.Decode(&out); err != nil {
+		return nil, w.fail("value cannot be encoded as JSON")
+	}
+	return w.value(out, depth)
+}
+
+func (w *walker) str(s string) error {
+	if len(s) > w.lim.MaxStringLen && utf8.RuneCountInString(s) > w.lim.MaxStringLen {
+		return w.fail("string longer than " + strconv.Itoa(w.lim.MaxStringLen) + " characters")
+	}
+	if !utf8.ValidString(s) {
+		return w.fail("string is not valid UTF-8")
+	}
+	return w.sized(len(s) + 2)
+}
+
+func (w *walker) int(i int64) (any, error) {
+	if i > MaxSafeInt || i < -MaxSafeInt {
+		return nil, w.fail("integer beyond ±2^53 cannot be stored exactly")
+	}
+	return float64(i), w.sized(numLen(float64(i)))
+}
+
+func (w *walker) float(f float64) (any, error) {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return nil, w.fail("NaN and infinities are not JSON numbers")
+	}
+	return f, w.sized(numLen(f))
+}
+
+func (w *walker) number(n json.Number) (any, error) {
+	if i, err := n.Int64(); err == nil {
+		return w.int(i)
+	}
+	s := string(n)
+	f, err := strconv.ParseFloat(s, 64)
+	switch {
+	case err != nil && !strings.ContainsAny(s, ".eE") && strings.Trim(s, "-0123456789") == "" && s != "":
+		return nil, w.fail("integer beyond ±2^53 cannot be stored exactly")
+	case err != nil:
+		return nil, w.fail("not a valid number")
+	case !strings.ContainsAny(s, ".eE"):
+		return nil, w.fail("integer beyond ±2^53 cannot be stored exactly")
+	}
+	return w.float(f)
+}
+
+func (w *walker) object(m map[string]any, depth int) (any, error) {
+	depth++
+	if depth > w.lim.MaxDepth {
+		return nil, w.fail("nested deeper than " + strconv.Itoa(w.lim.MaxDepth) + " levels")
+	}
+	if err := w.sized(2); err != nil {
+		return nil, err
+	}
+	var out map[string]any
+	if w.copy {
+		out = make(map[string]any, len(m))
+	}
+	for k, v := range m {
+		nv, err := w.entry(k, v, depth)
+		if err != nil {
+			return nil, err
+		}
+		if w.copy {
+			out[k] = nv
+		}
+	}
+	return out, nil
+}
+
+func (w *walker) array(a []any, depth int) (any, error) {
+	depth++
+	if depth > w.lim.MaxDepth {
+		return nil, w.fail("nested deeper than " + strconv.Itoa(w.lim.MaxDepth) + " levels")
+	}
+	if err := w.sized(2); err != nil {
+		return nil, err
+	}
+	var out []any
+	if w.copy {
+		out = make([]any, len(a))
+	}
+	for i, v := range a {
+		w.keys++
+		if w.keys > w.lim.MaxKeys {
+			return nil, w.fail("more than " + strconv.Itoa(w.lim.MaxKeys) + " fields and elements")
+		}
+		w.path = append(w.path, strconv.Itoa(i))
+		nv, err := w.value(v, depth)
+		if err != nil {
+			return nil, err
+		}
+		w.path = w.path[:len(w.path)-1]
+		if w.copy {
+			out[i] = nv
+		}
+	}
+	return out, nil
+}
+
+// numLen is the length of f in compact JSON, without allocating.
+func numLen(f float64) int {
+	var buf [32]byte
+	return len(strconv.AppendFloat(buf[:0], f, 'g', -1, 64)) + 1
+}
+
+// validText reports whether s is valid UTF-8 without control characters.
+func validText(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
+}
