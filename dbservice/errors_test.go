@@ -1,0 +1,56 @@
+package dbservice_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/securedb-go/securedb/dbservice"
+)
+
+func TestErrorsMapToStatusAndKind(t *testing.T) {
+	cases := []struct {
+		err    error
+		status int
+		kind   string
+	}{
+		{nil, http.StatusOK, ""},
+		{dbservice.ErrNotFound, http.StatusNotFound, "not_found"},
+		{dbservice.ErrConflict, http.StatusConflict, "conflict"},
+		{dbservice.ErrInvalid, http.StatusBadRequest, "invalid"},
+		{dbservice.ErrUnauthorized, http.StatusUnauthorized, "unauthorized"},
+		{dbservice.ErrForbidden, http.StatusForbidden, "forbidden"},
+		{dbservice.ErrUnavailable, http.StatusServiceUnavailable, "unavailable"},
+		{dbservice.ErrClosed, http.StatusServiceUnavailable, "closed"},
+		{dbservice.ErrInsecure, http.StatusInternalServerError, "insecure"},
+		{context.DeadlineExceeded, http.StatusGatewayTimeout, "deadline"},
+		{context.Canceled, http.StatusInternalServerError, "canceled"},
+		{errors.New("boom"), http.StatusInternalServerError, "internal"},
+	}
+	for _, c := range cases {
+		wrapped := error(nil)
+		if c.err != nil {
+			wrapped = dbservice.NewError("get", "memory", "agents", "a1", fmt.Errorf("%w: detail", c.err))
+		}
+		if got := dbservice.HTTPStatus(wrapped); got != c.status {
+			t.Errorf("HTTPStatus(%v) = %d, want %d", wrapped, got, c.status)
+		}
+		if got := dbservice.ErrorKind(wrapped); got != c.kind {
+			t.Errorf("ErrorKind(%v) = %q, want %q", wrapped, got, c.kind)
+		}
+	}
+}
+
+func TestErrorStringNamesTheTargetAndQuotesHostileInput(t *testing.T) {
+	e := dbservice.NewError("get", "couchdb", "agents", "a1", dbservice.ErrNotFound)
+	if got, want := e.Error(), "securedb: couchdb get agents/a1: not found"; got != want {
+		t.Fatalf("Error() = %q, want %q", got, want)
+	}
+	hostile := dbservice.NewError("get", "guard", "agents", "x\n"+strings.Repeat("y", 50)+"TAIL", dbservice.ErrInvalid)
+	if s := hostile.Error(); strings.Contains(s, "\n") || strings.Contains(s, "TAIL") {
+		t.Fatalf("hostile ID echoed: %q", s)
+	}
+}
