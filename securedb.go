@@ -1,0 +1,98 @@
+package securedb
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/securedb-go/securedb/dbservice"
+	"github.com/securedb-go/securedb/dbservice/memory"
+	"github.com/securedb-go/securedb/validate"
+)
+
+// Provider names accepted in Config.Provider and DATABASE_PROVIDER.
+const (
+	Memory    = "memory"
+	CouchDB   = "couchdb"
+	DynamoDB  = "dynamodb"
+	Firestore = "firestore"
+)
+
+// Providers lists the provider names Open accepts.
+var Providers = []string{Memory, CouchDB, DynamoDB, Firestore}
+
+// Config chooses and configures a provider and the Guard policy around it.
+// The zero Config opens the in-memory provider with the default policy.
+type Config struct {
+	// Provider is one of Providers; "" means memory.
+	Provider string
+	// Policy is enforced by dbservice.Guard around the provider. Its Audit
+	// logger defaults to slog.Default() unless DisableAudit is set.
+	Policy dbservice.Policy
+	// DisableAudit turns audit records off. The security guide asks for an
+	// audit trail, so the posture report flags it.
+	DisableAudit bool
+}
+
+// ConfigFromEnv reads the seed's variables: DATABASE_PROVIDER (memory when
+// unset) and the chosen provider's own variables. It only reads; secret
+// references in credential variables are resolved by Open.
+func ConfigFromEnv() (Config, error) {
+	cfg := Config{Provider: strings.ToLower(strings.TrimSpace(os.Getenv("DATABASE_PROVIDER")))}
+	if err := checkProvider(cfg.Provider); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// Open connects to the configured provider and returns it wrapped in
+// dbservice.Guard. The caller closes it.
+func Open(ctx context.Context, cfg Config) (dbservice.Service, error) {
+	if err := checkProvider(cfg.Provider); err != nil {
+		return nil, err
+	}
+	var (
+		svc dbservice.Service
+		err error
+	)
+	switch cfg.Provider {
+	case "", Memory:
+		svc = memory.New(memory.WithLimits(cfg.Policy.Limits))
+	default:
+		err = dbservice.NewError("open", cfg.Provider, "", "", fmt.Errorf("%w: provider %q is not available yet", dbservice.ErrUnavailable, cfg.Provider))
+	}
+	if err != nil {
+		return nil, err
+	}
+	p := cfg.Policy
+	if p.Audit == nil && !cfg.DisableAudit {
+		p.Audit = slog.Default()
+	}
+	return dbservice.Guard(svc, p), nil
+}
+
+// OpenFromEnv is Open(ctx, ConfigFromEnv()).
+func OpenFromEnv(ctx context.Context) (dbservice.Service, error) {
+	cfg, err := ConfigFromEnv()
+	if err != nil {
+		return nil, err
+	}
+	return Open(ctx, cfg)
+}
+
+func checkProvider(name string) error {
+	if name == "" {
+		return nil
+	}
+	for _, p := range Providers {
+		if name == p {
+			return nil
+		}
+	}
+	return dbservice.NewError("open", "securedb", "", "", &validate.Error{
+		Field:  "DATABASE_PROVIDER",
+		Reason: "unknown provider; use one of " + strings.Join(Providers, ", "),
+	})
+}
