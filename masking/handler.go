@@ -221,3 +221,10 @@ func (m *Masker) maskJSON(data []byte) slog.Value {
 type maskedError string
 
 func (e maskedError) Error() string { return string(e) }
+
+// IsMasking reports whether h is a handler made by NewHandler, so a posture
+// check can tell whether a logger masks secrets.
+func IsMasking(h slog.Handler) bool {
+	_, ok := h.(*handler)
+	return ok
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -376,5 +377,16 @@ func TestHandlerWithTextHandler(t *testing.T) {
 	wantLine := `level=INFO msg=login user=ana password=` + R + ` cfg="{\"token\":\"` + R + `\"}"` + "\n"
 	if got != wantLine {
 		t.Errorf("got  %q\nwant %q", got, wantLine)
+	}
+}
+
+func TestIsMaskingRecognizesOnlyMaskingHandlers(t *testing.T) {
+	json := slog.NewJSONHandler(io.Discard, nil)
+	if IsMasking(json) {
+		t.Fatal("a JSONHandler is not a masking handler")
+	}
+	h := NewHandler(json, nil)
+	if !IsMasking(h) || !IsMasking(h.WithAttrs([]slog.Attr{slog.String("a", "b")})) || !IsMasking(h.WithGroup("g")) {
+		t.Fatal("masking handlers, derived ones included, must be recognized")
 	}
 }
