@@ -1,0 +1,275 @@
+package dynamodb
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/securedb-go/securedb/dbservice"
+	"github.com/securedb-go/securedb/validate"
+)
+
+// The environment variables FromEnv reads.
+const (
+	EnvRegion        = "DYNAMODB_REGION"                  // Config.Region
+	EnvEndpointURL   = "DYNAMODB_ENDPOINT_URL"            // Config.EndpointURL
+	EnvTablePrefix   = "DYNAMODB_TABLE_PREFIX"            // Config.TablePrefix
+	EnvKMSKeyID      = "DYNAMODB_KMS_KEY_ID"              // Config.KMSKeyID
+	EnvCreateMissing = "DYNAMODB_CREATE_MISSING"          // Config.CreateMissing (true|false)
+	EnvAllowInsecure = "DYNAMODB_ALLOW_INSECURE_ENDPOINT" // Config.AllowInsecureEndpoint (true|false)
+)
+
+// DefaultRegion is the region used when none is configured.
+const DefaultRegion = "us-east-1"
+
+// Config configures a Service. Credentials are never part of it as text:
+// they come from the AWS SDK's default chain (environment, shared profiles,
+// SSO, web identity, ECS and EC2 roles), or from AWS or Credentials when a
+// program supplies its own. Printing a Config (any fmt verb, slog) shows no
+// secret.
+type Config struct {
+	// Region is the AWS region, for example "eu-west-1"; empty means
+	// DefaultRegion.
+	Region string
+	// EndpointURL replaces the regional endpoint, for DynamoDB Local or a
+	// VPC endpoint. It must be https:// unless its host is a loopback
+	// address or AllowInsecureEndpoint is set, and must not carry
+	// credentials (user:password@).
+	EndpointURL string
+	// AllowInsecureEndpoint permits a plain http:// EndpointURL on a
+	// non-loopback host. Requests are still signed, but their contents
+	// travel in clear text; CheckPosture reports it as a failure.
+	AllowInsecureEndpoint bool
+	// TablePrefix is put in front of every collection name to form the
+	// table name (prefix+collection), so several applications or
+	// environments can share an account. Letters, digits, '_', '-' and '.'.
+	TablePrefix string
+	// CreateMissing creates a collection's table on first write (and on
+	// EnsureIndex): on-demand billing, server-side encryption with KMS, and
+	// point-in-time recovery. nil means true; set aws.Bool(false) when tables
+	// are provisioned elsewhere (for example by Terraform).
+	CreateMissing *bool
+	// KMSKeyID is the KMS key (ID, ARN, alias name or alias ARN) new tables
+	// are encrypted with; empty uses the AWS managed key aws/dynamodb.
+	KMSKeyID string
+	// Collections lists the collections CheckPosture inspects in addition
+	// to those this Service has already used.
+	Collections []string
+	// Limits bounds documents before they are sent; the zero value is
+	// validate.DefaultLimits. DynamoDB's own limits (MaxItemBytes,
+	// MaxNesting, number range) apply on top.
+	Limits validate.Limits
+	// AWS, when set, is the base AWS configuration (credentials, retryer,
+	// HTTP client, API options) instead of the SDK's default loading.
+	// Region and EndpointURL above still apply.
+	AWS *aws.Config
+	// Credentials, when set, replaces the credentials provider, for example
+	// an stscreds.AssumeRoleProvider.
+	Credentials aws.CredentialsProvider
+	// ClientOptions adjust the DynamoDB client (retry attempts, middleware
+	// such as request recorders in tests).
+	ClientOptions []func(*dynamodb.Options)
+	// Logger receives the provider's and the AWS SDK's warnings; nil means
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+// FromEnv returns the Config described by the environment:
+//
+//	DYNAMODB_REGION                   region (default us-east-1)
+//	DYNAMODB_ENDPOINT_URL             endpoint override, e.g. http://127.0.0.1:8000 for DynamoDB Local
+//	DYNAMODB_TABLE_PREFIX             table name prefix
+//	DYNAMODB_KMS_KEY_ID               KMS key for new tables (default: AWS managed key)
+//	DYNAMODB_CREATE_MISSING           true|false (default true)
+//	DYNAMODB_ALLOW_INSECURE_ENDPOINT  true|false (default false)
+//
+// Credentials are left to the SDK's default chain (AWS_PROFILE,
+// AWS_ACCESS_KEY_ID, web identity, instance roles, ...). Malformed values
+// are ErrInvalid.
+func FromEnv() (Config, error) {
+	cfg := Config{
+		Region:      strings.TrimSpace(os.Getenv(EnvRegion)),
+		EndpointURL: strings.TrimSpace(os.Getenv(EnvEndpointURL)),
+		TablePrefix: strings.TrimSpace(os.Getenv(EnvTablePrefix)),
+		KMSKeyID:    strings.TrimSpace(os.Getenv(EnvKMSKeyID)),
+	}
+	if cfg.Region == "" {
+		cfg.Region = DefaultRegion
+	}
+	if v, ok, err := envBool(EnvCreateMissing); err != nil {
+		return Config{}, openErr(err)
+	} else if ok {
+		cfg.CreateMissing = aws.Bool(v)
+	}
+	v, _, err := envBool(EnvAllowInsecure)
+	if err != nil {
+		return Config{}, openErr(err)
+	}
+	cfg.AllowInsecureEndpoint = v
+	if _, err := cfg.endpoint(); err != nil {
+		return Config{}, openErr(err)
+	}
+	if err := cfg.check(); err != nil {
+		return Config{}, openErr(err)
+	}
+	return cfg, nil
+}
+
+func envBool(name string) (v, ok bool, err error) {
+	s := strings.TrimSpace(os.Getenv(name))
+	if s == "" {
+		return false, false, nil
+	}
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return false, false, &validate.Error{Field: name, Reason: "must be true or false"}
+	}
+	return b, true, nil
+}
+
+func openErr(err error) error {
+	return dbservice.NewError("open", provider, "", "", err)
+}
+
+var (
+	regionRe = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
+	prefixRe = regexp.MustCompile(`^[A-Za-z0-9_.-]{0,150}$`)
+	kmsRe    = regexp.MustCompile(`^[A-Za-z0-9:/_.+=,@-]+$`)
+)
+
+// check validates everything but the endpoint.
+func (c Config) check() error {
+	region := c.region()
+	if !regionRe.MatchString(region) {
+		return &validate.Error{Field: "region", Reason: "not an AWS region name"}
+	}
+	if !prefixRe.MatchString(c.TablePrefix) {
+		return &validate.Error{Field: "table prefix", Reason: "use at most 150 letters, digits, '_', '-' or '.'"}
+	}
+	if c.KMSKeyID != "" && (len(c.KMSKeyID) > 2048 || !kmsRe.MatchString(c.KMSKeyID)) {
+		return &validate.Error{Field: "kms key id", Reason: "not a KMS key ID, ARN or alias"}
+	}
+	for _, coll := range c.Collections {
+		if err := dbservice.CheckCollection(coll); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c Config) region() string {
+	if c.Region == "" {
+		return DefaultRegion
+	}
+	return c.Region
+}
+
+func (c Config) createMissing() bool { return c.CreateMissing == nil || *c.CreateMissing }
+
+// errInsecureEndpoint is the cause of ErrInsecure for a plain-HTTP endpoint.
+var errInsecureEndpoint = errors.New("endpoint uses plain http on a non-loopback host; use https or set AllowInsecureEndpoint")
+
+// endpoint parses EndpointURL; nil means the SDK's regional endpoint. A
+// plain-HTTP endpoint off loopback is ErrInsecure unless allowed.
+func (c Config) endpoint() (*url.URL, error) {
+	if c.EndpointURL == "" {
+		return nil, nil
+	}
+	u, err := url.Parse(c.EndpointURL)
+	if err != nil || u.Host == "" || u.Opaque != "" {
+		return nil, &validate.Error{Field: "endpoint url", Reason: "not an absolute http(s) URL"}
+	}
+	if u.User != nil {
+		return nil, &validate.Error{Field: "endpoint url", Reason: "must not contain credentials; they come from the AWS credential chain"}
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return nil, &validate.Error{Field: "endpoint url", Reason: "must not have a query or fragment"}
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !isLoopback(u.Hostname()) && !c.AllowInsecureEndpoint {
+			return nil, fmt.Errorf("%w: %w", dbservice.ErrInsecure, errInsecureEndpoint)
+		}
+	default:
+		return nil, &validate.Error{Field: "endpoint url", Reason: "scheme must be https (or http to loopback)"}
+	}
+	return u, nil
+}
+
+// isLoopback reports whether host is "localhost" or a loopback IP, the only
+// places plain HTTP is acceptable by default.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// String describes the configuration without anything secret: credentials
+// and the base AWS configuration show only whether they are set.
+func (c Config) String() string {
+	var b strings.Builder
+	b.WriteString("dynamodb.Config{Region: ")
+	b.WriteString(c.region())
+	if c.EndpointURL != "" {
+		b.WriteString(", EndpointURL: ")
+		b.WriteString(safeEndpoint(c.EndpointURL))
+	}
+	if c.AllowInsecureEndpoint {
+		b.WriteString(", AllowInsecureEndpoint: true")
+	}
+	if c.TablePrefix != "" {
+		b.WriteString(", TablePrefix: ")
+		b.WriteString(strconv.Quote(c.TablePrefix))
+	}
+	b.WriteString(", CreateMissing: ")
+	b.WriteString(strconv.FormatBool(c.createMissing()))
+	if c.KMSKeyID != "" {
+		b.WriteString(", KMSKeyID: set")
+	}
+	b.WriteString(", Credentials: ")
+	switch {
+	case c.Credentials != nil:
+		b.WriteString("[REDACTED]")
+	case c.AWS != nil && c.AWS.Credentials != nil:
+		b.WriteString("[REDACTED] (from AWS)")
+	default:
+		b.WriteString("default chain")
+	}
+	if c.AWS != nil {
+		b.WriteString(", AWS: set")
+	}
+	b.WriteString("}")
+	return b.String()
+}
+
+// GoString implements fmt.GoStringer with the same redacted text.
+func (c Config) GoString() string { return c.String() }
+
+// Format implements fmt.Formatter so that every verb (%v, %+v, %#v, %s)
+// prints the redacted form rather than the fields.
+func (c Config) Format(f fmt.State, verb rune) { _, _ = f.Write([]byte(c.String())) }
+
+// LogValue implements slog.LogValuer with the redacted form.
+func (c Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+// safeEndpoint returns scheme://host[:port]/path of an endpoint, dropping
+// anything that could carry a secret (userinfo, query).
+func safeEndpoint(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "[unparsable]"
+	}
+	return u.Scheme + "://" + u.Host + u.EscapedPath()
+}

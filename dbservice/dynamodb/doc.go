@@ -1,0 +1,32 @@
+// Package dynamodb stores securedb documents in Amazon DynamoDB, with the
+// same behaviour as every other dbservice provider and DynamoDB's security
+// features switched on by default.
+//
+// Each collection is one table, named TablePrefix+collection, with the hash
+// key "_id" (a string). With CreateMissing (the default) the first write
+// creates the table with on-demand billing and server-side encryption
+// under KMS, waits until it is ACTIVE, then enables point-in-time recovery.
+// DynamoDB Local has no point-in-time recovery API; there the table is
+// created anyway and CheckPosture warns.
+//
+// Documents are items: strings, numbers (sent in strconv's shortest 'g'
+// form, read back as float64), booleans, nulls, maps and lists map one to
+// one, empty strings and empty maps included. "_rev" is an attribute the
+// provider owns; IfAbsent and IfRev are condition expressions, so checking
+// and writing is one atomic step. Before anything is sent, the provider
+// refuses (ErrInvalid) what DynamoDB would refuse: items over MaxItemBytes
+// counted DynamoDB's way, nesting beyond MaxNesting, and numbers outside
+// DynamoDB's range (magnitudes 1E-130 to 1E+126), which would otherwise be
+// rounded or rejected.
+//
+// Queries are Scans with a filter built from expression attribute names and
+// values only. DynamoDB applies Limit before the filter, so Query scans on
+// until the page is full; dbservice.Match re-checks every item on the
+// client. Pages come in scan order, not ID order.
+//
+// Credentials come from the AWS SDK's default chain (environment, profiles,
+// SSO, web identity, ECS and EC2 roles); Config never holds keys as text.
+// LeastPrivilegePolicy writes the IAM policy the application needs, and
+// CheckPosture reports TLS, static access keys, encryption at rest and
+// backups.
+package dynamodb

@@ -1,0 +1,385 @@
+package dynamodb
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go/logging"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/securedb-go/securedb/dbservice"
+	"github.com/securedb-go/securedb/validate"
+)
+
+// Service is a dbservice.Service on Amazon DynamoDB. It also implements
+// dbservice.BulkWriter and dbservice.PostureChecker. Methods are safe for
+// concurrent use.
+type Service struct {
+	client        *dynamodb.Client
+	prefix        string
+	kmsKeyID      string
+	createMissing bool
+	limits        validate.Limits
+	endpoint      *url.URL // nil: the SDK's regional endpoint
+	collections   []string
+	log           *slog.Logger
+	transport     *http.Transport // owned by the Service, nil when the caller supplied the HTTP client
+
+	// base is cancelled by Close; it bounds table creation, which outlives
+	// the call that started it so that concurrent callers can share it.
+	base   context.Context
+	cancel context.CancelFunc
+	closed atomic.Bool
+
+	mu          sync.RWMutex
+	tables      map[string]bool // tables known to exist and be ACTIVE
+	creating    singleflight.Group
+	pitrMissing atomic.Bool // the server has no point-in-time recovery API
+}
+
+var (
+	_ dbservice.Service        = (*Service)(nil)
+	_ dbservice.BulkWriter     = (*Service)(nil)
+	_ dbservice.PostureChecker = (*Service)(nil)
+)
+
+// New returns a Service for cfg. It checks the configuration and builds the
+// client but makes no network call; use Ping to check connectivity and
+// credentials. A plain-HTTP endpoint off loopback is ErrInsecure unless
+// cfg.AllowInsecureEndpoint is set; other configuration errors are
+// ErrInvalid.
+func New(ctx context.Context, cfg Config) (*Service, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, openErr(err)
+	}
+	if err := cfg.check(); err != nil {
+		return nil, openErr(err)
+	}
+	ep, err := cfg.endpoint()
+	if err != nil {
+		return nil, openErr(err)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Service{
+		prefix:        cfg.TablePrefix,
+		kmsKeyID:      cfg.KMSKeyID,
+		createMissing: cfg.createMissing(),
+		limits:        cfg.Limits,
+		endpoint:      ep,
+		collections:   append([]string(nil), cfg.Collections...),
+		log:           log,
+		tables:        map[string]bool{},
+	}
+
+	var awsCfg aws.Config
+	if cfg.AWS != nil {
+		awsCfg = cfg.AWS.Copy()
+	} else {
+		loaded, err := config.LoadDefaultConfig(ctx, config.WithRegion(cfg.region()))
+		if err != nil {
+			return nil, openErr(fmt.Errorf("%w: cannot load the AWS configuration (shared config, profile or CA bundle)", dbservice.ErrInvalid))
+		}
+		awsCfg = loaded
+	}
+	if bc, ok := awsCfg.HTTPClient.(*awshttp.BuildableClient); ok || awsCfg.HTTPClient == nil {
+		// An HTTP client of our own, on a copy of the SDK's transport (with
+		// any AWS_CA_BUNDLE roots), so that Close can release its idle
+		// connections and their goroutines, which a BuildableClient keeps
+		// out of reach. DynamoDB never redirects; following one would only
+		// send signed requests elsewhere.
+		if bc == nil {
+			bc = awshttp.NewBuildableClient()
+		}
+		s.transport = bc.GetTransport()
+		awsCfg.HTTPClient = &http.Client{
+			Transport:     s.transport,
+			Timeout:       bc.GetTimeout(),
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+	}
+	awsCfg.Region = cfg.region()
+	if cfg.Credentials != nil {
+		awsCfg.Credentials = cfg.Credentials
+	}
+	if _, anonymous := awsCfg.Credentials.(aws.AnonymousCredentials); awsCfg.Credentials != nil && !anonymous {
+		awsCfg.Credentials = aws.NewCredentialsCache(markedCredentials{awsCfg.Credentials})
+	}
+	opts := []func(*dynamodb.Options){func(o *dynamodb.Options) {
+		o.Logger = sdkLogger(log)
+		if ep != nil {
+			o.BaseEndpoint = aws.String(ep.String())
+			// DynamoDB Local omits the X-Amz-Crc32 header on error answers,
+			// which the SDK reports as a corrupt body on every conditional
+			// failure. On loopback there is no network to corrupt anything.
+			o.DisableValidateResponseChecksum = isLoopback(ep.Hostname())
+		}
+	}}
+	s.client = dynamodb.NewFromConfig(awsCfg, append(opts, cfg.ClientOptions...)...)
+	s.base, s.cancel = context.WithCancel(context.Background())
+	return s, nil
+}
+
+// markedCredentials tags failures of the credential chain, which the SDK
+// only wraps in text ("get identity: ..."), so classify can report them as
+// ErrUnauthorized.
+type markedCredentials struct{ aws.CredentialsProvider }
+
+// Retrieve implements aws.CredentialsProvider.
+func (m markedCredentials) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	c, err := m.CredentialsProvider.Retrieve(ctx)
+	if err != nil {
+		return c, &credentialsError{err}
+	}
+	return c, nil
+}
+
+type credentialsError struct{ err error }
+
+func (e *credentialsError) Error() string { return "credentials: " + e.err.Error() }
+func (e *credentialsError) Unwrap() error { return e.err }
+
+// sdkLogger forwards the SDK's own log lines (warnings about retries or
+// response bodies; request logging is never enabled) to log.
+func sdkLogger(log *slog.Logger) logging.Logger {
+	return logging.LoggerFunc(func(c logging.Classification, format string, v ...any) {
+		level := slog.LevelDebug
+		if c == logging.Warn {
+			level = slog.LevelWarn
+		}
+		log.Log(context.Background(), level, "aws sdk: "+fmt.Sprintf(format, v...), "provider", provider)
+	})
+}
+
+// precheck is the order every method follows: context, closed, input.
+func (s *Service) precheck(ctx context.Context, op, coll, id string, needID bool) error {
+	if err := ctx.Err(); err != nil {
+		return fail(op, coll, id, err)
+	}
+	if s.closed.Load() {
+		return fail(op, coll, id, dbservice.ErrClosed)
+	}
+	if coll != "" || op != "ping" {
+		if err := dbservice.CheckCollection(coll); err != nil {
+			return fail(op, coll, id, err)
+		}
+	}
+	if needID {
+		if err := dbservice.CheckID(id); err != nil {
+			return fail(op, coll, id, err)
+		}
+	}
+	return nil
+}
+
+// Get implements dbservice.Service with a strongly consistent GetItem, so a
+// read after a write sees it. A missing table is ErrNotFound.
+func (s *Service) Get(ctx context.Context, coll, id string) (dbservice.Doc, error) {
+	if err := s.precheck(ctx, "get", coll, id, true); err != nil {
+		return nil, err
+	}
+	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.table(coll)),
+		Key:            key(id),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, fail("get", coll, id, classify(ctx, err))
+	}
+	if out.Item == nil {
+		return nil, fail("get", coll, id, dbservice.ErrNotFound)
+	}
+	doc, err := decodeItem(out.Item)
+	if err != nil {
+		return nil, fail("get", coll, id, fmt.Errorf("%w: %s", dbservice.ErrUnavailable, err))
+	}
+	return doc, nil
+}
+
+// Save implements dbservice.Service with one PutItem. IfAbsent and IfRev
+// become condition expressions (attribute_not_exists(_id), _rev = :rev), so
+// the check and the write are one atomic step on the server.
+func (s *Service) Save(ctx context.Context, coll, id string, doc dbservice.Doc, opts ...dbservice.WriteOption) (string, error) {
+	if err := s.precheck(ctx, "save", coll, id, true); err != nil {
+		return "", err
+	}
+	o, err := dbservice.ApplyWriteOptions(opts...)
+	if err != nil {
+		return "", fail("save", coll, id, err)
+	}
+	nd, err := dbservice.NormalizeDoc(doc, s.limits)
+	if err != nil {
+		return "", fail("save", coll, id, err)
+	}
+	rev := newRev()
+	item, err := encodeItem(id, rev, nd)
+	if err != nil {
+		return "", fail("save", coll, id, err)
+	}
+	in := &dynamodb.PutItemInput{TableName: aws.String(s.table(coll)), Item: item}
+	switch {
+	case o.IfAbsent:
+		in.ConditionExpression = aws.String("attribute_not_exists(#id)")
+		in.ExpressionAttributeNames = map[string]string{"#id": idAttr}
+	case o.IfRev != "":
+		in.ConditionExpression = aws.String("#rev = :rev")
+		in.ExpressionAttributeNames = map[string]string{"#rev": revAttr}
+		in.ExpressionAttributeValues = map[string]types.AttributeValue{":rev": &types.AttributeValueMemberS{Value: o.IfRev}}
+	}
+	err = s.write(ctx, coll, func() error {
+		_, err := s.client.PutItem(ctx, in)
+		return err
+	})
+	switch {
+	case err == nil:
+		return rev, nil
+	case errorCode(err) == codeConditionFailed && o.IfAbsent:
+		return "", fail("save", coll, id, fmt.Errorf("%w: document exists", dbservice.ErrConflict))
+	case errorCode(err) == codeConditionFailed:
+		return "", fail("save", coll, id, fmt.Errorf("%w: revision is not current", dbservice.ErrConflict))
+	}
+	return "", fail("save", coll, id, classify(ctx, err))
+}
+
+// Delete implements dbservice.Service. The condition attribute_exists(_id)
+// turns a delete of nothing into ErrNotFound; with IfRev the item DynamoDB
+// returns on a failed condition tells a stale revision (ErrConflict) from a
+// missing document (ErrNotFound).
+func (s *Service) Delete(ctx context.Context, coll, id string, opts ...dbservice.WriteOption) error {
+	if err := s.precheck(ctx, "delete", coll, id, true); err != nil {
+		return err
+	}
+	o, err := dbservice.ApplyWriteOptions(opts...)
+	if err != nil {
+		return fail("delete", coll, id, err)
+	}
+	if o.IfAbsent {
+		return fail("delete", coll, id, &validate.Error{Field: "options", Reason: "IfAbsent does not apply to Delete"})
+	}
+	in := &dynamodb.DeleteItemInput{
+		TableName:                aws.String(s.table(coll)),
+		Key:                      key(id),
+		ConditionExpression:      aws.String("attribute_exists(#id)"),
+		ExpressionAttributeNames: map[string]string{"#id": idAttr},
+	}
+	if o.IfRev != "" {
+		in.ConditionExpression = aws.String("attribute_exists(#id) AND #rev = :rev")
+		in.ExpressionAttributeNames["#rev"] = revAttr
+		in.ExpressionAttributeValues = map[string]types.AttributeValue{":rev": &types.AttributeValueMemberS{Value: o.IfRev}}
+		in.ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureAllOld
+	}
+	_, err = s.client.DeleteItem(ctx, in)
+	if err == nil {
+		return nil
+	}
+	var cf *types.ConditionalCheckFailedException
+	if errors.As(err, &cf) {
+		if o.IfRev != "" && cf.Item != nil {
+			return fail("delete", coll, id, fmt.Errorf("%w: revision is not current", dbservice.ErrConflict))
+		}
+		return fail("delete", coll, id, dbservice.ErrNotFound)
+	}
+	return fail("delete", coll, id, classify(ctx, err))
+}
+
+// EnsureIndex implements dbservice.Service. Queries are Scans with a
+// filter, which no index speeds up: a global secondary index needs one
+// attribute type per key and a Query on it, while fields here hold any
+// type. So EnsureIndex validates the fields and, with CreateMissing,
+// creates the collection's table ahead of the first write.
+func (s *Service) EnsureIndex(ctx context.Context, coll string, fields ...string) error {
+	if err := s.precheck(ctx, "ensure-index", coll, "", false); err != nil {
+		return err
+	}
+	if err := dbservice.CheckFields(fields); err != nil {
+		return fail("ensure-index", coll, "", err)
+	}
+	if !s.createMissing {
+		return nil
+	}
+	if err := s.ensureTable(ctx, s.table(coll)); err != nil {
+		return fail("ensure-index", coll, "", err)
+	}
+	return nil
+}
+
+// Ping implements dbservice.Service with DescribeLimits: a signed request
+// that proves the endpoint answers and accepts the credentials, without
+// touching a table or listing table names.
+func (s *Service) Ping(ctx context.Context) error {
+	if err := s.precheck(ctx, "ping", "", "", false); err != nil {
+		return err
+	}
+	if _, err := s.client.DescribeLimits(ctx, &dynamodb.DescribeLimitsInput{}); err != nil {
+		return fail("ping", "", "", classify(ctx, err))
+	}
+	return nil
+}
+
+// Close implements dbservice.Service: it stops table creations in flight
+// and releases idle connections. It is idempotent.
+func (s *Service) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	s.cancel()
+	s.closeTransport()
+	return nil
+}
+
+func (s *Service) closeTransport() {
+	if s.transport != nil {
+		s.transport.CloseIdleConnections()
+	}
+}
+
+// write runs put, first making sure the table exists when CreateMissing is
+// on. A table that disappeared since it was cached (deleted, or an
+// in-memory DynamoDB Local restarted) is created again once.
+func (s *Service) write(ctx context.Context, coll string, put func() error) error {
+	table := s.table(coll)
+	if !s.createMissing {
+		return put()
+	}
+	if err := s.ensureTable(ctx, table); err != nil {
+		return err
+	}
+	err := put()
+	if errorCode(err) != codeNotFound {
+		return err
+	}
+	s.forget(table)
+	if err := s.ensureTable(ctx, table); err != nil {
+		return err
+	}
+	return put()
+}
+
+func (s *Service) table(coll string) string { return s.prefix + coll }
+
+func key(id string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{idAttr: &types.AttributeValueMemberS{Value: id}}
+}
+
+// newRev returns a fresh opaque revision: 96 random bits, so a revision is
+// never reused, not even across a delete and re-create.
+func newRev() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
