@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/securedb-go/securedb/dbservice"
+	"github.com/securedb-go/securedb/dbservice/dynamodb"
 	"github.com/securedb-go/securedb/dbservice/memory"
 	"github.com/securedb-go/securedb/validate"
 )
@@ -34,6 +35,9 @@ type Config struct {
 	// DisableAudit turns audit records off. The security guide asks for an
 	// audit trail, so the posture report flags it.
 	DisableAudit bool
+
+	// DynamoDB configures the dynamodb provider (DYNAMODB_* variables).
+	DynamoDB dynamodb.Config
 }
 
 // ConfigFromEnv reads the seed's variables: DATABASE_PROVIDER (memory when
@@ -42,6 +46,14 @@ type Config struct {
 func ConfigFromEnv() (Config, error) {
 	cfg := Config{Provider: strings.ToLower(strings.TrimSpace(os.Getenv("DATABASE_PROVIDER")))}
 	if err := checkProvider(cfg.Provider); err != nil {
+		return Config{}, err
+	}
+	var err error
+	switch cfg.Provider {
+	case DynamoDB:
+		cfg.DynamoDB, err = dynamodb.FromEnv()
+	}
+	if err != nil {
 		return Config{}, err
 	}
 	return cfg, nil
@@ -60,6 +72,12 @@ func Open(ctx context.Context, cfg Config) (dbservice.Service, error) {
 	switch cfg.Provider {
 	case "", Memory:
 		svc = memory.New(memory.WithLimits(cfg.Policy.Limits))
+	case DynamoDB:
+		dc := cfg.DynamoDB
+		if dc.Limits == (validate.Limits{}) {
+			dc.Limits = cfg.Policy.Limits
+		}
+		svc, err = dynamodb.New(ctx, dc)
 	default:
 		err = dbservice.NewError("open", cfg.Provider, "", "", fmt.Errorf("%w: provider %q is not available yet", dbservice.ErrUnavailable, cfg.Provider))
 	}

@@ -1,0 +1,69 @@
+package securedb_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/securedb-go/securedb"
+	"github.com/securedb-go/securedb/dbservice"
+	"github.com/securedb-go/securedb/dbservice/dbtest"
+	"github.com/securedb-go/securedb/internal/testenv"
+)
+
+// serverVars names, per provider, the variables that say its test server is
+// there (scripts/servers.sh exports them under make test).
+var serverVars = map[string][]string{
+	securedb.CouchDB:   {"COUCHDB_URL", "COUCHDB_USER", "COUCHDB_PASSWORD"},
+	securedb.DynamoDB:  {"DYNAMODB_ENDPOINT_URL"},
+	securedb.Firestore: {"FIRESTORE_EMULATOR_HOST", "FIRESTORE_PROJECT_ID"},
+}
+
+// openFromEnv opens provider the way a service would, through
+// DATABASE_PROVIDER and the provider's own variables.
+func openFromEnv(t *testing.T, provider string) dbservice.Service {
+	t.Helper()
+	if vars := serverVars[provider]; vars != nil {
+		testenv.Need(t, provider, vars...)
+	}
+	t.Setenv("DATABASE_PROVIDER", provider)
+	db, err := securedb.OpenFromEnv(context.Background())
+	if err != nil {
+		t.Fatalf("OpenFromEnv with DATABASE_PROVIDER=%s: %v", provider, err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+// TestOpenFromEnvEveryProvider proves the root wiring: each provider opens
+// from the seed's variables, stores and finds a document, and sits behind
+// Guard.
+func TestOpenFromEnvEveryProvider(t *testing.T) {
+	for _, provider := range securedb.Providers {
+		t.Run(provider, func(t *testing.T) {
+			db := openFromEnv(t, provider)
+			ctx := dbservice.WithPrincipal(context.Background(), "root-test")
+			coll := dbtest.Collection(t)
+			rev, err := db.Save(ctx, coll, "gofannon", dbservice.Doc{"name": "Gofannon", "owner": map[string]any{"id": "u1"}})
+			if err != nil {
+				t.Fatalf("Save: %v", err)
+			}
+			doc, err := db.Get(ctx, coll, "gofannon")
+			if err != nil || doc["_rev"] != rev || doc["name"] != "Gofannon" {
+				t.Fatalf("Get = %v, %v; want the saved document at revision %s", doc, err, rev)
+			}
+			page, err := db.Query(ctx, coll, dbservice.Query{Where: []dbservice.Cond{dbservice.Where("owner.id", dbservice.Eq, "u1")}})
+			if err != nil || len(page.Docs) != 1 {
+				t.Fatalf("Query = %d docs, %v; want 1", len(page.Docs), err)
+			}
+			_, err = db.Get(ctx, coll, "../x")
+			var e *dbservice.Error
+			if !errors.As(err, &e) || e.Provider != "guard" {
+				t.Fatalf("hostile ID reached the provider: %v", err)
+			}
+			if err := db.Ping(ctx); err != nil {
+				t.Fatalf("Ping: %v", err)
+			}
+		})
+	}
+}
