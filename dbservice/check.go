@@ -1,6 +1,7 @@
 package dbservice
 
 import (
+	"context"
 	"fmt"
 	"reflect"
 	"strconv"
@@ -159,6 +160,31 @@ func CheckFields(fields []string) error {
 	for _, f := range fields {
 		if err := validate.FieldPath(f); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// CheckCall is the check every provider method starts with, in the order the
+// contract expects: the context first (a cancelled call reports the context
+// error), then closed (ErrClosed), then the collection name (skipped only
+// when op is "ping"), then the ID when needID is set. It returns a *Error
+// ready to return, or nil.
+func CheckCall(ctx context.Context, closed bool, provider, op, collection, id string, needID bool) error {
+	if err := ctx.Err(); err != nil {
+		return NewError(op, provider, collection, id, err)
+	}
+	if closed {
+		return NewError(op, provider, collection, id, ErrClosed)
+	}
+	if op != "ping" {
+		if err := CheckCollection(collection); err != nil {
+			return NewError(op, provider, collection, id, err)
+		}
+	}
+	if needID {
+		if err := CheckID(id); err != nil {
+			return NewError(op, provider, collection, id, err)
 		}
 	}
 	return nil

@@ -168,23 +168,7 @@ func sdkLogger(log *slog.Logger) logging.Logger {
 
 // precheck is the order every method follows: context, closed, input.
 func (s *Service) precheck(ctx context.Context, op, coll, id string, needID bool) error {
-	if err := ctx.Err(); err != nil {
-		return fail(op, coll, id, err)
-	}
-	if s.closed.Load() {
-		return fail(op, coll, id, dbservice.ErrClosed)
-	}
-	if coll != "" || op != "ping" {
-		if err := dbservice.CheckCollection(coll); err != nil {
-			return fail(op, coll, id, err)
-		}
-	}
-	if needID {
-		if err := dbservice.CheckID(id); err != nil {
-			return fail(op, coll, id, err)
-		}
-	}
-	return nil
+	return dbservice.CheckCall(ctx, s.closed.Load(), provider, op, coll, id, needID)
 }
 
 // Get implements dbservice.Service with a strongly consistent GetItem, so a

@@ -67,28 +67,12 @@ func fail(op, coll, id string, err error) error {
 	return dbservice.NewError(op, provider, coll, id, err)
 }
 
-// precheck is the order every method follows: context, closed, input.
+// precheck runs dbservice.CheckCall, the checks every method starts with.
 func (s *Service) precheck(ctx context.Context, op, coll, id string, needID bool) error {
-	if err := ctx.Err(); err != nil {
-		return fail(op, coll, id, err)
-	}
 	s.mu.RLock()
 	closed := s.closed
 	s.mu.RUnlock()
-	if closed {
-		return fail(op, coll, id, dbservice.ErrClosed)
-	}
-	if coll != "" || op != "ping" {
-		if err := dbservice.CheckCollection(coll); err != nil {
-			return fail(op, coll, id, err)
-		}
-	}
-	if needID {
-		if err := dbservice.CheckID(id); err != nil {
-			return fail(op, coll, id, err)
-		}
-	}
-	return nil
+	return dbservice.CheckCall(ctx, closed, provider, op, coll, id, needID)
 }
 
 // Get implements dbservice.Service.
