@@ -88,7 +88,7 @@ func Open(ctx context.Context, cfg Config) (dbservice.Service, error) {
 	if p.Audit == nil && !cfg.DisableAudit {
 		p.Audit = slog.Default()
 	}
-	return dbservice.Guard(svc, p), nil
+	return &opened{Service: dbservice.Guard(svc, p), provider: cfg.Provider}, nil
 }
 
 // OpenFromEnv is Open(ctx, ConfigFromEnv()).
