@@ -10,6 +10,7 @@ import (
 	"github.com/securedb-go/securedb/dbservice"
 	"github.com/securedb-go/securedb/dbservice/dynamodb"
 	"github.com/securedb-go/securedb/dbservice/memory"
+	"github.com/securedb-go/securedb/secrets"
 	"github.com/securedb-go/securedb/validate"
 )
 
@@ -35,6 +36,12 @@ type Config struct {
 	// DisableAudit turns audit records off. The security guide asks for an
 	// audit trail, so the posture report flags it.
 	DisableAudit bool
+
+	// Secrets resolves credential references (env://, file://, awssm://,
+	// gcpsm://) in provider settings. nil means a cached resolver for env://
+	// and file://, plus awssm:// (default AWS configuration) and gcpsm://
+	// (Application Default Credentials) when a setting uses them.
+	Secrets secrets.Resolver
 
 	// DynamoDB configures the dynamodb provider (DYNAMODB_* variables).
 	DynamoDB dynamodb.Config
