@@ -19,10 +19,27 @@ type opened struct {
 	// provider takes none), "literal" or a reference scheme.
 	credSource string
 	credVar    string
+	// extraClose releases what Open built besides the provider (a Secret
+	// Manager client).
+	extraClose func() error
 }
 
 // Unwrap implements dbservice.Wrapper.
 func (o *opened) Unwrap() dbservice.Service { return o.Service }
+
+// Close closes the provider and what Open built for it.
+func (o *opened) Close() error {
+	err := o.Service.Close()
+	o.closeExtra()
+	return err
+}
+
+func (o *opened) closeExtra() {
+	if o.extraClose != nil {
+		_ = o.extraClose()
+		o.extraClose = nil
+	}
+}
 
 // SaveMany keeps Guard's bulk path visible through this layer.
 func (o *opened) SaveMany(ctx context.Context, collection string, items []dbservice.BulkItem) error {

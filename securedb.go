@@ -2,13 +2,14 @@ package securedb
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
 	"strings"
 
 	"github.com/securedb-go/securedb/dbservice"
+	"github.com/securedb-go/securedb/dbservice/couchdb"
 	"github.com/securedb-go/securedb/dbservice/dynamodb"
+	"github.com/securedb-go/securedb/dbservice/firestore"
 	"github.com/securedb-go/securedb/dbservice/memory"
 	"github.com/securedb-go/securedb/secrets"
 	"github.com/securedb-go/securedb/validate"
@@ -43,8 +44,15 @@ type Config struct {
 	// (Application Default Credentials) when a setting uses them.
 	Secrets secrets.Resolver
 
+	// CouchDB configures the couchdb provider (COUCHDB_* variables). URL,
+	// User and Password may be secret references; the password is then
+	// re-read from its secret after CouchDB refuses it (rotation).
+	CouchDB couchdb.Config
 	// DynamoDB configures the dynamodb provider (DYNAMODB_* variables).
 	DynamoDB dynamodb.Config
+	// Firestore configures the firestore provider (FIRESTORE_* variables
+	// and GOOGLE_APPLICATION_CREDENTIALS).
+	Firestore firestore.Config
 }
 
 // ConfigFromEnv reads the seed's variables: DATABASE_PROVIDER (memory when
@@ -57,8 +65,12 @@ func ConfigFromEnv() (Config, error) {
 	}
 	var err error
 	switch cfg.Provider {
+	case CouchDB:
+		cfg.CouchDB, err = couchdb.FromEnv()
 	case DynamoDB:
 		cfg.DynamoDB, err = dynamodb.FromEnv()
+	case Firestore:
+		cfg.Firestore, err = firestore.FromEnv()
 	}
 	if err != nil {
 		return Config{}, err
@@ -72,30 +84,68 @@ func Open(ctx context.Context, cfg Config) (dbservice.Service, error) {
 	if err := checkProvider(cfg.Provider); err != nil {
 		return nil, err
 	}
+	o := &opened{provider: cfg.Provider}
 	var (
 		svc dbservice.Service
 		err error
 	)
 	switch cfg.Provider {
 	case "", Memory:
+		o.provider = Memory
 		svc = memory.New(memory.WithLimits(cfg.Policy.Limits))
+	case CouchDB:
+		svc, err = openCouchDB(ctx, cfg, o)
 	case DynamoDB:
 		dc := cfg.DynamoDB
 		if dc.Limits == (validate.Limits{}) {
 			dc.Limits = cfg.Policy.Limits
 		}
 		svc, err = dynamodb.New(ctx, dc)
-	default:
-		err = dbservice.NewError("open", cfg.Provider, "", "", fmt.Errorf("%w: provider %q is not available yet", dbservice.ErrUnavailable, cfg.Provider))
+	case Firestore:
+		fc := cfg.Firestore
+		if fc.Limits == (validate.Limits{}) {
+			fc.Limits = cfg.Policy.Limits
+		}
+		svc, err = firestore.New(ctx, fc)
 	}
 	if err != nil {
+		o.closeExtra()
 		return nil, err
 	}
 	p := cfg.Policy
 	if p.Audit == nil && !cfg.DisableAudit {
 		p.Audit = slog.Default()
 	}
-	return &opened{Service: dbservice.Guard(svc, p), provider: cfg.Provider}, nil
+	o.Service = dbservice.Guard(svc, p)
+	return o, nil
+}
+
+// openCouchDB resolves references in the CouchDB settings: the URL and
+// user once, the password through a source that re-reads the secret after
+// CouchDB refuses it.
+func openCouchDB(ctx context.Context, cfg Config, o *opened) (dbservice.Service, error) {
+	cc := cfg.CouchDB
+	if cc.Limits == (validate.Limits{}) {
+		cc.Limits = cfg.Policy.Limits
+	}
+	fail := func(err error) error { return dbservice.NewError("open", CouchDB, "", "", err) }
+	r, closeFn, err := credentialResolver(ctx, cfg, cc.URL, cc.User, cc.Password)
+	if err != nil {
+		return nil, fail(err)
+	}
+	o.extraClose = closeFn
+	if cc.URL, err = expandValue(ctx, r, cc.URL); err != nil {
+		return nil, fail(err)
+	}
+	if cc.User, err = expandValue(ctx, r, cc.User); err != nil {
+		return nil, fail(err)
+	}
+	if cc.PasswordSource == nil && cc.Password != "" {
+		o.credVar, o.credSource = couchdb.EnvPassword, credentialOrigin(r, cc.Password)
+		cc.PasswordSource = couchdb.PasswordSource(secrets.Source(r, cc.Password))
+		cc.Password = ""
+	}
+	return couchdb.New(ctx, cc)
 }
 
 // OpenFromEnv is Open(ctx, ConfigFromEnv()).
