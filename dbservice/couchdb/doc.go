@@ -1,0 +1,77 @@
+// Package couchdb stores securedb documents in Apache CouchDB through kivik
+// v4, with the same behaviour as every other dbservice provider and
+// CouchDB's own protections (authentication, TLS, per-database _security)
+// switched on and checked.
+//
+// Each collection is one database named Prefix+collection. With
+// CreateMissing (the default) the first write, or EnsureIndex, creates a
+// missing database when the credentials are a server admin's; an
+// application running, as it should, with a non-admin user gets a clear
+// ErrForbidden telling it to run Provision. Provision, a separate step an
+// operator runs with admin credentials, creates the databases and indexes,
+// creates or updates the application user in _users, and sets each
+// database's _security so that only that user (or its roles) and the server
+// admins can use it.
+//
+// # Authentication
+//
+// New refuses to work without credentials, and refuses plain http:// to a
+// host other than loopback (ErrInsecure) unless AllowInsecureHTTP is set.
+// By default it logs in with a cookie session (POST /_session) and sends the
+// AuthSession cookie, which on CouchDB 3 is much cheaper than Basic
+// authentication (the server re-hashes a Basic password, pbkdf2 with 600000
+// iterations by default, whenever its cache misses). AuthBasic sends the
+// password with every request instead. The password comes from a
+// PasswordSource, so a secret manager can rotate it: when CouchDB answers 401
+// the provider asks the source again with refresh set (bypassing any cache),
+// logs in once more and retries the call once; concurrent calls share that
+// one login. A password that is still wrong gives ErrUnauthorized, without a
+// retry loop.
+//
+// The provider talks to kivik without credentials in its DSN: they live only
+// in its own http.RoundTripper, so kivik's Client.DSN() holds none and is
+// never exposed anyway. Errors are built from status codes and CouchDB's
+// fixed error names, never from server or transport text that could carry a
+// URL with userinfo, a password or document content; printing a Config or a
+// Spec shows no password. A COUCHDB_URL with user:password@ is accepted (many
+// hosted CouchDB services hand out such URLs): the userinfo is moved into
+// User and the password source, and never printed.
+//
+// # Documents and revisions
+//
+// Revisions are CouchDB's _rev. Save without options is an upsert: it sends
+// the revision it last saw for the document (a small in-memory cache) and,
+// on 409, reads the current revision and tries again, a bounded number of
+// times. IfAbsent is a PUT without a revision. IfRev first checks that the
+// document exists with that revision, because CouchDB accepts a PUT with an
+// invented revision for a document that never existed and would create it;
+// any revision that is not current, including garbage CouchDB calls an
+// "Invalid rev format", is ErrConflict. CouchDB reserves document IDs that
+// start with '_': such IDs (valid in securedb) are stored as "~"+ID and
+// returned unchanged.
+//
+// # Queries
+//
+// Query without conditions reads _all_docs from a start key. With
+// conditions it uses Mango's _find, sorted by _id, with the conditions
+// pushed down only where Mango's meaning is the same as dbservice.Match's or
+// wider: Mango compares strings with ICU collation ("Bob" sorts after
+// "alice") and orders values of different types against each other (a $gt
+// of 5 matches every string), so range conditions are sent as a type check
+// plus, for numbers, the bound; string ranges, $ne on strings and $exists
+// false on nested paths are left to the client; dbservice.Match re-checks
+// every document. Pages are in _id order (CouchDB's raw collation) and the
+// cursor is the last _id returned, so paging is exactly-once under
+// concurrent writes to other documents. When a query has an equality
+// condition on a field with a single-field index made by EnsureIndex or
+// Provision, _find uses that index, whose rows for one value are also in
+// _id order; compound indexes never change the order, so they are created
+// but only used by other readers.
+//
+// # Posture
+//
+// CheckPosture reports TLS, whether anonymous requests can act as admin
+// (admin party), list databases or read or write the collections' databases,
+// whether the application's credentials are a server admin's, empty
+// _security objects, require_valid_user, and a CouchDB older than 3.
+package couchdb

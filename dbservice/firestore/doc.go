@@ -1,0 +1,38 @@
+// Package firestore stores securedb documents in Google Cloud Firestore
+// (or its emulator), with the same behaviour as every other dbservice
+// provider and Firestore's own rules enforced before anything is sent.
+//
+// Each collection is a top-level Firestore collection named
+// CollectionPrefix+collection; documents are stored at its top level, under
+// their ID. Before any request the provider refuses (ErrInvalid) what
+// Firestore would refuse or misread: IDs with '/' (which would address a
+// document in another collection), "." and "..", names of the form __x__,
+// IDs over 1500 bytes, documents over 1 MiB counted Firestore's way, and
+// more than 20 levels of maps and arrays below a field.
+//
+// Documents map one to one onto Firestore values: strings, doubles (read
+// back as float64, as are integers other writers store), booleans, nulls,
+// maps and arrays. Firestore cannot store an array directly inside an
+// array, which JSON allows, so such an array is stored as a one-entry map
+// {"securedb.array": [...]} and turned back into an array on the way out.
+// No caller document can contain that key (validate refuses '.' in field
+// names); it costs one level of the 20-level nesting limit per nested
+// array.
+//
+// "_rev" is the document's update time, encoded opaquely. IfRev becomes a
+// LastUpdateTime precondition committed atomically with the write, and
+// IfAbsent is Create, so check and write are one step on the server.
+// Commits that Firestore aborts under contention are retried with bounded
+// backoff.
+//
+// Queries are ordered by document ID and continue from the last ID
+// returned, so paging is exactly-once. Equality and in conditions are sent
+// to Firestore; the rest are evaluated on the client with dbservice.Match
+// (see Service.Query for why, and for indexes).
+//
+// Credentials come from Application Default Credentials, or from the file
+// GOOGLE_APPLICATION_CREDENTIALS names; Config never holds them as text.
+// CheckPosture reports the emulator, key files used instead of workload
+// identity, key-file permissions and location, and what a server SDK
+// cannot see (security rules, VPC Service Controls).
+package firestore

@@ -1,0 +1,127 @@
+package firestore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/securedb-go/securedb/dbservice"
+)
+
+func TestServerErrorsMapToSentinelsWithoutTheirText(t *testing.T) {
+	const canary = "canary-from-the-server"
+	cases := []struct {
+		code codes.Code
+		want error
+	}{
+		{codes.NotFound, dbservice.ErrNotFound},
+		{codes.AlreadyExists, dbservice.ErrConflict},
+		{codes.FailedPrecondition, dbservice.ErrConflict},
+		{codes.PermissionDenied, dbservice.ErrForbidden},
+		{codes.Unauthenticated, dbservice.ErrUnauthorized},
+		{codes.Unavailable, dbservice.ErrUnavailable},
+		{codes.DeadlineExceeded, dbservice.ErrUnavailable},
+		{codes.ResourceExhausted, dbservice.ErrUnavailable},
+		{codes.Internal, dbservice.ErrUnavailable},
+		{codes.Aborted, dbservice.ErrUnavailable},
+		{codes.InvalidArgument, dbservice.ErrInvalid},
+		{codes.Unimplemented, dbservice.ErrUnavailable},
+	}
+	for _, c := range cases {
+		t.Run(c.code.String()+" is "+dbservice.ErrorKind(c.want), func(t *testing.T) {
+			err := classify(context.Background(), context.Background(), status.Error(c.code, "document /projects/p/x: "+canary))
+			if !errors.Is(err, c.want) {
+				t.Fatalf("classify(%s) = %v, want %v", c.code, err, c.want)
+			}
+			if strings.Contains(err.Error(), canary) {
+				t.Fatalf("classify(%s) passes the server's text on: %v", c.code, err)
+			}
+		})
+	}
+}
+
+func TestAMissingIndexKeepsFirestoresLink(t *testing.T) {
+	link := "https://console.firebase.google.com/v1/r/project/demo-project/firestore/indexes?create_composite=Ckxwcm9qZWN0cy9kZW1vLXByb2plY3Q"
+	msg := "The query requires an index. You can create it here: " + link
+	err := classify(context.Background(), context.Background(), status.Error(codes.FailedPrecondition, msg))
+	if !errors.Is(err, dbservice.ErrUnavailable) || !strings.Contains(err.Error(), link) {
+		t.Fatalf("classify(needs index) = %v, want ErrUnavailable with the link", err)
+	}
+	if !strings.Contains(err.Error(), "composite index") {
+		t.Fatalf("classify(needs index) = %v, want it to say an index is missing", err)
+	}
+
+	// A link to anywhere else is not passed on.
+	err = classify(context.Background(), context.Background(), status.Error(codes.FailedPrecondition, "The query requires an index: https://evil.example/steal"))
+	if !errors.Is(err, dbservice.ErrUnavailable) || strings.Contains(err.Error(), "evil") {
+		t.Fatalf("classify(index message with a foreign link) = %v", err)
+	}
+}
+
+func TestContextErrorsWin(t *testing.T) {
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := classify(cancelled, cancelled, status.Error(codes.Canceled, "x")); !errors.Is(err, context.Canceled) {
+		t.Fatalf("classify with the caller's context cancelled = %v, want context.Canceled", err)
+	}
+	call, stop := context.WithTimeoutCause(context.Background(), time.Nanosecond, errCallTimeout)
+	defer stop()
+	<-call.Done()
+	err := classify(context.Background(), call, status.Error(codes.DeadlineExceeded, "x"))
+	if !errors.Is(err, dbservice.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("classify after CallTimeout = %v, want ErrUnavailable", err)
+	}
+	if err := classify(context.Background(), context.Background(), fmt.Errorf("firestore: cannot set %v", "whole document")); !errors.Is(err, dbservice.ErrUnavailable) || strings.Contains(err.Error(), "whole document") {
+		t.Fatalf("classify of an SDK error = %v", err)
+	}
+}
+
+func TestAbortedCommitsAreRetriedABoundedNumberOfTimes(t *testing.T) {
+	defer func(d time.Duration) { abortedDelay = d }(abortedDelay)
+	abortedDelay = 0
+	s := &Service{log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	aborted := status.Error(codes.Aborted, "too much contention")
+	cases := []struct {
+		name      string
+		failures  int // Aborted answers before success
+		wantCalls int
+		wantErr   bool
+	}{
+		{"a commit that succeeds is sent once", 0, 1, false},
+		{"a commit aborted twice is sent a third time", 2, 3, false},
+		{"a commit that keeps being aborted gives up", 100, abortedAttempts, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			calls := 0
+			err := s.retryAborted(context.Background(), func(context.Context) error {
+				calls++
+				if calls <= c.failures {
+					return aborted
+				}
+				return nil
+			})
+			if calls != c.wantCalls || (err != nil) != c.wantErr {
+				t.Fatalf("%d calls, err %v; want %d calls, error %v", calls, err, c.wantCalls, c.wantErr)
+			}
+		})
+	}
+	t.Run("other errors are not retried", func(t *testing.T) {
+		calls := 0
+		err := s.retryAborted(context.Background(), func(context.Context) error {
+			calls++
+			return status.Error(codes.FailedPrecondition, "stale")
+		})
+		if calls != 1 || status.Code(err) != codes.FailedPrecondition {
+			t.Fatalf("%d calls, err %v; want 1 call and the error", calls, err)
+		}
+	})
+}

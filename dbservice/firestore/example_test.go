@@ -1,0 +1,62 @@
+package firestore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+
+	"github.com/securedb-go/securedb/dbservice"
+	"github.com/securedb-go/securedb/dbservice/firestore"
+)
+
+// A Config prints without anything secret, whatever the verb: client
+// options (which can carry credentials) show only their number.
+func ExampleConfig_String() {
+	cfg := firestore.Config{
+		ProjectID:        "my-project",
+		CollectionPrefix: "dev_",
+		CredentialsFile:  "/run/secrets/firestore.json",
+	}
+	fmt.Printf("%+v\n", cfg)
+	// Output:
+	// firestore.Config{ProjectID: my-project, DatabaseID: (default), CollectionPrefix: "dev_", Credentials: file "/run/secrets/firestore.json"}
+}
+
+// An emulator across the network is refused before any connection: it
+// speaks plain-text gRPC.
+func ExampleNew_remoteEmulator() {
+	_, err := firestore.New(context.Background(), firestore.Config{ProjectID: "demo-project", EmulatorHost: "firestore.internal.example:8080"})
+	fmt.Println(errors.Is(err, dbservice.ErrInsecure))
+	// Output:
+	// true
+}
+
+// Open the provider from the environment (FIRESTORE_PROJECT_ID,
+// FIRESTORE_EMULATOR_HOST, GOOGLE_APPLICATION_CREDENTIALS, ...), then
+// store a document only if it does not exist yet and update it only if
+// nobody changed it since it was read.
+func ExampleNew() {
+	cfg, err := firestore.FromEnv()
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx := context.Background()
+	db, err := firestore.New(ctx, cfg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	rev, err := db.Save(ctx, "agents", "a1", dbservice.Doc{"name": "gofannon", "runs": 1}, dbservice.IfAbsent())
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := db.Save(ctx, "agents", "a1", dbservice.Doc{"name": "gofannon", "runs": 2}, dbservice.IfRev(rev)); err != nil {
+		log.Fatal(err)
+	}
+	doc, err := db.Get(ctx, "agents", "a1")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(doc["runs"])
+}

@@ -1,0 +1,266 @@
+package firestore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/api/iterator"
+
+	"github.com/securedb-go/securedb/dbservice"
+)
+
+// cursorState is the position a page ends at: the ID of the last document
+// returned. Pages are in document ID order, so the next page starts after
+// it whatever is written meanwhile.
+type cursorState struct {
+	After string `json:"a"`
+}
+
+// maxChunk caps how many documents one RunQuery request asks for while a
+// page is filled by client-side filtering.
+const maxChunk = 1000
+
+// maxIndexedBytes is the longest value Firestore indexes in full; longer
+// values are truncated in the index, so equality on them is left to the
+// client.
+const maxIndexedBytes = 1500
+
+// Query implements dbservice.Service. Pages are ordered by document ID
+// (OrderBy(firestore.DocumentID)) and continue with StartAfter(last ID),
+// so every document is returned exactly once across pages, even with
+// concurrent writes to other documents. The cursor is opaque and bound to
+// the collection and query.
+//
+// What is sent to Firestore is a superset of the answer; dbservice.Match
+// then decides on the client, and Query keeps reading (in growing chunks)
+// until the page is full or the collection ends:
+//
+//   - Eq (values of at most 1500 bytes) and one In without nil are sent
+//     as == and in filters on the field path (quoted segment by segment
+//     with firestore.FieldPath), and on "_id" as document ID filters.
+//     Firestore equality never crosses types, like Match, and == null
+//     matches explicit nulls only.
+//   - Gt, Gte, Lt, Lte, Ne and Exists are evaluated on the client.
+//     Firestore puts every range or != field in the sort order ahead of
+//     the document ID, and refuses an explicit ordering by document ID
+//     followed by anything ("order by clause cannot contain more fields
+//     after the key"): sending them would give up ID order and with it
+//     exactly-once paging. Exists false has no Firestore operator at all,
+//     and in ignores null.
+//
+// The filters sent, combined with ordering by document ID, are served by
+// Firestore's automatic single-field indexes, so no composite index is
+// needed for any query. If an index exemption disables one of them,
+// Firestore answers FailedPrecondition; Query returns ErrUnavailable with
+// Firestore's link for creating the index.
+//
+// With Fields, Firestore returns only those fields plus the ones the
+// conditions read; the latter are trimmed after matching.
+func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (dbservice.Page, error) {
+	if err := s.precheck(ctx, "query", coll, "", false); err != nil {
+		return dbservice.Page{}, err
+	}
+	q, err := dbservice.CheckQuery(q)
+	if err != nil {
+		return dbservice.Page{}, fail("query", coll, "", err)
+	}
+	var after string
+	if q.Cursor != "" {
+		var st cursorState
+		if err := dbservice.DecodeCursor(coll, q, q.Cursor, &st); err != nil {
+			return dbservice.Page{}, fail("query", coll, "", err)
+		}
+		if err := dbservice.CheckID(st.After); err != nil {
+			return dbservice.Page{}, fail("query", coll, "", err)
+		}
+		if err := checkNativeID("query.cursor", st.After); err != nil {
+			return dbservice.Page{}, fail("query", coll, "", err)
+		}
+		after = st.After
+	}
+	base, exact, empty := s.buildQuery(coll, q)
+	if empty {
+		return dbservice.Page{}, nil
+	}
+
+	chunk := q.Limit + 1
+	var page dbservice.Page
+	for {
+		fq := base.Limit(chunk)
+		if after != "" {
+			fq = fq.StartAfter(after)
+		}
+		n, more, err := s.readChunk(ctx, fq, q, &page, &after)
+		if err != nil {
+			return dbservice.Page{}, fail("query", coll, "", err)
+		}
+		if n < chunk && !more {
+			return page, nil // the collection ends here
+		}
+		if more || len(page.Docs) == q.Limit {
+			// Another match exists, or the page is full where the chunk
+			// ends and more documents follow: continue after the last
+			// document returned.
+			last := page.Docs[len(page.Docs)-1]["_id"].(string)
+			next, err := dbservice.EncodeCursor(coll, q, cursorState{After: last})
+			if err != nil {
+				return dbservice.Page{}, fail("query", coll, "", fmt.Errorf("%w: cursor cannot be encoded", dbservice.ErrUnavailable))
+			}
+			page.Next = next
+			return page, nil
+		}
+		if !exact {
+			chunk = min(chunk*4, maxChunk)
+		}
+	}
+}
+
+// readChunk runs fq and adds the documents that match q to page, up to
+// q.Limit. It returns how many documents it read and whether another match
+// follows a full page; after is advanced to the last document read.
+func (s *Service) readChunk(ctx context.Context, fq firestore.Query, q dbservice.Query, page *dbservice.Page, after *string) (n int, more bool, err error) {
+	cctx, cancel := s.call(ctx)
+	defer cancel()
+	it := fq.Documents(cctx)
+	defer it.Stop()
+	for {
+		snap, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			return n, false, nil
+		}
+		if err != nil {
+			return 0, false, classify(ctx, cctx, err)
+		}
+		n++
+		*after = snap.Ref.ID
+		doc, err := decodeSnapshot(snap)
+		if err != nil {
+			return 0, false, err
+		}
+		if !dbservice.Match(doc, q.Where) {
+			continue
+		}
+		if len(page.Docs) == q.Limit {
+			return n, true, nil
+		}
+		if len(q.Fields) > 0 {
+			doc = dbservice.Project(doc, q.Fields)
+		}
+		page.Docs = append(page.Docs, doc)
+	}
+}
+
+// buildQuery returns the Firestore query for q, ordered by document ID,
+// whether its filters alone decide the answer (exact; Match still runs),
+// and empty when no document can match (an _id condition naming only IDs
+// that cannot exist).
+func (s *Service) buildQuery(coll string, q dbservice.Query) (fq firestore.Query, exact, empty bool) {
+	col := s.collection(coll)
+	fq = col.Query
+	exact = true
+	usedIn := false
+	for _, c := range q.Where {
+		switch {
+		case c.Field == "_id" && c.Op == dbservice.Eq:
+			id, ok := c.Value.(string)
+			if !ok || validID(id) != nil {
+				return fq, exact, true
+			}
+			fq = fq.Where(firestore.DocumentID, "==", col.Doc(id))
+		case c.Field == "_id" && c.Op == dbservice.In && !usedIn:
+			var refs []*firestore.DocumentRef
+			for _, v := range c.Value.([]any) {
+				if id, ok := v.(string); ok && validID(id) == nil {
+					refs = append(refs, col.Doc(id))
+				}
+			}
+			if len(refs) == 0 {
+				return fq, exact, true
+			}
+			fq = fq.Where(firestore.DocumentID, "in", refs)
+			usedIn = true
+		case c.Field == "_id":
+			exact = false
+		case c.Op == dbservice.Eq && indexable(c.Value):
+			fq = fq.WherePath(fieldPath(c.Field), "==", c.Value)
+		case c.Op == dbservice.In && !usedIn && inPushable(c.Value.([]any)):
+			fq = fq.WherePath(fieldPath(c.Field), "in", c.Value)
+			usedIn = true
+		default:
+			exact = false
+		}
+	}
+	if len(q.Fields) > 0 {
+		paths := slices.Clone(q.Fields)
+		for _, c := range q.Where {
+			paths = append(paths, c.Field)
+		}
+		var fps []firestore.FieldPath
+		for _, p := range disjointPaths(paths) {
+			if p != "_id" {
+				fps = append(fps, fieldPath(p))
+			}
+		}
+		// No paths left (only _id projected) selects document names only.
+		fq = fq.SelectPaths(fps...)
+	}
+	return fq.OrderBy(firestore.DocumentID, firestore.Asc), exact, false
+}
+
+// validID reports whether a document with this ID can exist here.
+func validID(id string) error {
+	if err := dbservice.CheckID(id); err != nil {
+		return err
+	}
+	return checkNativeID("id", id)
+}
+
+// fieldPath splits a dotted path (validated by CheckQuery) into the
+// segments Firestore quotes one by one.
+func fieldPath(path string) firestore.FieldPath {
+	return firestore.FieldPath(strings.Split(path, "."))
+}
+
+// indexable reports whether an equality on v can be left to Firestore.
+func indexable(v any) bool {
+	s, ok := v.(string)
+	return !ok || len(s) <= maxIndexedBytes
+}
+
+// inPushable reports whether Firestore's in gives the same answer as
+// Match for these values: it never matches null, so a list with nil is
+// left to the client.
+func inPushable(vals []any) bool {
+	for _, v := range vals {
+		if v == nil || !indexable(v) {
+			return false
+		}
+	}
+	return true
+}
+
+// disjointPaths removes duplicates and paths inside another listed path:
+// projecting "a" already returns "a.b".
+func disjointPaths(paths []string) []string {
+	sorted := slices.Clone(paths)
+	slices.Sort(sorted)
+	sorted = slices.Compact(sorted)
+	var out []string
+	for _, p := range sorted {
+		covered := false
+		for _, q := range out {
+			if strings.HasPrefix(p, q+".") {
+				covered = true
+				break
+			}
+		}
+		if !covered {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,221 @@
+package firestore
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/securedb-go/securedb/dbservice"
+	"github.com/securedb-go/securedb/dbservice/dbtest"
+	"github.com/securedb-go/securedb/internal/testenv"
+)
+
+// privateEmulator is a Firestore emulator of this test's own, started with
+// the same script as the shared one, so killing it disturbs no one.
+type privateEmulator struct {
+	t      *testing.T
+	script string
+	dir    string
+	port   string
+	env    map[string]string
+}
+
+func startPrivateEmulator(t *testing.T) *privateEmulator {
+	t.Helper()
+	testenv.Need(t, "firestore", EnvEmulatorHost)
+	script, err := filepath.Abs(filepath.Join("..", "..", "scripts", "servers", "firestore.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	_ = l.Close()
+	p := &privateEmulator{t: t, script: script, dir: t.TempDir(), port: port}
+	t.Cleanup(func() { _ = exec.Command("bash", script, "stop", p.dir).Run() })
+	p.start()
+	return p
+}
+
+func (p *privateEmulator) start() {
+	p.t.Helper()
+	cmd := exec.Command("bash", p.script, "start", p.dir)
+	cmd.Env = append(os.Environ(), "FIRESTORE_PORT="+p.port)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		testenv.Missing(p.t, "firestore", "cannot start a private Firestore emulator: "+strings.TrimSpace(string(out)))
+	}
+	f, err := os.Open(filepath.Join(p.dir, "env"))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	defer f.Close()
+	p.env = map[string]string{}
+	for sc := bufio.NewScanner(f); sc.Scan(); {
+		k, v, _ := strings.Cut(strings.TrimPrefix(sc.Text(), "export "), "=")
+		p.env[k] = v
+	}
+}
+
+// kill ends the emulator abruptly, by its recorded PID, and waits until
+// its port refuses connections.
+func (p *privateEmulator) kill() {
+	p.t.Helper()
+	b, err := os.ReadFile(filepath.Join(p.dir, "pid"))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		p.t.Fatal(err)
+	}
+	waitFor(p.t, "the killed emulator's port to close", func() bool {
+		c, err := net.DialTimeout("tcp", "127.0.0.1:"+p.port, 100*time.Millisecond)
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	})
+}
+
+func TestEmulatorKilledMidRunThenRestarted(t *testing.T) {
+	srv := startPrivateEmulator(t)
+	// The SDK would dial the shared emulator the variable names; the
+	// private one is given in Config instead.
+	t.Setenv(EnvEmulatorHost, "")
+	cfg := Config{
+		ProjectID:        srv.env[EnvProjectID],
+		EmulatorHost:     srv.env[EnvEmulatorHost],
+		CollectionPrefix: runPrefix,
+		CallTimeout:      time.Second,
+		Logger:           slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	ctx, coll := t.Context(), dbtest.Collection(t)
+	warmUp(t, cfg)
+	baseline := settledGoroutines()
+
+	s, err := New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Save(ctx, coll, "before", dbservice.Doc{"v": 1}); err != nil {
+		t.Fatalf("Save before the kill: %v", err)
+	}
+
+	srv.kill()
+	start := time.Now()
+	calls := map[string]func() error{
+		"Get":  func() error { _, err := s.Get(ctx, coll, "before"); return err },
+		"Save": func() error { _, err := s.Save(ctx, coll, "during", dbservice.Doc{"v": 2}); return err },
+		"IfRev": func() error {
+			_, err := s.Save(ctx, coll, "before", dbservice.Doc{"v": 2}, dbservice.IfRev(encodeRev(time.Now())))
+			return err
+		},
+		"Delete": func() error { return s.Delete(ctx, coll, "before") },
+		"Query":  func() error { _, err := s.Query(ctx, coll, dbservice.Query{}); return err },
+		"SaveMany": func() error {
+			return s.SaveMany(ctx, coll, []dbservice.BulkItem{{ID: "bulk", Doc: dbservice.Doc{"v": 3}}})
+		},
+		"Ping": func() error { return s.Ping(ctx) },
+	}
+	for name, call := range calls {
+		t0 := time.Now()
+		err := call()
+		t.Logf("%s while down: %v after %v", name, err, time.Since(t0).Round(time.Millisecond))
+		if !errors.Is(err, dbservice.ErrUnavailable) {
+			t.Fatalf("%s against a dead emulator: %v, want ErrUnavailable", name, err)
+		}
+		var e *dbservice.Error
+		if !errors.As(err, &e) || e.Provider != provider {
+			t.Fatalf("%s: %#v is not a firestore *dbservice.Error", name, err)
+		}
+	}
+	// Each call gave up after CallTimeout (1 s), not the SDK's minute.
+	if elapsed := time.Since(start); elapsed > time.Duration(len(calls))*5*time.Second {
+		t.Fatalf("%d calls against a dead emulator took %v", len(calls), elapsed)
+	}
+
+	t0 := time.Now()
+	srv.start()
+	t.Logf("restarted in %v", time.Since(t0).Round(time.Millisecond))
+	t0 = time.Now()
+	defer func() { t.Logf("recovered in %v", time.Since(t0).Round(time.Millisecond)) }()
+	// The restarted emulator is empty; the client reconnects by itself
+	// once gRPC's reconnect backoff allows.
+	waitFor(t, "Ping to succeed after the restart", func() bool { return s.Ping(ctx) == nil })
+	if _, err := s.Save(ctx, coll, "after", dbservice.Doc{"v": 3}); err != nil {
+		t.Fatalf("Save after the restart: %v", err)
+	}
+	if d, err := s.Get(ctx, coll, "after"); err != nil || d["v"] != 3.0 {
+		t.Fatalf("Get after the restart = %v, %v", d, err)
+	}
+
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the Service's goroutines to end", func() bool { return runtime.NumGoroutine() <= baseline })
+}
+
+// TestCloseReleasesTheSDKsConnection checks the usual set-up, where the SDK
+// dials FIRESTORE_EMULATOR_HOST itself: Close must release that connection
+// and its goroutines too.
+func TestCloseReleasesTheSDKsConnection(t *testing.T) {
+	cfg := serverConfig(t)
+	warmUp(t, cfg)
+	baseline := settledGoroutines()
+	for range 3 {
+		s, err := New(t.Context(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Ping(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Query(t.Context(), dbtest.Collection(t), dbservice.Query{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "the Services' goroutines to end", func() bool { return runtime.NumGoroutine() <= baseline })
+}
+
+// warmUp opens, uses and closes a Service once, so that goroutines the SDK
+// starts once per process are running before a baseline is taken, and a
+// freshly started emulator has served its first (slow) requests.
+func warmUp(t *testing.T, cfg Config) {
+	t.Helper()
+	cfg.CallTimeout = 0
+	ctx, coll := context.Background(), dbtest.Collection(t)
+	s, err := New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Ping(ctx); err != nil {
+		t.Fatalf("Ping while warming up: %v", err)
+	}
+	if _, err := s.Save(ctx, coll, "warm", dbservice.Doc{"v": 1}); err != nil {
+		t.Fatalf("Save while warming up: %v", err)
+	}
+	if _, err := s.Query(ctx, coll, dbservice.Query{}); err != nil {
+		t.Fatalf("Query while warming up: %v", err)
+	}
+}
