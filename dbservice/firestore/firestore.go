@@ -34,7 +34,6 @@ type Service struct {
 	log      *slog.Logger
 	closed   atomic.Bool
 	posture  postureInput
-	project  string
 	database string
 }
 
@@ -144,7 +143,6 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, openErr(fmt.Errorf("%w: cannot create the firestore client: no usable Google credentials or project (Application Default Credentials, %s, %s)", dbservice.ErrUnauthorized, EnvCredentials, EnvProjectID))
 	}
 	s.client = client
-	s.project = project
 	log.Debug("firestore: client ready", "provider", provider, "database", s.database, "emulator", host != "")
 	return s, nil
 }
