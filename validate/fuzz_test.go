@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -16,7 +17,16 @@ func FuzzID(f *testing.F) {
 	for _, s := range []string{"agent-1", "", "../x", "a/b", "$where", "__x__", "\xff", strings.Repeat("a", 101)} {
 		f.Add(s)
 	}
+	seed := regexp.MustCompile(validate.DefaultIDPattern)
+	coll := regexp.MustCompile(validate.CollectionPattern)
 	f.Fuzz(func(t *testing.T, id string) {
+		// The hand-written checks agree with the documented patterns.
+		if want := seed.MatchString(id) && len(id) <= validate.DefaultIDMaxLen && !(len(id) >= 4 && strings.HasPrefix(id, "__") && strings.HasSuffix(id, "__")); (validate.IDRule{}.Check(id) == nil) != want {
+			t.Fatalf("IDRule{}.Check(%q) disagrees with %s", id, validate.DefaultIDPattern)
+		}
+		if (validate.CollectionName(id) == nil) != coll.MatchString(id) {
+			t.Fatalf("CollectionName(%q) disagrees with %s", id, validate.CollectionPattern)
+		}
 		err := validate.IDRule{}.Check(id)
 		if err == nil {
 			if len(id) == 0 || len(id) > validate.DefaultIDMaxLen || strings.ContainsAny(id, "/.$ \x00") {

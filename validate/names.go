@@ -13,8 +13,6 @@ const DefaultIDPattern = `^[a-zA-Z0-9_-]+$`
 // DefaultIDMaxLen is the seed's maximum document ID length.
 const DefaultIDMaxLen = 100
 
-var defaultIDRe = regexp.MustCompile(DefaultIDPattern)
-
 // IDRule is the rule document IDs must follow. The zero value is the seed's
 // rule: [DefaultIDPattern], at most [DefaultIDMaxLen] bytes.
 //
@@ -52,14 +50,31 @@ func (r IDRule) Check(id string) error {
 	case isDunder(id):
 		return invalid("id", "names of the form __x__ are reserved", id)
 	}
-	re := r.Pattern
-	if re == nil {
-		re = defaultIDRe
+	if r.Pattern == nil {
+		// The seed rule by hand: it runs on every call of every provider.
+		if !seedChars(id) {
+			return invalid("id", "does not match "+DefaultIDPattern, id)
+		}
+		return nil
 	}
-	if !re.MatchString(id) {
-		return invalid("id", "does not match "+re.String(), id)
+	if !r.Pattern.MatchString(id) {
+		return invalid("id", "does not match "+r.Pattern.String(), id)
 	}
 	return nil
+}
+
+// seedChars reports whether s is non-empty and matches DefaultIDPattern.
+func seedChars(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // CollectionPattern is the shape every collection name must have. It is the
@@ -69,14 +84,23 @@ func (r IDRule) Check(id string) error {
 // front, so names stay well under every backend's length limit.
 const CollectionPattern = `^[a-z][a-z0-9_-]{2,63}$`
 
-var collectionRe = regexp.MustCompile(CollectionPattern)
-
 // CollectionName checks name against [CollectionPattern].
 func CollectionName(name string) error {
-	if !collectionRe.MatchString(name) {
+	if len(name) < 3 || len(name) > 64 || name[0] < 'a' || name[0] > 'z' || !lowerChars(name) {
 		return invalid("collection", "must match "+CollectionPattern, name)
 	}
 	return nil
+}
+
+// lowerChars reports whether s holds only [a-z0-9_-].
+func lowerChars(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // Allowlist names the collections a service may touch. An empty Allowlist
