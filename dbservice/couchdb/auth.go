@@ -165,9 +165,11 @@ func (s *session) authenticate(ctx context.Context, refresh bool) error {
 	if err == nil && resp.StatusCode == http.StatusUnauthorized && !refresh {
 		again, perr := s.password(ctx, true)
 		if perr != nil {
+			_ = resp.Body.Close()
 			return perr
 		}
 		if again != pw {
+			_ = resp.Body.Close()
 			resp, err = s.postSession(ctx, again)
 		}
 	}
@@ -179,7 +181,7 @@ func (s *session) authenticate(ctx context.Context, refresh bool) error {
 	switch {
 	case resp.StatusCode == http.StatusOK:
 	case resp.StatusCode == http.StatusUnauthorized:
-		s.log.Warn("couchdb refused the login", "user", s.user, "password_refreshed", true)
+		s.log.Warn("couchdb refused the login", "user", s.user)
 		return &loginError{status: resp.StatusCode, err: fmt.Errorf("%w: couchdb refused the password of user %s (it was fetched again from its source)", dbservice.ErrUnauthorized, s.user)}
 	default:
 		return &loginError{status: resp.StatusCode, err: statusCause(resp.StatusCode, "", "logging in")}

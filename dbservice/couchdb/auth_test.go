@@ -1,10 +1,13 @@
 package couchdb
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -52,12 +55,22 @@ func (r *rotatingSource) counts() (calls, refreshes int) {
 }
 
 // setPassword changes user's password in _users the way an operator's
-// rotation would: with Provision.
-func setPassword(t *testing.T, coll, user, pw string) {
+// rotation would, with Provision, and waits until CouchDB's credential
+// cache, which follows _users asynchronously, refuses the old one.
+func setPassword(t *testing.T, coll, user, old, pw string) {
 	t.Helper()
 	if err := Provision(t.Context(), serverConfig(t), Spec{Collections: []string{coll}, AppUser: user, AppPassword: pw}); err != nil {
 		t.Fatalf("Provision with a new password: %v", err)
 	}
+	body, _ := json.Marshal(map[string]string{"name": user, "password": old})
+	waitFor(t, "CouchDB to refuse the old password", func() bool {
+		resp, err := http.Post(os.Getenv(EnvURL)+"/_session", "application/json", bytes.NewReader(body))
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusUnauthorized
+	})
 }
 
 func TestRotatedPasswordIsPickedUpWithoutRestart(t *testing.T) {
@@ -79,7 +92,7 @@ func TestRotatedPasswordIsPickedUpWithoutRestart(t *testing.T) {
 			}
 
 			pw2 := randomSecret(t)
-			setPassword(t, coll, user, pw2)
+			setPassword(t, coll, user, pw1, pw2)
 			src.rotate(pw2)
 			rec.reset()
 
@@ -106,7 +119,7 @@ func TestAStalePasswordIsUnauthorizedWithoutARetryLoop(t *testing.T) {
 	for _, mode := range []AuthMode{AuthCookie, AuthBasic} {
 		t.Run("with "+string(mode)+" auth", func(t *testing.T) {
 			coll := dbtest.Collection(t)
-			user, _ := newAppUser(t, []string{coll}, nil)
+			user, current := newAppUser(t, []string{coll}, nil)
 			stale := canary + "-stale"
 			src := newRotatingSource(stale)
 			rec := newRecorder()
@@ -136,7 +149,7 @@ func TestAStalePasswordIsUnauthorizedWithoutARetryLoop(t *testing.T) {
 			// Once the source has the right password, the same Service
 			// works: nothing was cached as permanently broken.
 			fresh := randomSecret(t)
-			setPassword(t, coll, user, fresh)
+			setPassword(t, coll, user, current, fresh)
 			src.rotate(fresh)
 			if _, err := s.Save(t.Context(), coll, "x", dbservice.Doc{"v": 1}); err != nil {
 				t.Fatalf("Save once the source is right again: %v", err)
@@ -161,7 +174,7 @@ func TestConcurrentCallsDuringReauthenticationLogInOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	pw2 := randomSecret(t)
-	setPassword(t, coll, user, pw2) // the session cookie is now refused
+	setPassword(t, coll, user, pw1, pw2) // the session cookie is now refused
 	src.rotate(pw2)
 	rec.reset()
 
@@ -213,9 +226,9 @@ func TestConcurrentFirstCallsLogInOnce(t *testing.T) {
 // searches every error text and log record for it.
 func TestTheCanaryPasswordNeverLeaves(t *testing.T) {
 	coll, other := dbtest.Collection(t), dbtest.Collection(t)
-	user, _ := newAppUser(t, []string{coll}, nil)
+	user, first := newAppUser(t, []string{coll}, nil)
 	pw := canary + "-" + randomSecret(t)
-	setPassword(t, coll, user, pw)
+	setPassword(t, coll, user, first, pw)
 	logs := &logBuffer{}
 	var errs []error
 	for _, mode := range []AuthMode{AuthCookie, AuthBasic} {

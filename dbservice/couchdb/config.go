@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -394,6 +395,10 @@ func (c Config) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(c.String()))
 
 // LogValue implements slog.LogValuer with the redacted form.
 func (c Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+// MarshalJSON encodes the redacted form, so a Config never reaches JSON
+// (a debug endpoint, a crash report) with its password.
+func (c Config) MarshalJSON() ([]byte, error) { return json.Marshal(c.String()) }
 
 // safeURL returns scheme://host[:port]/path of a URL, dropping userinfo and
 // anything else that could carry a secret.

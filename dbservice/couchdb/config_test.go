@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -35,9 +36,13 @@ func TestPrintingAConfigShowsNoPassword(t *testing.T) {
 		t.Run("with "+name, func(t *testing.T) {
 			var logged bytes.Buffer
 			slog.New(slog.NewJSONHandler(&logged, nil)).Info("config", "cfg", cfg)
+			encoded, err := json.Marshal(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
 			for _, text := range []string{
 				fmt.Sprint(cfg), fmt.Sprintf("%v", cfg), fmt.Sprintf("%+v", cfg), fmt.Sprintf("%#v", cfg),
-				fmt.Sprintf("%s", cfg), cfg.String(), logged.String(),
+				fmt.Sprintf("%s", cfg), cfg.String(), logged.String(), string(encoded),
 			} {
 				if strings.Contains(text, canary) {
 					t.Fatalf("printed config shows the password: %s", text)

@@ -8,12 +8,6 @@ import (
 	"github.com/securedb-go/securedb/dbservice/dbtest"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	stopPrivate()
-	os.Exit(code)
-}
-
 func testenvPassword() string { return os.Getenv(EnvPassword) }
 
 func TestConformance(t *testing.T) {

@@ -88,16 +88,15 @@ type indexCache struct {
 	m  map[string]map[string]string // database -> field -> index name
 }
 
+// add records an index of a database already looked at; one not looked
+// at yet is listed in full on its first query instead, which also finds
+// the indexes Provision made.
 func (c *indexCache) add(db, field, name string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = map[string]map[string]string{}
+	if c.m[db] != nil {
+		c.m[db][field] = name
 	}
-	if c.m[db] == nil {
-		c.m[db] = map[string]string{}
-	}
-	c.m[db][field] = name
 }
 
 func (c *indexCache) forget(db, field string) {

@@ -13,7 +13,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,56 +21,34 @@ import (
 	"github.com/securedb-go/securedb/internal/testenv"
 )
 
-// privateServer is a CouchDB of this package's own, started with the same
-// script and release as the shared one, so stopping or reconfiguring it
-// disturbs no one. It is started on first use and stopped by TestMain.
+// privateServer is a CouchDB of the test's own, started with the same script
+// and release as the shared one, so stopping or reconfiguring it disturbs no
+// one. It is stopped (by its recorded PIDs) and removed when the test ends,
+// even if the test panics.
 type privateServer struct {
 	script, dir, port string
 	env               map[string]string
 }
 
-var private struct {
-	once sync.Once
-	srv  *privateServer
-	err  error
-}
-
-func privateCouch(t *testing.T) *privateServer {
+func startPrivate(t *testing.T) *privateServer {
 	t.Helper()
 	testenv.Need(t, "couchdb", EnvURL)
-	private.once.Do(func() {
-		script, err := filepath.Abs(filepath.Join("..", "..", "scripts", "servers", "couchdb.sh"))
-		if err != nil {
-			private.err = err
-			return
-		}
-		dir, err := os.MkdirTemp("", "securedb-couchdb-private-")
-		if err != nil {
-			private.err = err
-			return
-		}
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			private.err = err
-			return
-		}
-		port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-		_ = l.Close()
-		p := &privateServer{script: script, dir: dir, port: port}
-		private.srv, private.err = p, p.start(false)
-	})
-	if private.err != nil {
-		testenv.Missing(t, "couchdb", "cannot start a private CouchDB: "+private.err.Error())
+	script, err := filepath.Abs(filepath.Join("..", "..", "scripts", "servers", "couchdb.sh"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	return private.srv
-}
-
-// stopPrivate stops the private server, if one was started.
-func stopPrivate() {
-	if p := private.srv; p != nil {
-		_ = exec.Command("bash", p.script, "stop", p.dir).Run()
-		_ = os.RemoveAll(p.dir)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
 	}
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	_ = l.Close()
+	p := &privateServer{script: script, dir: t.TempDir(), port: port}
+	t.Cleanup(func() { _ = exec.Command("bash", script, "stop", p.dir).Run() })
+	if err := p.start(false); err != nil {
+		testenv.Missing(t, "couchdb", "cannot start a private CouchDB: "+err.Error())
+	}
+	return p
 }
 
 // start runs the server script; restart keeps the port, password and data.
@@ -131,7 +108,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func TestServerStoppedMidRunThenRestarted(t *testing.T) {
-	srv := privateCouch(t)
+	srv := startPrivate(t)
 	baseline := runtime.NumGoroutine()
 	s, err := New(t.Context(), srv.config(t))
 	if err != nil {
@@ -193,7 +170,7 @@ func TestServerStoppedMidRunThenRestarted(t *testing.T) {
 // anonymous listing (admin_only_all_dbs = false) and databases whose
 // _security has no members, which anyone can read and write.
 func TestAnonymousAccessIsReported(t *testing.T) {
-	srv := privateCouch(t)
+	srv := startPrivate(t)
 	s, err := New(t.Context(), srv.config(t))
 	if err != nil {
 		t.Fatal(err)
@@ -222,7 +199,6 @@ func TestAnonymousAccessIsReported(t *testing.T) {
 	}
 
 	setConfig(t, s, "chttpd", "admin_only_all_dbs", "false")
-	t.Cleanup(func() { setConfig(t, s, "chttpd", "admin_only_all_dbs", "true") })
 	if status, _, err := s.raw(ctx, s.authClient, http.MethodPut, "/"+s.dbName(open)+"/_security", `{}`); err != nil || status != http.StatusOK {
 		t.Fatalf("emptying _security: %d, %v", status, err)
 	}

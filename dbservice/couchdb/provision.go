@@ -2,6 +2,7 @@ package couchdb
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -94,6 +95,9 @@ func (sp Spec) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(sp.String()))
 
 // LogValue implements slog.LogValuer with the redacted form.
 func (sp Spec) LogValue() slog.Value { return slog.StringValue(sp.String()) }
+
+// MarshalJSON encodes the redacted form.
+func (sp Spec) MarshalJSON() ([]byte, error) { return json.Marshal(sp.String()) }
 
 // Provision prepares a server for an application that then runs with
 // least privilege. With admin, a Config holding server admin credentials,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -153,7 +154,8 @@ func TestProvisionRefusesWhatWouldWeakenTheSetup(t *testing.T) {
 	})
 	t.Run("prints the spec without its password", func(t *testing.T) {
 		spec := Spec{AppUser: "app", AppPassword: canary}
-		for _, text := range []string{fmt.Sprint(spec), fmt.Sprintf("%+v", spec), fmt.Sprintf("%#v", spec)} {
+		encoded, _ := json.Marshal(spec)
+		for _, text := range []string{fmt.Sprint(spec), fmt.Sprintf("%+v", spec), fmt.Sprintf("%#v", spec), string(encoded)} {
 			if strings.Contains(text, canary) {
 				t.Fatalf("printed spec shows the password: %s", text)
 			}

@@ -58,11 +58,18 @@ start() {
     install
     state="$(cd "$state" && pwd -P)"
     srv="$state/couchdb"
+    if [ -f "$srv/couchdb.pid" ] && kill -0 "$(cat "$srv/couchdb.pid")" 2>/dev/null; then
+        log "a CouchDB is already running in $srv (pid $(cat "$srv/couchdb.pid"))"
+        return 1
+    fi
     if [ "${COUCHDB_RESTART:-}" = 1 ] && [ -f "$state/port" ] && [ -f "$state/admin.secret" ]; then
         port=$(cat "$state/port")
         pw=$(cat "$state/admin.secret")
     else
-        rm -rf "$srv/data" "$srv/var"
+        # Fresh: no data, and no configuration a previous run changed
+        # through the config API (CouchDB writes those into its ini files).
+        [ "$state" != / ] || { log "refusing to use / as the state directory"; return 1; }
+        rm -rf "$srv"
         port=${COUCHDB_PORT:-$(free_port)}
         pw=$(random_secret)
         (umask 077 && printf '%s' "$pw" >"$state/admin.secret")
