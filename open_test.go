@@ -2,7 +2,11 @@ package securedb_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/securedb-go/securedb"
@@ -65,5 +69,48 @@ func TestOpenFromEnvEveryProvider(t *testing.T) {
 				t.Fatalf("Ping: %v", err)
 			}
 		})
+	}
+}
+
+// TestCouchDBPasswordFromAFileReference: COUCHDB_PASSWORD may name a
+// secret instead of holding it; Open resolves it and the posture report
+// credits it.
+func TestCouchDBPasswordFromAFileReference(t *testing.T) {
+	vals := testenv.Need(t, securedb.CouchDB, "COUCHDB_URL", "COUCHDB_USER", "COUCHDB_PASSWORD")
+	file := filepath.Join(t.TempDir(), "couchdb.json")
+	body, _ := json.Marshal(map[string]string{"password": vals[2]})
+	if err := os.WriteFile(file, body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("COUCHDB_PASSWORD", "file://"+file+"#password")
+	db := openFromEnv(t, securedb.CouchDB)
+	if err := db.Ping(context.Background()); err != nil {
+		t.Fatalf("Ping with a file:// password reference: %v", err)
+	}
+	pc, ok := db.(dbservice.PostureChecker)
+	if !ok {
+		t.Fatal("the service Open returns does not report posture")
+	}
+	var found bool
+	for _, f := range pc.CheckPosture(context.Background()) {
+		if f.ID == "secrets-manager" {
+			found = true
+			if f.Status != dbservice.Pass || !strings.Contains(f.Detail, "file://") {
+				t.Errorf("secrets-manager finding = %+v, want pass for a file:// reference", f)
+			}
+		}
+		if strings.Contains(f.Detail+f.Fix, vals[2]) {
+			t.Errorf("a finding shows the password: %+v", f)
+		}
+	}
+	if !found {
+		t.Error("no secrets-manager finding")
+	}
+
+	t.Setenv("COUCHDB_PASSWORD", "file://"+filepath.Join(t.TempDir(), "missing")+"#password")
+	t.Setenv("DATABASE_PROVIDER", securedb.CouchDB)
+	_, err := securedb.OpenFromEnv(context.Background())
+	if err == nil || strings.Contains(err.Error(), vals[2]) {
+		t.Fatalf("a missing secret file: %v, want an error that names the reference only", err)
 	}
 }

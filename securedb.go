@@ -144,6 +144,11 @@ func openCouchDB(ctx context.Context, cfg Config, o *opened) (dbservice.Service,
 		o.credVar, o.credSource = couchdb.EnvPassword, credentialOrigin(r, cc.Password)
 		cc.PasswordSource = couchdb.PasswordSource(secrets.Source(r, cc.Password))
 		cc.Password = ""
+		// Resolve once now, so a wrong reference fails Open rather than the
+		// first request; the cache serves the value afterwards.
+		if _, err := cc.PasswordSource(ctx, false); err != nil {
+			return nil, fail(secretErr(err))
+		}
 	}
 	return couchdb.New(ctx, cc)
 }

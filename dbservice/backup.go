@@ -170,8 +170,9 @@ func (e *LineError) Unwrap() error { return e.Err }
 // and the providers have one) in one call, or one Save at a time when s
 // has none.
 //
-// Memory is bounded by one batch plus 16 bytes per document, which Import
-// keeps to refuse duplicate IDs anywhere in the input.
+// Memory is bounded by one batch plus about 35 bytes per document: a
+// 16-byte hash of each collection and ID, kept to refuse a duplicate ID
+// anywhere in the input (3.6 MB at 100,000 documents).
 func Import(ctx context.Context, s Service, r io.Reader, opts ImportOptions) (ImportStats, error) {
 	var st ImportStats
 	o, err := opts.resolve()
