@@ -169,7 +169,7 @@ func ExampleCheckPosture() {
 	// pass input-validation
 	// pass audit-logging
 	// skip network-restricted
-	// skip backups
+	// warn backups
 	// skip encryption-at-rest
 	// skip encryption-in-transit
 	// skip security-rules
