@@ -8,11 +8,14 @@ log() { echo "[$(basename "$0" .sh)] $*" >&2; }
 # port_in_use PORT: true when something accepts TCP connections on 127.0.0.1:PORT.
 port_in_use() { timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' _ "$1" >/dev/null 2>&1; }
 
-# free_port: a random free loopback port between 20000 and 59999.
+# free_port: a random free loopback port between 20000 and 22767. It stays
+# below the kernel's ephemeral range (32768-60999), where a port that
+# answers no connection may still be bound by an outgoing socket, and so
+# does CouchDB's private epmd at port+10000.
 free_port() {
     local p i
     for i in $(seq 1 200); do
-        p=$((20000 + RANDOM % 40000))
+        p=$((20000 + RANDOM % 2768))
         port_in_use "$p" || { echo "$p"; return 0; }
     done
     return 1
