@@ -114,3 +114,5 @@ func TestCouchDBPasswordFromAFileReference(t *testing.T) {
 		t.Fatalf("a missing secret file: %v, want an error that names the reference only", err)
 	}
 }
+
+func envOf(name string) string { return os.Getenv(name) }
