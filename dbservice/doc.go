@@ -20,7 +20,12 @@
 // [ErrConflict], [ErrInvalid], ...) with errors.Is; [HTTPStatus] maps them to
 // status codes. No error string contains a credential or a whole document.
 //
-// Providers use [CheckCollection], [CheckID], [NormalizeDoc], [CheckQuery],
+// [CheckPosture] turns the security guide's checklist into findings about a
+// running service ([Report] renders them), and [Export], [Import], [Copy]
+// and [Verify] run backup and restore drills between any two providers in
+// constant memory.
+//
+// Providers use [CheckCall], [CheckCollection], [CheckID], [NormalizeDoc], [CheckQuery],
 // [Match] and [EncodeCursor] so that validation and semantics are shared
 // rather than re-implemented.
 package dbservice
