@@ -1,6 +1,9 @@
 package dbservice
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // Match reports whether doc satisfies every condition. It is the reference
 // semantics of the operators (see Op); providers whose backend cannot
@@ -174,4 +177,28 @@ func cloneValue(v any) any {
 		return a
 	}
 	return v
+}
+
+// DisjointPaths returns paths sorted, without duplicates and without paths
+// inside another listed path ("a.b" when "a" is listed). Projections need
+// it: DynamoDB refuses overlapping document paths, and projecting "a"
+// already returns "a.b".
+func DisjointPaths(paths []string) []string {
+	sorted := slices.Clone(paths)
+	slices.Sort(sorted)
+	sorted = slices.Compact(sorted)
+	var out []string
+	for _, p := range sorted {
+		covered := false
+		for _, q := range out {
+			if strings.HasPrefix(p, q+".") {
+				covered = true
+				break
+			}
+		}
+		if !covered {
+			out = append(out, p)
+		}
+	}
+	return out
 }

@@ -3,6 +3,7 @@ package dbservice_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/securedb-go/securedb/dbservice"
@@ -105,5 +106,13 @@ func TestAllStopsAtTheFirstError(t *testing.T) {
 	}
 	if errs != 1 {
 		t.Fatalf("All yielded %d errors, want 1", errs)
+	}
+}
+
+func TestDisjointPathsDropsOverlaps(t *testing.T) {
+	got := dbservice.DisjointPaths([]string{"a.b", "a-b", "a", "a.b.c", "ab", "a-b", "x.y", "x.z"})
+	want := []string{"a", "a-b", "ab", "x.y", "x.z"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("DisjointPaths = %v, want %v", got, want)
 	}
 }

@@ -3,7 +3,6 @@ package dynamodb
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -245,7 +244,7 @@ func buildScan(table string, q dbservice.Query) *dynamodb.ScanInput {
 		for _, c := range q.Where {
 			paths = append(paths, c.Field)
 		}
-		proj := disjointPaths(paths)
+		proj := dbservice.DisjointPaths(paths)
 		for i, f := range proj {
 			proj[i] = b.path(f)
 		}
@@ -258,27 +257,4 @@ func buildScan(table string, q dbservice.Query) *dynamodb.ScanInput {
 		in.ExpressionAttributeValues = b.values
 	}
 	return in
-}
-
-// disjointPaths removes duplicates and paths inside another listed path:
-// DynamoDB refuses a projection whose document paths overlap ("a" and
-// "a.b"), and projecting "a" already returns "a.b".
-func disjointPaths(paths []string) []string {
-	sorted := slices.Clone(paths)
-	slices.Sort(sorted)
-	sorted = slices.Compact(sorted)
-	var out []string
-	for _, p := range sorted {
-		covered := false
-		for _, q := range out {
-			if strings.HasPrefix(p, q+".") {
-				covered = true
-				break
-			}
-		}
-		if !covered {
-			out = append(out, p)
-		}
-	}
-	return out
 }

@@ -88,14 +88,6 @@ func TestProjectionIncludesWhatMatchNeeds(t *testing.T) {
 	}
 }
 
-func TestDisjointPathsDropsOverlaps(t *testing.T) {
-	got := disjointPaths([]string{"a.b", "a-b", "a", "a.b.c", "ab", "a-b", "x.y", "x.z"})
-	want := []string{"a", "a-b", "ab", "x.y", "x.z"}
-	if !slices.Equal(got, want) {
-		t.Fatalf("disjointPaths = %v, want %v", got, want)
-	}
-}
-
 // FuzzFilterExpression feeds arbitrary field paths and values through
 // CheckQuery and the expression builder: whatever passes validation must
 // reach DynamoDB only as expression attribute names and values.

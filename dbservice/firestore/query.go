@@ -200,7 +200,7 @@ func (s *Service) buildQuery(coll string, q dbservice.Query) (fq firestore.Query
 			paths = append(paths, c.Field)
 		}
 		var fps []firestore.FieldPath
-		for _, p := range disjointPaths(paths) {
+		for _, p := range dbservice.DisjointPaths(paths) {
 			if p != "_id" {
 				fps = append(fps, fieldPath(p))
 			}
@@ -241,26 +241,4 @@ func inPushable(vals []any) bool {
 		}
 	}
 	return true
-}
-
-// disjointPaths removes duplicates and paths inside another listed path:
-// projecting "a" already returns "a.b".
-func disjointPaths(paths []string) []string {
-	sorted := slices.Clone(paths)
-	slices.Sort(sorted)
-	sorted = slices.Compact(sorted)
-	var out []string
-	for _, p := range sorted {
-		covered := false
-		for _, q := range out {
-			if strings.HasPrefix(p, q+".") {
-				covered = true
-				break
-			}
-		}
-		if !covered {
-			out = append(out, p)
-		}
-	}
-	return out
 }
