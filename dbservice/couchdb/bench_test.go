@@ -17,45 +17,6 @@ import (
 	"github.com/securedb-go/securedb/dbservice/dbtest"
 )
 
-func benchDoc(i int) dbservice.Doc {
-	return dbservice.Doc{
-		"name":    fmt.Sprintf("agent %d", i),
-		"active":  i%2 == 0,
-		"runs":    i,
-		"owner":   map[string]any{"id": "u1", "tier": "gold"},
-		"skills":  []any{"search", "summarize"},
-		"created": "2026-11-22T23:40:12Z",
-	}
-}
-
-// pair times raw and lib alternately in one loop (swapping which goes
-// first), so drift on a shared machine hits both alike, and reports each
-// one's ns/op and their ratio.
-func pair(b *testing.B, raw, lib func() error) {
-	var rawT, libT time.Duration
-	n := 0
-	for b.Loop() {
-		first, second := raw, lib
-		firstT, secondT := &rawT, &libT
-		if n%2 == 1 {
-			first, second, firstT, secondT = lib, raw, &libT, &rawT
-		}
-		t0 := time.Now()
-		if err := first(); err != nil {
-			b.Fatal(err)
-		}
-		t1 := time.Now()
-		if err := second(); err != nil {
-			b.Fatal(err)
-		}
-		*firstT += t1.Sub(t0)
-		*secondT += time.Since(t1)
-		n++
-	}
-	b.ReportMetric(float64(rawT.Nanoseconds())/float64(n), "raw-ns/op")
-	b.ReportMetric(float64(libT.Nanoseconds())/float64(n), "lib-ns/op")
-	b.ReportMetric(float64(libT)/float64(rawT), "x-vs-raw")
-}
 
 // BenchmarkLibraryVsRawKivik compares Get and Save with the same calls made
 // directly on kivik (cookie auth, uncompressed requests as the provider
@@ -72,16 +33,16 @@ func BenchmarkLibraryVsRawKivik(b *testing.B) {
 	}
 	defer raw.Close()
 	ctx, coll := context.Background(), dbtest.Collection(b)
-	if _, err := s.Save(ctx, coll, "lib", benchDoc(1)); err != nil {
+	if _, err := s.Save(ctx, coll, "lib", dbtest.BenchDoc(1)); err != nil {
 		b.Fatal(err)
 	}
 	db := raw.DB(s.dbName(coll))
-	rawRev, err := db.Put(ctx, "raw", benchDoc(1))
+	rawRev, err := db.Put(ctx, "raw", dbtest.BenchDoc(1))
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Run("Get", func(b *testing.B) {
-		pair(b,
+		dbtest.Pair(b,
 			func() error {
 				d := db.Get(ctx, "raw")
 				defer d.Close()
@@ -91,14 +52,14 @@ func BenchmarkLibraryVsRawKivik(b *testing.B) {
 			func() error { _, err := s.Get(ctx, coll, "lib"); return err })
 	})
 	b.Run("Save", func(b *testing.B) {
-		pair(b,
+		dbtest.Pair(b,
 			func() error {
-				d := benchDoc(1)
+				d := dbtest.BenchDoc(1)
 				d["_rev"] = rawRev
 				rawRev, err = db.Put(ctx, "raw", d)
 				return err
 			},
-			func() error { _, err := s.Save(ctx, coll, "lib", benchDoc(1)); return err })
+			func() error { _, err := s.Save(ctx, coll, "lib", dbtest.BenchDoc(1)); return err })
 	})
 }
 
@@ -131,7 +92,7 @@ func BenchmarkCookieVsBasicAuth(b *testing.B) {
 	}); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := admin.Save(ctx, coll, "doc", benchDoc(1)); err != nil {
+	if _, err := admin.Save(ctx, coll, "doc", dbtest.BenchDoc(1)); err != nil {
 		b.Fatal(err)
 	}
 	services := map[AuthMode]*Service{}
@@ -186,7 +147,7 @@ func BenchmarkImport1000(b *testing.B) {
 	ctx, coll := context.Background(), dbtest.Collection(b)
 	items := make([]dbservice.BulkItem, 1000)
 	for i := range items {
-		items[i] = dbservice.BulkItem{ID: fmt.Sprintf("doc-%04d", i), Doc: benchDoc(i)}
+		items[i] = dbservice.BulkItem{ID: fmt.Sprintf("doc-%04d", i), Doc: dbtest.BenchDoc(i)}
 	}
 	if err := s.EnsureIndex(ctx, coll, "name"); err != nil { // creates the database outside the timing
 		b.Fatal(err)

@@ -14,45 +14,6 @@ import (
 	"github.com/securedb-go/securedb/validate"
 )
 
-func benchDoc(i int) dbservice.Doc {
-	return dbservice.Doc{
-		"name":    fmt.Sprintf("agent %d", i),
-		"active":  i%2 == 0,
-		"runs":    i,
-		"owner":   map[string]any{"id": "u1", "tier": "gold"},
-		"skills":  []any{"search", "summarize"},
-		"created": "2026-11-22T23:40:12Z",
-	}
-}
-
-// pair times raw and lib alternately in one loop (swapping which goes
-// first), so drift on a shared machine hits both alike, and reports each
-// one's ns/op and their ratio.
-func pair(b *testing.B, raw, lib func() error) {
-	var rawT, libT time.Duration
-	n := 0
-	for b.Loop() {
-		first, second := raw, lib
-		firstT, secondT := &rawT, &libT
-		if n%2 == 1 {
-			first, second, firstT, secondT = lib, raw, &libT, &rawT
-		}
-		t0 := time.Now()
-		if err := first(); err != nil {
-			b.Fatal(err)
-		}
-		t1 := time.Now()
-		if err := second(); err != nil {
-			b.Fatal(err)
-		}
-		*firstT += t1.Sub(t0)
-		*secondT += time.Since(t1)
-		n++
-	}
-	b.ReportMetric(float64(rawT.Nanoseconds())/float64(n), "raw-ns/op")
-	b.ReportMetric(float64(libT.Nanoseconds())/float64(n), "lib-ns/op")
-	b.ReportMetric(float64(libT)/float64(rawT), "x-vs-raw")
-}
 
 // BenchmarkLibraryVsRawSDK compares Get and Save with the raw SDK's
 // GetItem and PutItem on the same client, table and server: the ratio is
@@ -61,11 +22,11 @@ func pair(b *testing.B, raw, lib func() error) {
 func BenchmarkLibraryVsRawSDK(b *testing.B) {
 	s := newServer(b, nil)
 	ctx, coll := context.Background(), dbtest.Collection(b)
-	if _, err := s.Save(ctx, coll, "bench", benchDoc(1)); err != nil {
+	if _, err := s.Save(ctx, coll, "bench", dbtest.BenchDoc(1)); err != nil {
 		b.Fatal(err)
 	}
 	table := aws.String(s.table(coll))
-	nd, err := dbservice.NormalizeDoc(benchDoc(1), validate.Limits{})
+	nd, err := dbservice.NormalizeDoc(dbtest.BenchDoc(1), validate.Limits{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -77,7 +38,7 @@ func BenchmarkLibraryVsRawSDK(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Run("Get", func(b *testing.B) {
-		pair(b,
+		dbtest.Pair(b,
 			func() error {
 				_, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{TableName: table, Key: key("raw"), ConsistentRead: aws.Bool(true)})
 				return err
@@ -85,12 +46,12 @@ func BenchmarkLibraryVsRawSDK(b *testing.B) {
 			func() error { _, err := s.Get(ctx, coll, "bench"); return err })
 	})
 	b.Run("Save", func(b *testing.B) {
-		pair(b,
+		dbtest.Pair(b,
 			func() error {
 				_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{TableName: table, Item: item})
 				return err
 			},
-			func() error { _, err := s.Save(ctx, coll, "bench", benchDoc(1)); return err })
+			func() error { _, err := s.Save(ctx, coll, "bench", dbtest.BenchDoc(1)); return err })
 	})
 }
 
@@ -102,7 +63,7 @@ func BenchmarkImport1000(b *testing.B) {
 	ctx, coll := context.Background(), dbtest.Collection(b)
 	items := make([]dbservice.BulkItem, 1000)
 	for i := range items {
-		items[i] = dbservice.BulkItem{ID: fmt.Sprintf("doc-%04d", i), Doc: benchDoc(i)}
+		items[i] = dbservice.BulkItem{ID: fmt.Sprintf("doc-%04d", i), Doc: dbtest.BenchDoc(i)}
 	}
 	if err := s.EnsureIndex(ctx, coll, "name"); err != nil { // creates the table outside the timing
 		b.Fatal(err)

@@ -10,45 +10,6 @@ import (
 	"github.com/securedb-go/securedb/dbservice/dbtest"
 )
 
-func benchDoc(i int) dbservice.Doc {
-	return dbservice.Doc{
-		"name":    fmt.Sprintf("agent %d", i),
-		"active":  i%2 == 0,
-		"runs":    i,
-		"owner":   map[string]any{"id": "u1", "tier": "gold"},
-		"skills":  []any{"search", "summarize"},
-		"created": "2026-11-22T23:40:12Z",
-	}
-}
-
-// pair times raw and lib alternately in one loop (swapping which goes
-// first), so drift on a shared machine hits both alike, and reports each
-// one's ns/op and their ratio.
-func pair(b *testing.B, raw, lib func() error) {
-	var rawT, libT time.Duration
-	n := 0
-	for b.Loop() {
-		first, second := raw, lib
-		firstT, secondT := &rawT, &libT
-		if n%2 == 1 {
-			first, second, firstT, secondT = lib, raw, &libT, &rawT
-		}
-		t0 := time.Now()
-		if err := first(); err != nil {
-			b.Fatal(err)
-		}
-		t1 := time.Now()
-		if err := second(); err != nil {
-			b.Fatal(err)
-		}
-		*firstT += t1.Sub(t0)
-		*secondT += time.Since(t1)
-		n++
-	}
-	b.ReportMetric(float64(rawT.Nanoseconds())/float64(n), "raw-ns/op")
-	b.ReportMetric(float64(libT.Nanoseconds())/float64(n), "lib-ns/op")
-	b.ReportMetric(float64(libT)/float64(rawT), "x-vs-raw")
-}
 
 // BenchmarkLibraryVsRawSDK compares Get and Save with the raw client's
 // Doc().Get and Doc().Set on the same client, collection and emulator: the
@@ -56,15 +17,15 @@ func pair(b *testing.B, raw, lib func() error) {
 func BenchmarkLibraryVsRawSDK(b *testing.B) {
 	s := newServer(b)
 	ctx, coll := context.Background(), dbtest.Collection(b)
-	if _, err := s.Save(ctx, coll, "bench", benchDoc(1)); err != nil {
+	if _, err := s.Save(ctx, coll, "bench", dbtest.BenchDoc(1)); err != nil {
 		b.Fatal(err)
 	}
 	raw := s.collection(coll).Doc("raw")
-	if _, err := raw.Set(ctx, benchDoc(1)); err != nil {
+	if _, err := raw.Set(ctx, dbtest.BenchDoc(1)); err != nil {
 		b.Fatal(err)
 	}
 	b.Run("Get", func(b *testing.B) {
-		pair(b,
+		dbtest.Pair(b,
 			func() error {
 				snap, err := raw.Get(ctx)
 				if err == nil {
@@ -76,9 +37,9 @@ func BenchmarkLibraryVsRawSDK(b *testing.B) {
 	})
 	b.Run("Save", func(b *testing.B) {
 		i := 0
-		pair(b,
-			func() error { i++; _, err := raw.Set(ctx, benchDoc(i)); return err },
-			func() error { i++; _, err := s.Save(ctx, coll, "bench", benchDoc(i)); return err })
+		dbtest.Pair(b,
+			func() error { i++; _, err := raw.Set(ctx, dbtest.BenchDoc(i)); return err },
+			func() error { i++; _, err := s.Save(ctx, coll, "bench", dbtest.BenchDoc(i)); return err })
 	})
 }
 
@@ -90,7 +51,7 @@ func BenchmarkImport1000(b *testing.B) {
 	ctx, coll := context.Background(), dbtest.Collection(b)
 	items := make([]dbservice.BulkItem, 1000)
 	for i := range items {
-		items[i] = dbservice.BulkItem{ID: fmt.Sprintf("doc-%04d", i), Doc: benchDoc(i)}
+		items[i] = dbservice.BulkItem{ID: fmt.Sprintf("doc-%04d", i), Doc: dbtest.BenchDoc(i)}
 	}
 	var bulk, single time.Duration
 	n := 0
