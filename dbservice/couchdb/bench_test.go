@@ -17,7 +17,6 @@ import (
 	"github.com/securedb-go/securedb/dbservice/dbtest"
 )
 
-
 // BenchmarkLibraryVsRawKivik compares Get and Save with the same calls made
 // directly on kivik (cookie auth, uncompressed requests as the provider
 // sends them, same server, same database): the ratio is what validation,

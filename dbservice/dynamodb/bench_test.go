@@ -14,7 +14,6 @@ import (
 	"github.com/securedb-go/securedb/validate"
 )
 
-
 // BenchmarkLibraryVsRawSDK compares Get and Save with the raw SDK's
 // GetItem and PutItem on the same client, table and server: the ratio is
 // what validation, encoding and conditions-free bookkeeping cost (goal

@@ -10,7 +10,6 @@ import (
 	"github.com/securedb-go/securedb/dbservice/dbtest"
 )
 
-
 // BenchmarkLibraryVsRawSDK compares Get and Save with the raw client's
 // Doc().Get and Doc().Set on the same client, collection and emulator: the
 // ratio is what validation, encoding and decoding cost (goal ≤ 1.05x).
