@@ -98,4 +98,3 @@ func secretErr(err error) error {
 	}
 	return fmt.Errorf("%w: %w", dbservice.ErrInvalid, err)
 }
-
