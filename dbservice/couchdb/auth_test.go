@@ -11,9 +11,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/securedb-go/securedb/dbservice"
 	"github.com/securedb-go/securedb/dbservice/dbtest"
+	"github.com/securedb-go/securedb/internal/testenv"
 )
 
 // rotatingSource is a PasswordSource whose value a test changes, as a
@@ -63,7 +65,7 @@ func setPassword(t *testing.T, coll, user, old, pw string) {
 		t.Fatalf("Provision with a new password: %v", err)
 	}
 	body, _ := json.Marshal(map[string]string{"name": user, "password": old})
-	waitFor(t, "CouchDB to refuse the old password", func() bool {
+	testenv.WaitFor(t, 30*time.Second, "CouchDB to refuse the old password", func() bool {
 		resp, err := http.Post(os.Getenv(EnvURL)+"/_session", "application/json", bytes.NewReader(body))
 		if err != nil {
 			return false

@@ -1,15 +1,10 @@
 package couchdb
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -21,96 +16,25 @@ import (
 	"github.com/securedb-go/securedb/internal/testenv"
 )
 
-// privateServer is a CouchDB of the test's own, started with the same script
-// and release as the shared one, so stopping or reconfiguring it disturbs no
-// one. It is stopped (by its recorded PIDs) and removed when the test ends,
-// even if the test panics.
-type privateServer struct {
-	script, dir, port string
-	env               map[string]string
-}
-
-func startPrivate(t *testing.T) *privateServer {
+// startPrivate starts a CouchDB of the test's own, so stopping or
+// reconfiguring it disturbs no one.
+func startPrivate(t *testing.T) *testenv.Server {
 	t.Helper()
 	testenv.Need(t, "couchdb", EnvURL)
-	script, err := filepath.Abs(filepath.Join("..", "..", "scripts", "servers", "couchdb.sh"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-	_ = l.Close()
-	p := &privateServer{script: script, dir: t.TempDir(), port: port}
-	t.Cleanup(func() { _ = exec.Command("bash", script, "stop", p.dir).Run() })
-	if err := p.start(false); err != nil {
-		testenv.Missing(t, "couchdb", "cannot start a private CouchDB: "+err.Error())
-	}
-	return p
+	return testenv.StartServer(t, "couchdb")
 }
 
-// start runs the server script; restart keeps the port, password and data.
-func (p *privateServer) start(restart bool) error {
-	cmd := exec.Command("bash", p.script, "start", p.dir)
-	cmd.Env = append(os.Environ(), "COUCHDB_PORT="+p.port)
-	if restart {
-		cmd.Env = append(cmd.Env, "COUCHDB_RESTART=1")
-	}
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("%v: %s", err, strings.TrimSpace(string(out)))
-	}
-	f, err := os.Open(filepath.Join(p.dir, "env"))
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	p.env = map[string]string{}
-	for sc := bufio.NewScanner(f); sc.Scan(); {
-		k, v, _ := strings.Cut(strings.TrimPrefix(sc.Text(), "export "), "=")
-		p.env[k] = v
-	}
-	return nil
-}
-
-func (p *privateServer) stop(t *testing.T) {
-	t.Helper()
-	if out, err := exec.Command("bash", p.script, "stop", p.dir).CombinedOutput(); err != nil {
-		t.Fatalf("stopping the private server: %v: %s", err, out)
-	}
-	waitFor(t, "the stopped server's port to close", func() bool {
-		c, err := net.DialTimeout("tcp", "127.0.0.1:"+p.port, 100*time.Millisecond)
-		if err == nil {
-			c.Close()
-		}
-		return err != nil
-	})
-}
-
-// config is a Config for the private server with its admin credentials.
-func (p *privateServer) config(t *testing.T) Config {
-	cfg := Config{URL: p.env[EnvURL], User: p.env[EnvUser], Password: p.env[EnvPassword], Prefix: runPrefix}
+// privateConfig is a Config for a private server with its admin credentials.
+func privateConfig(t *testing.T, p *testenv.Server) Config {
+	cfg := Config{URL: p.Env[EnvURL], User: p.Env[EnvUser], Password: p.Env[EnvPassword], Prefix: runPrefix}
 	cfg.Logger = testLogger(t)
 	return cfg
-}
-
-// waitFor polls cond for up to 30 seconds.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func TestServerStoppedMidRunThenRestarted(t *testing.T) {
 	srv := startPrivate(t)
 	baseline := runtime.NumGoroutine()
-	s, err := New(t.Context(), srv.config(t))
+	s, err := New(t.Context(), privateConfig(t, srv))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +43,7 @@ func TestServerStoppedMidRunThenRestarted(t *testing.T) {
 		t.Fatalf("Save before the stop: %v", err)
 	}
 
-	srv.stop(t)
+	srv.Stop()
 	calls := map[string]func() error{
 		"Get":    func() error { _, err := s.Get(ctx, coll, "before"); return err },
 		"Save":   func() error { _, err := s.Save(ctx, coll, "during", dbservice.Doc{"v": 2}); return err },
@@ -138,14 +62,14 @@ func TestServerStoppedMidRunThenRestarted(t *testing.T) {
 			if !errors.Is(err, dbservice.ErrUnavailable) {
 				t.Fatalf("%s: %v, want ErrUnavailable", name, err)
 			}
-			if strings.Contains(fmt.Sprintf("%v %+v", err, err), srv.env[EnvPassword]) {
+			if strings.Contains(fmt.Sprintf("%v %+v", err, err), srv.Env[EnvPassword]) {
 				t.Fatalf("error shows the password: %v", err)
 			}
 		})
 	}
 	t.Logf("while down: %v", calls["Get"]())
 
-	if err := srv.start(true); err != nil {
+	if err := srv.Start("COUCHDB_RESTART=1"); err != nil {
 		t.Fatalf("restarting: %v", err)
 	}
 	if d, err := s.Get(ctx, coll, "before"); err != nil || d["v"] != 1.0 {
@@ -160,7 +84,7 @@ func TestServerStoppedMidRunThenRestarted(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the Service's goroutines to end", func() bool { return runtime.NumGoroutine() <= baseline })
+	testenv.WaitFor(t, 30*time.Second, "the Service's goroutines to end", func() bool { return runtime.NumGoroutine() <= baseline })
 }
 
 // TestAnonymousAccessIsReported configures the private server the way an
@@ -171,7 +95,7 @@ func TestServerStoppedMidRunThenRestarted(t *testing.T) {
 // _security has no members, which anyone can read and write.
 func TestAnonymousAccessIsReported(t *testing.T) {
 	srv := startPrivate(t)
-	s, err := New(t.Context(), srv.config(t))
+	s, err := New(t.Context(), privateConfig(t, srv))
 	if err != nil {
 		t.Fatal(err)
 	}

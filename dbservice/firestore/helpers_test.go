@@ -133,18 +133,6 @@ func (r *rpcCounter) reset() {
 	clear(r.methods)
 }
 
-// waitFor polls cond for up to 30 seconds.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // settledGoroutines waits for goroutines started by earlier tests to end
 // and returns the count.
 func settledGoroutines() int {

@@ -1,19 +1,11 @@
 package firestore
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"io"
 	"log/slog"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
-	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -22,86 +14,15 @@ import (
 	"github.com/securedb-go/securedb/internal/testenv"
 )
 
-// privateEmulator is a Firestore emulator of this test's own, started with
-// the same script as the shared one, so killing it disturbs no one.
-type privateEmulator struct {
-	t      *testing.T
-	script string
-	dir    string
-	port   string
-	env    map[string]string
-}
-
-func startPrivateEmulator(t *testing.T) *privateEmulator {
-	t.Helper()
-	testenv.Need(t, "firestore", EnvEmulatorHost)
-	script, err := filepath.Abs(filepath.Join("..", "..", "scripts", "servers", "firestore.sh"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-	_ = l.Close()
-	p := &privateEmulator{t: t, script: script, dir: t.TempDir(), port: port}
-	t.Cleanup(func() { _ = exec.Command("bash", script, "stop", p.dir).Run() })
-	p.start()
-	return p
-}
-
-func (p *privateEmulator) start() {
-	p.t.Helper()
-	cmd := exec.Command("bash", p.script, "start", p.dir)
-	cmd.Env = append(os.Environ(), "FIRESTORE_PORT="+p.port)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		testenv.Missing(p.t, "firestore", "cannot start a private Firestore emulator: "+strings.TrimSpace(string(out)))
-	}
-	f, err := os.Open(filepath.Join(p.dir, "env"))
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	defer f.Close()
-	p.env = map[string]string{}
-	for sc := bufio.NewScanner(f); sc.Scan(); {
-		k, v, _ := strings.Cut(strings.TrimPrefix(sc.Text(), "export "), "=")
-		p.env[k] = v
-	}
-}
-
-// kill ends the emulator abruptly, by its recorded PID, and waits until
-// its port refuses connections.
-func (p *privateEmulator) kill() {
-	p.t.Helper()
-	b, err := os.ReadFile(filepath.Join(p.dir, "pid"))
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-		p.t.Fatal(err)
-	}
-	waitFor(p.t, "the killed emulator's port to close", func() bool {
-		c, err := net.DialTimeout("tcp", "127.0.0.1:"+p.port, 100*time.Millisecond)
-		if err == nil {
-			c.Close()
-		}
-		return err != nil
-	})
-}
-
 func TestEmulatorKilledMidRunThenRestarted(t *testing.T) {
-	srv := startPrivateEmulator(t)
+	testenv.Need(t, "firestore", EnvEmulatorHost)
+	srv := testenv.StartServer(t, "firestore")
 	// The SDK would dial the shared emulator the variable names; the
 	// private one is given in Config instead.
 	t.Setenv(EnvEmulatorHost, "")
 	cfg := Config{
-		ProjectID:        srv.env[EnvProjectID],
-		EmulatorHost:     srv.env[EnvEmulatorHost],
+		ProjectID:        srv.Env[EnvProjectID],
+		EmulatorHost:     srv.Env[EnvEmulatorHost],
 		CollectionPrefix: runPrefix,
 		CallTimeout:      time.Second,
 		Logger:           slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -118,7 +39,7 @@ func TestEmulatorKilledMidRunThenRestarted(t *testing.T) {
 		t.Fatalf("Save before the kill: %v", err)
 	}
 
-	srv.kill()
+	srv.Kill()
 	start := time.Now()
 	calls := map[string]func() error{
 		"Get":  func() error { _, err := s.Get(ctx, coll, "before"); return err },
@@ -152,13 +73,15 @@ func TestEmulatorKilledMidRunThenRestarted(t *testing.T) {
 	}
 
 	t0 := time.Now()
-	srv.start()
+	if err := srv.Start(); err != nil {
+		t.Fatalf("restarting the emulator: %v", err)
+	}
 	t.Logf("restarted in %v", time.Since(t0).Round(time.Millisecond))
 	t0 = time.Now()
 	defer func() { t.Logf("recovered in %v", time.Since(t0).Round(time.Millisecond)) }()
 	// The restarted emulator is empty; the client reconnects by itself
 	// once gRPC's reconnect backoff allows.
-	waitFor(t, "Ping to succeed after the restart", func() bool { return s.Ping(ctx) == nil })
+	testenv.WaitFor(t, 30*time.Second, "Ping to succeed after the restart", func() bool { return s.Ping(ctx) == nil })
 	if _, err := s.Save(ctx, coll, "after", dbservice.Doc{"v": 3}); err != nil {
 		t.Fatalf("Save after the restart: %v", err)
 	}
@@ -169,7 +92,7 @@ func TestEmulatorKilledMidRunThenRestarted(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the Service's goroutines to end", func() bool { return runtime.NumGoroutine() <= baseline })
+	testenv.WaitFor(t, 30*time.Second, "the Service's goroutines to end", func() bool { return runtime.NumGoroutine() <= baseline })
 }
 
 // TestCloseReleasesTheSDKsConnection checks the usual set-up, where the SDK
@@ -194,7 +117,7 @@ func TestCloseReleasesTheSDKsConnection(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "the Services' goroutines to end", func() bool { return runtime.NumGoroutine() <= baseline })
+	testenv.WaitFor(t, 30*time.Second, "the Services' goroutines to end", func() bool { return runtime.NumGoroutine() <= baseline })
 }
 
 // warmUp opens, uses and closes a Service once, so that goroutines the SDK
