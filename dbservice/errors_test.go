@@ -54,3 +54,20 @@ func TestErrorStringNamesTheTargetAndQuotesHostileInput(t *testing.T) {
 		t.Fatalf("hostile ID echoed: %q", s)
 	}
 }
+
+func TestEnvBool(t *testing.T) {
+	for _, c := range []struct {
+		val      string
+		v, set   bool
+		wantFail bool
+	}{{"", false, false, false}, {" true ", true, true, false}, {"0", false, true, false}, {"yes-please", false, false, true}} {
+		t.Setenv("SECUREDB_TEST_BOOL", c.val)
+		v, set, err := dbservice.EnvBool("SECUREDB_TEST_BOOL")
+		if v != c.v || set != c.set || (err != nil) != c.wantFail {
+			t.Errorf("EnvBool with %q = %v, %v, %v", c.val, v, set, err)
+		}
+		if err != nil && (!errors.Is(err, dbservice.ErrInvalid) || strings.Contains(err.Error(), c.val)) {
+			t.Errorf("error %v must be ErrInvalid and not echo the value", err)
+		}
+	}
+}

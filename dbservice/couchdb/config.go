@@ -136,12 +136,12 @@ func FromEnv() (Config, error) {
 		AuthMode: AuthMode(strings.ToLower(strings.TrimSpace(os.Getenv(EnvAuth)))),
 		CAFile:   strings.TrimSpace(os.Getenv(EnvCAFile)),
 	}
-	if v, ok, err := envBool(EnvCreateMissing); err != nil {
+	if v, ok, err := dbservice.EnvBool(EnvCreateMissing); err != nil {
 		return Config{}, openErr(err)
 	} else if ok {
 		cfg.CreateMissing = &v
 	}
-	v, _, err := envBool(EnvAllowInsecureHTTP)
+	v, _, err := dbservice.EnvBool(EnvAllowInsecureHTTP)
 	if err != nil {
 		return Config{}, openErr(err)
 	}
@@ -150,18 +150,6 @@ func FromEnv() (Config, error) {
 		return Config{}, openErr(err)
 	}
 	return cfg, nil
-}
-
-func envBool(name string) (v, ok bool, err error) {
-	s := strings.TrimSpace(os.Getenv(name))
-	if s == "" {
-		return false, false, nil
-	}
-	b, err := strconv.ParseBool(s)
-	if err != nil {
-		return false, false, &validate.Error{Field: name, Reason: "must be true or false"}
-	}
-	return b, true, nil
 }
 
 func openErr(err error) error {

@@ -105,12 +105,12 @@ func FromEnv() (Config, error) {
 	if cfg.Region == "" {
 		cfg.Region = DefaultRegion
 	}
-	if v, ok, err := envBool(EnvCreateMissing); err != nil {
+	if v, ok, err := dbservice.EnvBool(EnvCreateMissing); err != nil {
 		return Config{}, openErr(err)
 	} else if ok {
 		cfg.CreateMissing = aws.Bool(v)
 	}
-	v, _, err := envBool(EnvAllowInsecure)
+	v, _, err := dbservice.EnvBool(EnvAllowInsecure)
 	if err != nil {
 		return Config{}, openErr(err)
 	}
@@ -122,18 +122,6 @@ func FromEnv() (Config, error) {
 		return Config{}, openErr(err)
 	}
 	return cfg, nil
-}
-
-func envBool(name string) (v, ok bool, err error) {
-	s := strings.TrimSpace(os.Getenv(name))
-	if s == "" {
-		return false, false, nil
-	}
-	b, err := strconv.ParseBool(s)
-	if err != nil {
-		return false, false, &validate.Error{Field: name, Reason: "must be true or false"}
-	}
-	return b, true, nil
 }
 
 func openErr(err error) error {

@@ -109,13 +109,11 @@ func FromEnv() (Config, error) {
 		EmulatorHost:     strings.TrimSpace(os.Getenv(EnvEmulatorHost)),
 		CollectionPrefix: strings.TrimSpace(os.Getenv(EnvCollectionPrefix)),
 	}
-	if s := strings.TrimSpace(os.Getenv(EnvAllowRemoteEmulator)); s != "" {
-		b, err := strconv.ParseBool(s)
-		if err != nil {
-			return Config{}, openErr(&validate.Error{Field: EnvAllowRemoteEmulator, Reason: "must be true or false"})
-		}
-		cfg.AllowRemoteEmulator = b
+	b, _, err := dbservice.EnvBool(EnvAllowRemoteEmulator)
+	if err != nil {
+		return Config{}, openErr(err)
 	}
+	cfg.AllowRemoteEmulator = b
 	if err := cfg.check(); err != nil {
 		return Config{}, openErr(err)
 	}
