@@ -17,11 +17,7 @@ import (
 
 // runPrefix keeps this run's databases apart from other runs on a shared
 // server.
-var runPrefix = func() string {
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	return "sdbt" + hex.EncodeToString(b[:]) + "_"
-}()
+var runPrefix = testenv.RunPrefix
 
 // randomSecret returns a fresh password-like value.
 func randomSecret(t testing.TB) string {

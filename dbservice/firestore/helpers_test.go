@@ -2,8 +2,6 @@ package firestore
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"io"
 	"log/slog"
 	"runtime"
@@ -19,11 +17,7 @@ import (
 
 // runPrefix keeps this run's collections apart from other runs on the
 // shared emulator.
-var runPrefix = func() string {
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	return "sdbt" + hex.EncodeToString(b[:]) + "_"
-}()
+var runPrefix = testenv.RunPrefix
 
 // serverConfig returns a Config for the Firestore test emulator, or skips
 // (or fails, under SECUREDB_REQUIRE_SERVERS=1) when none is configured.

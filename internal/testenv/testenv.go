@@ -11,6 +11,8 @@
 package testenv
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"os"
 	"strings"
 	"testing"
@@ -53,3 +55,12 @@ func Missing(t testing.TB, server, reason string) {
 	}
 	t.Skipf("%s integration test skipped: %s", server, reason)
 }
+
+// RunPrefix is a random "sdbtXXXXXXXX_" prefix, fixed for one test binary,
+// that keeps this run's databases, tables and collections apart from other
+// runs on a shared server.
+var RunPrefix = func() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return "sdbt" + hex.EncodeToString(b[:]) + "_"
+}()
