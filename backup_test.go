@@ -32,7 +32,7 @@ func TestRestoreDrillAcrossProviders(t *testing.T) {
 						"active": i%3 == 0, "note": nil, "owner": map[string]any{"id": "u1", "tags": []any{"a", float64(i)}},
 					}
 					if _, err := src.Save(ctx, coll, fmt.Sprintf("a%03d", i), doc); err != nil {
-						t.Fatalf("seed %s: %v", from, err)
+						t.Fatalf("filling %s: %v", from, err)
 					}
 				}
 				stats, err := dbservice.Copy(ctx, src, dst, coll)

@@ -4,16 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
+	"io"
+	"sync"
 	"time"
 
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-
-	"github.com/securedb-go/securedb/dbservice"
 	"github.com/securedb-go/securedb/secrets"
-	"github.com/securedb-go/securedb/secrets/awssm"
-	"github.com/securedb-go/securedb/secrets/gcpsm"
 )
 
 // Secret cache settings for credentials Open resolves itself: a rotated
@@ -22,79 +17,103 @@ import (
 var credentialCache = secrets.Options{TTL: 5 * time.Minute, Jitter: 30 * time.Second, MaxStale: time.Hour}
 
 // credentialResolver returns cfg.Secrets, or a cached resolver for env://
-// and file:// plus awssm:// and gcpsm:// when one of values needs them, so
-// no cloud client is built for a configuration that does not use it. The
-// returned close function releases any client it built.
-func credentialResolver(ctx context.Context, cfg Config, values ...string) (secrets.Resolver, func() error, error) {
-	noop := func() error { return nil }
+// and file:// plus every scheme a linked package registered
+// (secrets.RegisterOpener). A registered scheme's client is built on first
+// use, so no cloud client exists for a configuration that does not use it;
+// a scheme this module ships but the program did not import resolves to an
+// error naming the import to add. The returned close function releases the
+// clients that were built.
+func credentialResolver(cfg Config) (secrets.Resolver, func() error) {
 	if cfg.Secrets != nil {
-		return cfg.Secrets, noop, nil
+		return cfg.Secrets, func() error { return nil }
 	}
 	mux := secrets.Default()
-	closers := []func() error{}
-	for _, v := range values {
-		scheme, ok := secrets.SchemeOf(v)
-		if !ok || slices.Contains(mux.Schemes(), strings.ToLower(scheme)) {
-			continue
-		}
-		switch strings.ToLower(scheme) {
-		case awssm.Scheme:
-			awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
-			if err != nil {
-				return nil, noop, fmt.Errorf("%w: loading the AWS configuration for awssm:// references: %w", dbservice.ErrUnavailable, err)
-			}
-			mux.Register(awssm.Scheme, awssm.New(awsCfg))
-		case gcpsm.Scheme:
-			r, err := gcpsm.New(ctx)
-			if err != nil {
-				return nil, noop, fmt.Errorf("%w: creating the Secret Manager client for gcpsm:// references: %w", dbservice.ErrUnavailable, err)
-			}
-			mux.Register(gcpsm.Scheme, r)
-			closers = append(closers, r.Close)
+	openers := secrets.Openers()
+	var lazies []*lazyResolver
+	for scheme, open := range openers {
+		l := &lazyResolver{scheme: scheme, open: open}
+		lazies = append(lazies, l)
+		mux.Register(scheme, l)
+	}
+	for _, scheme := range []string{"awssm", "gcpsm"} {
+		if _, ok := openers[scheme]; !ok {
+			mux.Register(scheme, notLinkedResolver{scheme})
 		}
 	}
 	closeAll := func() error {
 		var errs []error
-		for _, c := range closers {
-			errs = append(errs, c())
+		for _, l := range lazies {
+			errs = append(errs, l.Close())
 		}
 		return errors.Join(errs...)
 	}
-	return secrets.Cache(mux, credentialCache), closeAll, nil
+	return secrets.Cache(mux, credentialCache), closeAll
 }
 
-// credentialOrigin names how value was given: "literal", or the scheme of
-// the reference r resolves it through.
-func credentialOrigin(r secrets.Resolver, value string) string {
-	if scheme, ok := secrets.SchemeOf(value); ok && secrets.IsRef(r, value) {
-		return strings.ToLower(scheme)
-	}
-	return "literal"
+// lazyResolver builds its scheme's resolver on first use. A failed build
+// is retried on the next call, so a transient outage at start-up does not
+// stick.
+type lazyResolver struct {
+	scheme string
+	open   secrets.Opener
+	mu     sync.Mutex
+	r      secrets.Resolver
+	closed bool
 }
 
-// expandValue resolves a configuration value that may be a reference
-// (a URL or user name) once, at Open.
-func expandValue(ctx context.Context, r secrets.Resolver, value string) (string, error) {
-	if value == "" {
-		return "", nil
+func (l *lazyResolver) get(ctx context.Context) (secrets.Resolver, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil, fmt.Errorf("%w: the service was closed", secrets.ErrUnavailable)
 	}
-	s, err := secrets.Expand(ctx, r, value)
+	if l.r == nil {
+		r, err := l.open(ctx)
+		if err != nil {
+			return nil, err
+		}
+		l.r = r
+	}
+	return l.r, nil
+}
+
+func (l *lazyResolver) Schemes() []string { return []string{l.scheme} }
+
+func (l *lazyResolver) Resolve(ctx context.Context, ref string) (secrets.Secret, error) {
+	r, err := l.get(ctx)
 	if err != nil {
-		return "", secretErr(err)
+		return secrets.Secret{}, err
 	}
-	return s.Reveal(), nil
+	return r.Resolve(ctx, ref)
 }
 
-// secretErr maps a secrets error onto the dbservice sentinels, keeping both
-// in the chain. Its text names the reference, never a value.
-func secretErr(err error) error {
-	switch {
-	case errors.Is(err, secrets.ErrPermission):
-		return fmt.Errorf("%w: %w", dbservice.ErrForbidden, err)
-	case errors.Is(err, secrets.ErrUnavailable):
-		return fmt.Errorf("%w: %w", dbservice.ErrUnavailable, err)
-	case errors.Is(err, secrets.ErrInsecure):
-		return fmt.Errorf("%w: %w", dbservice.ErrInsecure, err)
+func (l *lazyResolver) Refresh(ctx context.Context, ref string) (secrets.Secret, error) {
+	r, err := l.get(ctx)
+	if err != nil {
+		return secrets.Secret{}, err
 	}
-	return fmt.Errorf("%w: %w", dbservice.ErrInvalid, err)
+	return secrets.Refresh(ctx, r, ref)
+}
+
+// Close releases the resolver's client if one was built.
+func (l *lazyResolver) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.closed = true
+	if c, ok := l.r.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
+}
+
+// notLinkedResolver stands for a scheme this module ships whose package
+// the program did not import: the reference is recognised as one, and the
+// error says which import enables it.
+type notLinkedResolver struct{ scheme string }
+
+func (n notLinkedResolver) Schemes() []string { return []string{n.scheme} }
+
+func (n notLinkedResolver) Resolve(context.Context, string) (secrets.Secret, error) {
+	return secrets.Secret{}, fmt.Errorf("%w: no resolver for %s:// references is linked into this program; add the import _ %q",
+		secrets.ErrInvalidRef, n.scheme, importPaths[n.scheme])
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/securedb-go/securedb"
 	"github.com/securedb-go/securedb/dbservice"
+	_ "github.com/securedb-go/securedb/dbservice/all" // the tests open every provider
 	"github.com/securedb-go/securedb/dbservice/dbtest"
 	"github.com/securedb-go/securedb/internal/testenv"
 )
@@ -40,7 +41,7 @@ func openFromEnv(t *testing.T, provider string) dbservice.Service {
 }
 
 // TestOpenFromEnvEveryProvider proves the root wiring: each provider opens
-// from the seed's variables, stores and finds a document, and sits behind
+// from DATABASE_PROVIDER and its own variables, stores and finds a document, and sits behind
 // Guard.
 func TestOpenFromEnvEveryProvider(t *testing.T) {
 	for _, provider := range securedb.Providers {

@@ -7,10 +7,9 @@ import (
 	"strings"
 
 	"github.com/securedb-go/securedb/dbservice"
-	"github.com/securedb-go/securedb/dbservice/couchdb"
-	"github.com/securedb-go/securedb/dbservice/dynamodb"
-	"github.com/securedb-go/securedb/dbservice/firestore"
-	"github.com/securedb-go/securedb/dbservice/memory"
+	"github.com/securedb-go/securedb/dbservice/driver"
+	// The in-memory provider is always linked, so the zero Config opens.
+	_ "github.com/securedb-go/securedb/dbservice/memory"
 	"github.com/securedb-go/securedb/secrets"
 	"github.com/securedb-go/securedb/validate"
 )
@@ -23,14 +22,51 @@ const (
 	Firestore = "firestore"
 )
 
-// Providers lists the provider names Open accepts.
+// Providers lists the providers this module ships. Open accepts memory
+// always and each of the others once the program imports its package
+// (see ImportPath and Registered).
 var Providers = []string{Memory, CouchDB, DynamoDB, Firestore}
+
+// importPaths says which import registers each shipped provider and secret
+// resolver, for the error that tells a program what to add.
+var importPaths = map[string]string{
+	Memory:    modulePath + "/dbservice/memory",
+	CouchDB:   modulePath + "/dbservice/couchdb",
+	DynamoDB:  modulePath + "/dbservice/dynamodb",
+	Firestore: modulePath + "/dbservice/firestore",
+	"awssm":   modulePath + "/secrets/awssm",
+	"gcpsm":   modulePath + "/secrets/gcpsm",
+}
+
+const modulePath = "github.com/securedb-go/securedb"
+
+// ImportPath returns the package a program imports to enable a provider
+// this module ships (such as "dynamodb") or a secret reference scheme
+// ("awssm", "gcpsm"), and false for any other name.
+func ImportPath(name string) (string, bool) {
+	p, ok := importPaths[name]
+	return p, ok
+}
+
+// Registered returns the providers this program can open: memory, and
+// every provider whose package it imports. Sorted.
+func Registered() []string { return driver.Names() }
 
 // Config chooses and configures a provider and the Guard policy around it.
 // The zero Config opens the in-memory provider with the default policy.
 type Config struct {
-	// Provider is one of Providers; "" means memory.
+	// Provider is the name of a registered provider (Registered); ""
+	// means the provider Settings is for, or memory when Settings is nil.
 	Provider string
+	// Settings is the provider's own configuration: a couchdb.Config,
+	// dynamodb.Config or firestore.Config (value or pointer), from the
+	// package that registers the provider. nil means that provider's zero
+	// configuration; ConfigFromEnv fills it from the provider's
+	// variables. In couchdb.Config, URL, User and Password may be secret
+	// references; the password is then re-read from its secret after
+	// CouchDB refuses it (rotation). The memory provider takes no
+	// settings.
+	Settings driver.Settings
 	// Policy is enforced by dbservice.Guard around the provider. Its Audit
 	// logger defaults to slog.Default() unless DisableAudit is set.
 	Policy dbservice.Policy
@@ -38,41 +74,27 @@ type Config struct {
 	// audit trail, so the posture report flags it.
 	DisableAudit bool
 
-	// Secrets resolves credential references (env://, file://, awssm://,
-	// gcpsm://) in provider settings. nil means a cached resolver for env://
-	// and file://, plus awssm:// (default AWS configuration) and gcpsm://
-	// (Application Default Credentials) when a setting uses them.
+	// Secrets resolves credential references in provider settings. nil
+	// means a cached resolver for env:// and file://, plus every scheme
+	// whose package the program imports: awssm:// (package secrets/awssm,
+	// the AWS SDK's default configuration) and gcpsm:// (package
+	// secrets/gcpsm, Application Default Credentials). A cloud client is
+	// built only when a setting uses its scheme.
 	Secrets secrets.Resolver
-
-	// CouchDB configures the couchdb provider (COUCHDB_* variables). URL,
-	// User and Password may be secret references; the password is then
-	// re-read from its secret after CouchDB refuses it (rotation).
-	CouchDB couchdb.Config
-	// DynamoDB configures the dynamodb provider (DYNAMODB_* variables).
-	DynamoDB dynamodb.Config
-	// Firestore configures the firestore provider (FIRESTORE_* variables
-	// and GOOGLE_APPLICATION_CREDENTIALS).
-	Firestore firestore.Config
 }
 
-// ConfigFromEnv reads the seed's variables: DATABASE_PROVIDER (memory when
-// unset) and the chosen provider's own variables. It only reads; secret
-// references in credential variables are resolved by Open.
+// ConfigFromEnv reads DATABASE_PROVIDER (memory when unset) and the chosen
+// provider's own variables (COUCHDB_*, DYNAMODB_*, FIRESTORE_*; see the
+// provider package's FromEnv). It only reads; secret references in
+// credential variables are resolved by Open. A provider whose package the
+// program does not import is ErrInvalid, naming the import to add.
 func ConfigFromEnv() (Config, error) {
 	cfg := Config{Provider: strings.ToLower(strings.TrimSpace(os.Getenv("DATABASE_PROVIDER")))}
-	if err := checkProvider(cfg.Provider); err != nil {
+	d, err := lookup(cfg.Provider, "DATABASE_PROVIDER")
+	if err != nil {
 		return Config{}, err
 	}
-	var err error
-	switch cfg.Provider {
-	case CouchDB:
-		cfg.CouchDB, err = couchdb.FromEnv()
-	case DynamoDB:
-		cfg.DynamoDB, err = dynamodb.FromEnv()
-	case Firestore:
-		cfg.Firestore, err = firestore.FromEnv()
-	}
-	if err != nil {
+	if cfg.Settings, err = d.FromEnv(); err != nil {
 		return Config{}, err
 	}
 	return cfg, nil
@@ -81,76 +103,37 @@ func ConfigFromEnv() (Config, error) {
 // Open connects to the configured provider and returns it wrapped in
 // dbservice.Guard. The caller closes it.
 func Open(ctx context.Context, cfg Config) (dbservice.Service, error) {
-	if err := checkProvider(cfg.Provider); err != nil {
+	name := cfg.Provider
+	if cfg.Settings != nil {
+		switch s := cfg.Settings.Provider(); {
+		case name == "":
+			name = s
+		case name != s:
+			return nil, openError("Config.Settings", "Settings are for the "+strings.ToLower(s)+" provider, Provider is "+strings.ToLower(name))
+		}
+	}
+	d, err := lookup(name, "Config.Provider")
+	if err != nil {
 		return nil, err
 	}
-	o := &opened{provider: cfg.Provider}
-	var (
-		svc dbservice.Service
-		err error
-	)
-	switch cfg.Provider {
-	case "", Memory:
+	o := &opened{provider: name}
+	if o.provider == "" {
 		o.provider = Memory
-		svc = memory.New(memory.WithLimits(cfg.Policy.Limits))
-	case CouchDB:
-		svc, err = openCouchDB(ctx, cfg, o)
-	case DynamoDB:
-		dc := cfg.DynamoDB
-		if dc.Limits == (validate.Limits{}) {
-			dc.Limits = cfg.Policy.Limits
-		}
-		svc, err = dynamodb.New(ctx, dc)
-	case Firestore:
-		fc := cfg.Firestore
-		if fc.Limits == (validate.Limits{}) {
-			fc.Limits = cfg.Policy.Limits
-		}
-		svc, err = firestore.New(ctx, fc)
 	}
+	r, closeFn := credentialResolver(cfg)
+	o.extraClose = closeFn
+	res, err := d.Open(ctx, cfg.Settings, driver.Env{Limits: cfg.Policy.Limits, Secrets: r})
 	if err != nil {
 		o.closeExtra()
 		return nil, err
 	}
+	o.credVar, o.credSource = res.Credential.Setting, res.Credential.Origin
 	p := cfg.Policy
 	if p.Audit == nil && !cfg.DisableAudit {
 		p.Audit = slog.Default()
 	}
-	o.Service = dbservice.Guard(svc, p)
+	o.Service = dbservice.Guard(res.Service, p)
 	return o, nil
-}
-
-// openCouchDB resolves references in the CouchDB settings: the URL and
-// user once, the password through a source that re-reads the secret after
-// CouchDB refuses it.
-func openCouchDB(ctx context.Context, cfg Config, o *opened) (dbservice.Service, error) {
-	cc := cfg.CouchDB
-	if cc.Limits == (validate.Limits{}) {
-		cc.Limits = cfg.Policy.Limits
-	}
-	fail := func(err error) error { return dbservice.NewError("open", CouchDB, "", "", err) }
-	r, closeFn, err := credentialResolver(ctx, cfg, cc.URL, cc.User, cc.Password)
-	if err != nil {
-		return nil, fail(err)
-	}
-	o.extraClose = closeFn
-	if cc.URL, err = expandValue(ctx, r, cc.URL); err != nil {
-		return nil, fail(err)
-	}
-	if cc.User, err = expandValue(ctx, r, cc.User); err != nil {
-		return nil, fail(err)
-	}
-	if cc.PasswordSource == nil && cc.Password != "" {
-		o.credVar, o.credSource = couchdb.EnvPassword, credentialOrigin(r, cc.Password)
-		cc.PasswordSource = couchdb.PasswordSource(secrets.Source(r, cc.Password))
-		cc.Password = ""
-		// Resolve once now, so a wrong reference fails Open rather than the
-		// first request; the cache serves the value afterwards.
-		if _, err := cc.PasswordSource(ctx, false); err != nil {
-			return nil, fail(secretErr(err))
-		}
-	}
-	return couchdb.New(ctx, cc)
 }
 
 // OpenFromEnv is Open(ctx, ConfigFromEnv()).
@@ -162,17 +145,37 @@ func OpenFromEnv(ctx context.Context) (dbservice.Service, error) {
 	return Open(ctx, cfg)
 }
 
-func checkProvider(name string) error {
+// lookup finds the registered driver for name ("" is memory). A provider
+// this module ships that the program did not import gets an error naming
+// the import line; any other name lists what is registered.
+func lookup(name, field string) (driver.Driver, error) {
 	if name == "" {
-		return nil
+		name = Memory
 	}
+	if d, ok := driver.Lookup(name); ok {
+		return d, nil
+	}
+	if p, ok := importPaths[name]; ok {
+		return nil, openError(field, "provider "+name+" is not linked into this program; add the import _ \""+p+"\" (or _ \""+modulePath+"/dbservice/all\" for every provider)")
+	}
+	reason := "unknown provider; use one of " + strings.Join(driver.Names(), ", ")
+	if missing := notLinked(); len(missing) > 0 {
+		reason += " (" + strings.Join(missing, ", ") + " need their package imported)"
+	}
+	return nil, openError(field, reason)
+}
+
+// notLinked lists the shipped providers this program did not import.
+func notLinked() []string {
+	var out []string
 	for _, p := range Providers {
-		if name == p {
-			return nil
+		if _, ok := driver.Lookup(p); !ok {
+			out = append(out, p)
 		}
 	}
-	return dbservice.NewError("open", "securedb", "", "", &validate.Error{
-		Field:  "DATABASE_PROVIDER",
-		Reason: "unknown provider; use one of " + strings.Join(Providers, ", "),
-	})
+	return out
+}
+
+func openError(field, reason string) error {
+	return dbservice.NewError("open", "securedb", "", "", &validate.Error{Field: field, Reason: reason})
 }

@@ -18,7 +18,9 @@
 // JSON object, such as the {"url", "username", "password"} document the
 // security guide stores in one secret. A [Mux] routes references by scheme;
 // [Default] knows env and file, and the cloud resolvers are registered by the
-// caller so that nothing talks to a cloud unless asked to. [Cache] adds a TTL,
+// caller so that nothing talks to a cloud unless asked to. Packages awssm and
+// gcpsm also register an [Opener] on import ([RegisterOpener]), which is how
+// securedb.Open learns the cloud schemes a program linked. [Cache] adds a TTL,
 // one backend call per reference at a time, invalidation for rotation and a
 // bounded serve-stale window when the backend fails.
 //

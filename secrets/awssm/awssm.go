@@ -10,8 +10,12 @@
 //
 // Everything between "awssm://" and the first '?' or '#' is the secret ID,
 // path-unescaped, so an ARN's colons need no escaping. Without a version the
-// service returns the AWSCURRENT stage. Register the resolver on a
-// [secrets.Mux] with mux.Register(awssm.Scheme, awssm.New(cfg)).
+// service returns the AWSCURRENT stage.
+//
+// Importing the package enables awssm:// references in securedb.Open,
+// which builds the client on first use from the AWS SDK's default
+// configuration. Elsewhere, register the resolver on a [secrets.Mux] with
+// mux.Register(awssm.Scheme, awssm.New(cfg)).
 //
 // Service errors are mapped to the secrets sentinels: ResourceNotFoundException
 // to [secrets.ErrNotFound]; AccessDeniedException, DecryptionFailure and

@@ -9,8 +9,12 @@
 //	gcpsm://projects/my-project/secrets/couchdb#password   (version defaults to latest)
 //
 // The version may be a number, "latest" or a version alias. Every payload
-// that carries a CRC32C checksum is verified before use. Register the
-// resolver on a [secrets.Mux] with mux.Register(gcpsm.Scheme, r).
+// that carries a CRC32C checksum is verified before use.
+//
+// Importing the package enables gcpsm:// references in securedb.Open,
+// which builds the client on first use with Application Default
+// Credentials. Elsewhere, register the resolver on a [secrets.Mux] with
+// mux.Register(gcpsm.Scheme, r).
 //
 // gRPC status codes are mapped to the secrets sentinels: NotFound and
 // FailedPrecondition (a disabled or destroyed version) to

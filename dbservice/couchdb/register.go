@@ -1,0 +1,115 @@
+package couchdb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/securedb-go/securedb/dbservice"
+	"github.com/securedb-go/securedb/dbservice/driver"
+	"github.com/securedb-go/securedb/secrets"
+	"github.com/securedb-go/securedb/validate"
+)
+
+// Name is the provider's name in DATABASE_PROVIDER and
+// securedb.Config.Provider. Importing this package registers it.
+const Name = provider
+
+func init() { driver.Register(Name, drv{}) }
+
+// Provider returns Name, so a Config in securedb.Config.Settings selects
+// this provider.
+func (Config) Provider() string { return Name }
+
+type drv struct{}
+
+func (drv) FromEnv() (driver.Settings, error) {
+	c, err := FromEnv()
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Open resolves secret references in the settings: the URL and user once,
+// the password through a source that re-reads the secret after CouchDB
+// refuses it (rotation).
+func (drv) Open(ctx context.Context, s driver.Settings, env driver.Env) (driver.Opened, error) {
+	var cc Config
+	switch c := s.(type) {
+	case nil:
+	case Config:
+		cc = c
+	case *Config:
+		if c != nil {
+			cc = *c
+		}
+	default:
+		return driver.Opened{}, driver.WrongSettings(Name, s)
+	}
+	if cc.Limits == (validate.Limits{}) {
+		cc.Limits = env.Limits
+	}
+	var out driver.Opened
+	r := env.Secrets
+	var err error
+	if cc.URL, err = expandValue(ctx, r, cc.URL); err != nil {
+		return out, openErr(err)
+	}
+	if cc.User, err = expandValue(ctx, r, cc.User); err != nil {
+		return out, openErr(err)
+	}
+	if cc.PasswordSource == nil && cc.Password != "" {
+		out.Credential = driver.Credential{Setting: EnvPassword, Origin: credentialOrigin(r, cc.Password)}
+		cc.PasswordSource = PasswordSource(secrets.Source(r, cc.Password))
+		cc.Password = ""
+		// Resolve once now, so a wrong reference fails Open rather than the
+		// first request; the resolver's cache serves the value afterwards.
+		if _, err := cc.PasswordSource(ctx, false); err != nil {
+			return out, openErr(secretErr(err))
+		}
+	}
+	svc, err := New(ctx, cc)
+	if err != nil {
+		return out, err
+	}
+	out.Service = svc
+	return out, nil
+}
+
+// credentialOrigin names how value was given: "literal", or the scheme of
+// the reference r resolves it through.
+func credentialOrigin(r secrets.Resolver, value string) string {
+	if scheme, ok := secrets.SchemeOf(value); ok && secrets.IsRef(r, value) {
+		return strings.ToLower(scheme)
+	}
+	return "literal"
+}
+
+// expandValue resolves a configuration value that may be a reference (a URL
+// or user name) once, at Open.
+func expandValue(ctx context.Context, r secrets.Resolver, value string) (string, error) {
+	if value == "" {
+		return "", nil
+	}
+	s, err := secrets.Expand(ctx, r, value)
+	if err != nil {
+		return "", secretErr(err)
+	}
+	return s.Reveal(), nil
+}
+
+// secretErr maps a secrets error onto the dbservice sentinels, keeping both
+// in the chain. Its text names the reference, never a value.
+func secretErr(err error) error {
+	switch {
+	case errors.Is(err, secrets.ErrPermission):
+		return fmt.Errorf("%w: %w", dbservice.ErrForbidden, err)
+	case errors.Is(err, secrets.ErrUnavailable):
+		return fmt.Errorf("%w: %w", dbservice.ErrUnavailable, err)
+	case errors.Is(err, secrets.ErrInsecure):
+		return fmt.Errorf("%w: %w", dbservice.ErrInsecure, err)
+	}
+	return fmt.Errorf("%w: %w", dbservice.ErrInvalid, err)
+}

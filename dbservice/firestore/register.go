@@ -1,0 +1,53 @@
+package firestore
+
+import (
+	"context"
+
+	"github.com/securedb-go/securedb/dbservice/driver"
+	"github.com/securedb-go/securedb/validate"
+)
+
+// Name is the provider's name in DATABASE_PROVIDER and
+// securedb.Config.Provider. Importing this package registers it.
+const Name = provider
+
+func init() { driver.Register(Name, drv{}) }
+
+// Provider returns Name, so a Config in securedb.Config.Settings selects
+// this provider.
+func (Config) Provider() string { return Name }
+
+type drv struct{}
+
+func (drv) FromEnv() (driver.Settings, error) {
+	c, err := FromEnv()
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Open takes no secret from securedb: Application Default Credentials or
+// GOOGLE_APPLICATION_CREDENTIALS supply them.
+func (drv) Open(ctx context.Context, s driver.Settings, env driver.Env) (driver.Opened, error) {
+	var fc Config
+	switch c := s.(type) {
+	case nil:
+	case Config:
+		fc = c
+	case *Config:
+		if c != nil {
+			fc = *c
+		}
+	default:
+		return driver.Opened{}, driver.WrongSettings(Name, s)
+	}
+	if fc.Limits == (validate.Limits{}) {
+		fc.Limits = env.Limits
+	}
+	svc, err := New(ctx, fc)
+	if err != nil {
+		return driver.Opened{}, err
+	}
+	return driver.Opened{Service: svc}, nil
+}
