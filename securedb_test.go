@@ -30,7 +30,7 @@ func TestConfigFromEnvPicksTheProvider(t *testing.T) {
 			t.Errorf("DATABASE_PROVIDER=%q: %+v, %v; want %q ok=%v", c.env, cfg.Provider, err, c.want, c.ok)
 		}
 		if err != nil {
-			if !errors.Is(err, dbservice.ErrInvalid) || !strings.Contains(err.Error(), "couchdb, dynamodb, firestore, memory") {
+			if !errors.Is(err, dbservice.ErrInvalid) || !strings.Contains(err.Error(), "use one of "+strings.Join(securedb.Registered(), ", ")) {
 				t.Errorf("unknown provider error %q must be ErrInvalid and list the valid names", err)
 			}
 		}
