@@ -89,8 +89,19 @@ type Config struct {
 // credential variables are resolved by Open. A provider whose package the
 // program does not import is ErrInvalid, naming the import to add.
 func ConfigFromEnv() (Config, error) {
-	cfg := Config{Provider: strings.ToLower(strings.TrimSpace(os.Getenv("DATABASE_PROVIDER")))}
-	d, err := lookup(cfg.Provider, "DATABASE_PROVIDER")
+	return configFromEnv(strings.ToLower(strings.TrimSpace(os.Getenv("DATABASE_PROVIDER"))), "DATABASE_PROVIDER")
+}
+
+// ConfigFromEnvFor is ConfigFromEnv for the named provider, whatever
+// DATABASE_PROVIDER says: a program that opens two providers at once (a
+// migration, a restore drill) reads each one's variables with it.
+func ConfigFromEnvFor(provider string) (Config, error) {
+	return configFromEnv(provider, "provider")
+}
+
+func configFromEnv(provider, field string) (Config, error) {
+	cfg := Config{Provider: provider}
+	d, err := lookup(provider, field)
 	if err != nil {
 		return Config{}, err
 	}

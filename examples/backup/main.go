@@ -33,9 +33,7 @@ import (
 
 	"github.com/securedb-go/securedb"
 	"github.com/securedb-go/securedb/dbservice"
-	"github.com/securedb-go/securedb/dbservice/couchdb"
-	"github.com/securedb-go/securedb/dbservice/dynamodb"
-	"github.com/securedb-go/securedb/dbservice/firestore"
+	_ "github.com/securedb-go/securedb/dbservice/all" // the drill runs between any two providers
 	"github.com/securedb-go/securedb/masking"
 )
 
@@ -98,11 +96,11 @@ func drill(ctx context.Context, out io.Writer, audit *slog.Logger, file string, 
 	fmt.Fprintf(out, "== backup drill: %s -> %s\n", fromName, toName)
 
 	if fromName == securedb.Memory {
-		n, err := seed(ctx, from, colls)
+		n, err := fillDemo(ctx, from, colls)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "seeded %d demo documents into the memory source\n", n)
+		fmt.Fprintf(out, "stored %d demo documents in the memory source\n", n)
 	}
 
 	f, path, err := createBackupFile(file)
@@ -189,19 +187,11 @@ func providerEnv(name string) string {
 // (COUCHDB_*, DYNAMODB_*, FIRESTORE_*), so both sides of the drill can be
 // any provider whatever DATABASE_PROVIDER says.
 func open(ctx context.Context, provider string, audit *slog.Logger) (dbservice.Service, error) {
-	cfg := securedb.Config{Provider: provider, Policy: dbservice.Policy{Audit: audit}}
-	var err error
-	switch provider {
-	case securedb.CouchDB:
-		cfg.CouchDB, err = couchdb.FromEnv()
-	case securedb.DynamoDB:
-		cfg.DynamoDB, err = dynamodb.FromEnv()
-	case securedb.Firestore:
-		cfg.Firestore, err = firestore.FromEnv()
-	}
+	cfg, err := securedb.ConfigFromEnvFor(provider)
 	if err != nil {
 		return nil, err
 	}
+	cfg.Policy.Audit = audit
 	return securedb.Open(ctx, cfg)
 }
 
@@ -223,8 +213,8 @@ func createBackupFile(path string) (*os.File, string, error) {
 	return f, path, nil
 }
 
-// seed fills a memory source with demo documents in every collection.
-func seed(ctx context.Context, db dbservice.Service, colls []string) (int, error) {
+// fillDemo fills a memory source with demo documents in every collection.
+func fillDemo(ctx context.Context, db dbservice.Service, colls []string) (int, error) {
 	n := 0
 	for ci, c := range colls {
 		count := 20 + 37*ci

@@ -20,7 +20,7 @@ func TestBackupDrillRunsWithZeroSetup(t *testing.T) {
 	got := out.String()
 	for _, want := range []string{
 		"== backup drill: memory -> memory",
-		"seeded 675 demo documents",
+		"stored 675 demo documents",
 		"dry run: 675 documents valid",
 		"import: 675 documents in 10 batches",
 		"agents: 20 in a, 20 in b, identical",

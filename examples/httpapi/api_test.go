@@ -325,7 +325,7 @@ func TestAPIListsWithWhereAndCursors(t *testing.T) {
 func TestAPIConcurrentIncrementsLoseNoUpdate(t *testing.T) {
 	a := newTestAPI(t)
 	if resp, body := a.do(t, req{method: "PUT", path: "/v1/agents/counter", body: `{"n":0}`}); resp.StatusCode != 200 {
-		t.Fatalf("seed: %d %s", resp.StatusCode, body)
+		t.Fatalf("filling: %d %s", resp.StatusCode, body)
 	}
 	const workers, increments = 8, 10
 	var wg sync.WaitGroup

@@ -1,10 +1,13 @@
 // Command quickstart shows securedb in one minute with zero setup: it opens
-// the service configured by the environment (the in-memory provider when
-// DATABASE_PROVIDER is unset), stores and queries a few agents, and shows
-// hostile input refused before it reaches the database, with the audit
-// record of every operation.
+// the in-memory provider through securedb.OpenFromEnv's configuration,
+// stores and queries a few agents, and shows hostile input refused before
+// it reaches the database, with the audit record of every operation.
 //
 //	go run ./examples/quickstart
+//
+// It imports no other provider, so its binary links no cloud SDK; with
+// DATABASE_PROVIDER=couchdb it stops with the error that names the import
+// to add (_ "github.com/securedb-go/securedb/dbservice/couchdb").
 package main
 
 import (

@@ -24,6 +24,7 @@ import (
 
 	"github.com/securedb-go/securedb"
 	"github.com/securedb-go/securedb/dbservice"
+	_ "github.com/securedb-go/securedb/dbservice/all" // checks any provider DATABASE_PROVIDER names
 	"github.com/securedb-go/securedb/masking"
 )
 
