@@ -32,7 +32,9 @@ var (
 	fakePassword string
 )
 
-func (fakeDriver) FromEnv() (driver.Settings, error) { return fakeSettings{Password: envOf("FAKE_PASSWORD")}, nil }
+func (fakeDriver) FromEnv() (driver.Settings, error) {
+	return fakeSettings{Password: envOf("FAKE_PASSWORD")}, nil
+}
 
 func (fakeDriver) Open(ctx context.Context, s driver.Settings, env driver.Env) (driver.Opened, error) {
 	fs, ok := s.(fakeSettings)

@@ -421,7 +421,7 @@ func lineError(line int64, field, reason string) error {
 }
 
 // idSet remembers which (collection, ID) pairs an import has seen, as two
-// independently seeded 64-bit hashes: 16 bytes per document instead of the
+// independently keyed 64-bit hashes: 16 bytes per document instead of the
 // IDs themselves, with a collision chance far below one in 10^20 at a
 // billion documents.
 type idSet struct {
@@ -444,9 +444,9 @@ func (s *idSet) add(coll, id string, line int64) (int64, bool) {
 	return 0, false
 }
 
-func pairHash(seed maphash.Seed, coll, id string) uint64 {
+func pairHash(key maphash.Seed, coll, id string) uint64 {
 	var h maphash.Hash
-	h.SetSeed(seed)
+	h.SetSeed(key)
 	h.WriteString(coll)
 	h.WriteByte(0)
 	h.WriteString(id)

@@ -23,7 +23,7 @@ import (
 // canary is planted in every hostile line; no error may repeat it.
 const canary = "CANARY-5f1e"
 
-func seedDocs(t testing.TB, s dbservice.Service, coll string, n int) {
+func fillDocs(t testing.TB, s dbservice.Service, coll string, n int) {
 	t.Helper()
 	ctx := context.Background()
 	for i := range n {
@@ -74,8 +74,8 @@ func contents(t testing.TB, s dbservice.Service, colls ...string) map[string]dbs
 func TestExportImportRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	src := memory.New()
-	seedDocs(t, src, "agents", 1234) // crosses Export's page boundaries
-	seedDocs(t, src, "users", 3)
+	fillDocs(t, src, "agents", 1234) // crosses Export's page boundaries
+	fillDocs(t, src, "users", 3)
 	colls := []string{"agents", "users", "tickets"} // tickets is empty
 
 	var buf bytes.Buffer
@@ -133,7 +133,7 @@ func TestExportRefusesBadCollectionListsBeforeWriting(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			s := memory.New()
-			seedDocs(t, s, "agents", 2)
+			fillDocs(t, s, "agents", 2)
 			var buf bytes.Buffer
 			_, err := dbservice.Export(context.Background(), s, &buf, tc.colls...)
 			if !errors.Is(err, dbservice.ErrInvalid) || buf.Len() != 0 {
@@ -149,7 +149,7 @@ func (f failingWriter) Write([]byte) (int, error) { return 0, f.err }
 
 func TestExportReportsWriteErrors(t *testing.T) {
 	s := memory.New()
-	seedDocs(t, s, "agents", 600) // more than the write buffer holds
+	fillDocs(t, s, "agents", 600) // more than the write buffer holds
 	disk := errors.New("disk full")
 	_, err := dbservice.Export(context.Background(), s, failingWriter{disk}, "agents")
 	if !errors.Is(err, disk) {
@@ -281,7 +281,7 @@ func TestImportRefusesATruncatedLastLine(t *testing.T) {
 func TestImportDryRunWritesNothing(t *testing.T) {
 	t.Run("a clean input is counted and not written", func(t *testing.T) {
 		src := memory.New()
-		seedDocs(t, src, "agents", 250)
+		fillDocs(t, src, "agents", 250)
 		target := memory.New()
 		st, err := dbservice.Import(context.Background(), target, strings.NewReader(exportString(t, src, "agents")), dbservice.ImportOptions{DryRun: true})
 		if err != nil || st != (dbservice.ImportStats{Lines: 250, Docs: 250, Batches: 3}) {
@@ -361,7 +361,7 @@ func (r bulkRecording) SaveMany(ctx context.Context, c string, items []dbservice
 
 func TestImportUsesBulkWritesWhenTheServiceHasThem(t *testing.T) {
 	src := memory.New()
-	seedDocs(t, src, "agents", 250)
+	fillDocs(t, src, "agents", 250)
 	in := exportString(t, src, "agents")
 
 	t.Run("a BulkWriter gets one SaveMany per batch", func(t *testing.T) {
@@ -406,8 +406,8 @@ func TestImportStopsOnCancel(t *testing.T) {
 func TestCopyStreamsBetweenServices(t *testing.T) {
 	ctx := context.Background()
 	src := dbservice.Guard(memory.New(), dbservice.Policy{})
-	seedDocs(t, src, "agents", 1100)
-	seedDocs(t, src, "sessions", 10)
+	fillDocs(t, src, "agents", 1100)
+	fillDocs(t, src, "sessions", 10)
 	dst := dbservice.Guard(memory.New(), dbservice.Policy{})
 	st, err := dbservice.Copy(ctx, src, dst, "agents", "sessions")
 	if err != nil || st.Docs != 1110 {
@@ -436,7 +436,7 @@ func (b *breaking) Query(ctx context.Context, c string, q dbservice.Query) (dbse
 
 func TestCopyReportsTheSourceError(t *testing.T) {
 	src := memory.New()
-	seedDocs(t, src, "agents", 1200)
+	fillDocs(t, src, "agents", 1200)
 	_, err := dbservice.Copy(context.Background(), &breaking{Service: src}, memory.New(), "agents")
 	if err != errBackendDown {
 		t.Errorf("err = %v, want the source's own error", err)
@@ -445,7 +445,7 @@ func TestCopyReportsTheSourceError(t *testing.T) {
 
 func TestCopyStopsTheExportWhenTheImportFails(t *testing.T) {
 	src := memory.New()
-	seedDocs(t, src, "agents", 1200)
+	fillDocs(t, src, "agents", 1200)
 	down := dbservice.NewError("save-many", "memory", "agents", "", dbservice.ErrUnavailable)
 	m := memory.New()
 	_, err := dbservice.Copy(context.Background(), src, bulkRecording{&recording{Service: m, bulk: m, failBulk: down}}, "agents")
@@ -457,7 +457,7 @@ func TestCopyStopsTheExportWhenTheImportFails(t *testing.T) {
 func TestVerify(t *testing.T) {
 	ctx := context.Background()
 	a, b := memory.New(), memory.New()
-	seedDocs(t, a, "agents", 40)
+	fillDocs(t, a, "agents", 40)
 	if _, err := dbservice.Copy(ctx, a, b, "agents"); err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,8 @@ import (
 type Policy struct {
 	// Collections allowed; empty allows any valid collection name.
 	Collections validate.Allowlist
-	// IDs is the document ID rule; the zero value is the seed's rule. A
+	// IDs is the document ID rule; the zero value is the default rule,
+	// ^[a-zA-Z0-9_-]+$ and at most 100 bytes (validate.IDRule). A
 	// provider's own baseline still applies, so a looser rule cannot admit
 	// IDs the provider refuses.
 	IDs validate.IDRule

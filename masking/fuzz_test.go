@@ -130,8 +130,8 @@ func FuzzMask(f *testing.F) {
 	f.Add(`{"level":"INFO","msg":"saved","id":"a1"}`, uint16(5), uint8(1), uint64(99))
 	f.Add("password=\"unterminated and token: x\n", uint16(30), uint8(4), uint64(7))
 	f.Add("-----BEGIN RSA PRIVATE KEY-----\nAAAA", uint16(0), uint8(14), uint64(3))
-	f.Fuzz(func(t *testing.T, text string, pos uint16, kind uint8, seed uint64) {
-		r := rand.New(rand.NewPCG(seed, uint64(kind)))
+	f.Fuzz(func(t *testing.T, text string, pos uint16, kind uint8, state uint64) {
+		r := rand.New(rand.NewPCG(state, uint64(kind)))
 		p := secretKinds[int(kind)%len(secretKinds)](r)
 		at := int(pos) % (len(text) + 1)
 		in := text[:at] + " " + p.text + " " + text[at:]

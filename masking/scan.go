@@ -33,7 +33,7 @@ const (
 	cLower       uint8 = 1 << iota // a-z
 	cUpper                         // A-Z
 	cDigit                         // 0-9
-	cB64Sym                        // + and /, which the seed's long-token rule also counts
+	cB64Sym                        // + and /, which the long-token rule [A-Za-z0-9+/]{40,} also counts
 	cKeySym                        // _ . - which may appear in a bare key
 	cBreak                         // not in [A-Za-z0-9+/]: ends a long-token run
 	cTrigger                       // a separator a rule starts from: = : @ -
@@ -44,7 +44,8 @@ const (
 	cKey   = cAlnum | cKeySym
 )
 
-// longTokenLen is the seed's threshold: [A-Za-z0-9+/]{40,}.
+// longTokenLen is the threshold of the security guide's long-token rule,
+// [A-Za-z0-9+/]{40,}.
 const longTokenLen = 40
 
 var class = func() (t [256]uint8) {
@@ -349,7 +350,7 @@ func (sc *scanner) wordStart(i int) {
 	}
 }
 
-// longToken applies the seed's [A-Za-z0-9+/]{40,} rule to the run s[start:end].
+// longToken applies the long-token rule [A-Za-z0-9+/]{40,} to the run s[start:end].
 // A run of a single character class (a long lower-case path, a row of
 // digits) is not a credential, so it needs two of lower, upper and digit.
 func (sc *scanner) longToken(start, end int) {

@@ -7,8 +7,9 @@
 // errors.Is(err, validate.ErrInvalid). Error messages quote at most a short,
 // escaped prefix of the offending value, never the whole input.
 //
-// The rules follow the security guide the library implements: the seed's ID
-// pattern ^[a-zA-Z0-9_-]+$ of at most 100 characters, system fields (keys
+// The rules follow the security guide the library implements (see
+// docs/security-checklist.md): document IDs match ^[a-zA-Z0-9_-]+$ and are
+// at most 100 bytes long, system fields (keys
 // starting with "_") dropped from caller documents, and keys starting with "$"
 // refused because they are NoSQL operator injection on CouchDB and MongoDB-like
 // backends. Names are chosen so that one value is valid on every backend

@@ -12,16 +12,16 @@ import (
 )
 
 // FuzzID: Check never panics, refusals wrap ErrInvalid, accepted IDs match
-// the seed rule, and the error never quotes more than a short prefix.
+// the default rule, and the error never quotes more than a short prefix.
 func FuzzID(f *testing.F) {
 	for _, s := range []string{"agent-1", "", "../x", "a/b", "$where", "__x__", "\xff", strings.Repeat("a", 101)} {
 		f.Add(s)
 	}
-	seed := regexp.MustCompile(validate.DefaultIDPattern)
+	def := regexp.MustCompile(validate.DefaultIDPattern)
 	coll := regexp.MustCompile(validate.CollectionPattern)
 	f.Fuzz(func(t *testing.T, id string) {
 		// The hand-written checks agree with the documented patterns.
-		if want := seed.MatchString(id) && len(id) <= validate.DefaultIDMaxLen && !(len(id) >= 4 && strings.HasPrefix(id, "__") && strings.HasSuffix(id, "__")); (validate.IDRule{}.Check(id) == nil) != want {
+		if want := def.MatchString(id) && len(id) <= validate.DefaultIDMaxLen && !(len(id) >= 4 && strings.HasPrefix(id, "__") && strings.HasSuffix(id, "__")); (validate.IDRule{}.Check(id) == nil) != want {
 			t.Fatalf("IDRule{}.Check(%q) disagrees with %s", id, validate.DefaultIDPattern)
 		}
 		if (validate.CollectionName(id) == nil) != coll.MatchString(id) {

@@ -7,14 +7,17 @@ import (
 	"strings"
 )
 
-// DefaultIDPattern is the seed's document ID rule: letters, digits, '_' and '-'.
+// DefaultIDPattern is the default document ID rule, the one the security
+// guide gives: ASCII letters, digits, '_' and '-', at least one.
 const DefaultIDPattern = `^[a-zA-Z0-9_-]+$`
 
-// DefaultIDMaxLen is the seed's maximum document ID length.
+// DefaultIDMaxLen is the default maximum document ID length in bytes, the
+// security guide's 100.
 const DefaultIDMaxLen = 100
 
-// IDRule is the rule document IDs must follow. The zero value is the seed's
-// rule: [DefaultIDPattern], at most [DefaultIDMaxLen] bytes.
+// IDRule is the rule document IDs must follow. The zero value is the
+// default rule: ^[a-zA-Z0-9_-]+$ ([DefaultIDPattern]), at most 100 bytes
+// ([DefaultIDMaxLen]).
 //
 // Whatever the pattern, an ID is also refused when it is empty, is not valid
 // UTF-8, contains a control character or '/', is "." or "..", or has the
@@ -51,8 +54,8 @@ func (r IDRule) Check(id string) error {
 		return invalid("id", "names of the form __x__ are reserved", id)
 	}
 	if r.Pattern == nil {
-		// The seed rule by hand: it runs on every call of every provider.
-		if !seedChars(id) {
+		// The default pattern by hand: it runs on every call of every provider.
+		if !idChars(id) {
 			return invalid("id", "does not match "+DefaultIDPattern, id)
 		}
 		return nil
@@ -63,8 +66,8 @@ func (r IDRule) Check(id string) error {
 	return nil
 }
 
-// seedChars reports whether s is non-empty and matches DefaultIDPattern.
-func seedChars(s string) bool {
+// idChars reports whether s is non-empty and matches DefaultIDPattern.
+func idChars(s string) bool {
 	if s == "" {
 		return false
 	}

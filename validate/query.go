@@ -56,7 +56,7 @@ func FieldPath(path string) error {
 	}
 	for i, s := range segs {
 		switch {
-		case !seedChars(s):
+		case !idChars(s):
 			return invalid("query.field", "segments must match "+DefaultIDPattern, path)
 		case i == 0 && s[0] == '_':
 			return invalid("query.field", "system fields other than _id cannot be queried", path)

@@ -12,7 +12,8 @@ import (
 	"unicode/utf8"
 )
 
-// Default limits, from the seed (strings) and the tightest backend
+// Default limits, from the security guide (strings of at most 10,000
+// characters) and the tightest backend
 // (Firestore: depth 20; DynamoDB: 400 KB items).
 const (
 	DefaultMaxStringLen = 10000
@@ -76,7 +77,7 @@ func (l Limits) withDefaults() Limits {
 // wrapping ErrInvalid. It is the one place documents are made safe:
 //
 //   - top-level keys starting with "_" (system fields such as _id and _rev)
-//     are dropped, as the seed does; the provider owns them;
+//     are dropped, as the security guide asks; the provider owns them;
 //   - keys starting with "$" are refused at every level: they are operator
 //     injection ($where, $gt, ...) on document databases;
 //   - keys must be non-empty valid UTF-8 without control characters, without

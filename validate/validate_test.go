@@ -18,15 +18,15 @@ func TestIDRule(t *testing.T) {
 		id   string
 		ok   bool
 	}{
-		{"a plain seed ID is accepted", validate.IDRule{}, "agent_01-x", true},
+		{"a plain ID is accepted", validate.IDRule{}, "agent_01-x", true},
 		{"100 characters are accepted", validate.IDRule{}, strings.Repeat("a", 100), true},
 		{"101 characters are refused", validate.IDRule{}, strings.Repeat("a", 101), false},
 		{"an empty ID is refused", validate.IDRule{}, "", false},
 		{"a slash is refused", validate.IDRule{}, "a/b", false},
-		{"a dot is refused by the seed pattern", validate.IDRule{}, "a.b", false},
+		{"a dot is refused by the default pattern", validate.IDRule{}, "a.b", false},
 		{"an operator is refused", validate.IDRule{}, "$where", false},
 		{"a space is refused", validate.IDRule{}, "a b", false},
-		{"non-ASCII is refused by the seed pattern", validate.IDRule{}, "ü", false},
+		{"non-ASCII is refused by the default pattern", validate.IDRule{}, "ü", false},
 		{"a custom pattern admits dots", validate.IDRule{Pattern: regexp.MustCompile(`^[a-z.@]+$`)}, "a.b@c", true},
 		{"a custom pattern still refuses '..'", validate.IDRule{Pattern: regexp.MustCompile(`^[a-z.]+$`)}, "..", false},
 		{"a custom pattern still refuses '/'", validate.IDRule{Pattern: regexp.MustCompile(`^.+$`)}, "a/b", false},

@@ -21,7 +21,7 @@ func clearEnv(t *testing.T) {
 	}
 }
 
-func TestFromEnvReadsTheSeedVariables(t *testing.T) {
+func TestFromEnvReadsTheGuideVariables(t *testing.T) {
 	t.Run("nothing set gives the defaults", func(t *testing.T) {
 		clearEnv(t)
 		cfg, err := FromEnv()

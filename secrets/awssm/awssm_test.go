@@ -40,9 +40,9 @@ func testCredentials() (akid, secret string) {
 func newResolver(t *testing.T) (*awssm.Resolver, *fakeSecretsManager, string) {
 	t.Helper()
 	akid, secretKey := testCredentials()
-	seed := `{"url":"https://db.internal:6984","username":"app","password":"` + canary + `","port":6984}`
+	stored := `{"url":"https://db.internal:6984","username":"app","password":"` + canary + `","port":6984}`
 	versions := []fakeVersion{
-		{id: "v2-0000-0000", stages: []string{"AWSCURRENT"}, str: ptr(seed)},
+		{id: "v2-0000-0000", stages: []string{"AWSCURRENT"}, str: ptr(stored)},
 		{id: "v1-0000-0000", stages: []string{"AWSPREVIOUS"}, str: ptr(`{"password":"previous"}`)},
 		{id: "v0-0000-0000", stages: nil, str: ptr(`{"password":"deprecated"}`)},
 	}

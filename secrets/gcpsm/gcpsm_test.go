@@ -32,12 +32,12 @@ func clientOptions(addr string) []option.ClientOption {
 }
 
 func newFake() *fakeSecretManager {
-	seed := `{"url":"https://db.internal:6984","username":"app","password":"` + canary + `","port":6984}`
+	stored := `{"url":"https://db.internal:6984","username":"app","password":"` + canary + `","port":6984}`
 	return &fakeSecretManager{
 		secrets: map[string][]fakeVersion{
 			"projects/p/secrets/couchdb": {
 				{data: []byte(`{"password":"first"}`)},
-				{data: []byte(seed)},
+				{data: []byte(stored)},
 				{data: []byte(`{"password":"disabled"}`), disabled: true},
 			},
 			"projects/p/secrets/plain":   {{data: []byte(canary)}},
