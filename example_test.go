@@ -7,6 +7,7 @@ import (
 
 	"github.com/securedb-go/securedb"
 	"github.com/securedb-go/securedb/dbservice"
+	"github.com/securedb-go/securedb/dbservice/couchdb"
 )
 
 func Example() {
@@ -26,4 +27,20 @@ func Example() {
 	// Output:
 	// Gofannon 1 true
 	// true 400
+}
+
+// Typed provider settings go in Config.Settings; the provider's package
+// both defines them and, by being imported, makes the provider available.
+// Nothing is contacted here: plain HTTP to a remote host is refused first.
+func ExampleOpen() {
+	ctx := context.Background()
+	_, err := securedb.Open(ctx, securedb.Config{
+		Settings: couchdb.Config{
+			URL:      "http://couch.example.com:5984",
+			User:     "app",
+			Password: "awssm://prod/couchdb#password", // resolved at Open, re-read on rotation
+		},
+	})
+	fmt.Println(errors.Is(err, dbservice.ErrInsecure))
+	// Output: true
 }

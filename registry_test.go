@@ -146,6 +146,13 @@ func TestSettingsChooseTheProvider(t *testing.T) {
 	if !errors.Is(err, dbservice.ErrInsecure) {
 		t.Fatalf("Open(Settings: couchdb.Config) = %v, want the couchdb provider's ErrInsecure", err)
 	}
+	// The refusal comes before the password reference is resolved: no
+	// secret manager is called for settings that cannot be used.
+	opens := fakesmOpens.Load()
+	_, err = securedb.Open(ctx, securedb.Config{Settings: couchdb.Config{URL: "http://db.example.com:5984", User: "u", Password: "fakesm://db"}})
+	if !errors.Is(err, dbservice.ErrInsecure) || fakesmOpens.Load() != opens {
+		t.Fatalf("insecure URL with a password reference: %v after %d secret-manager clients; want ErrInsecure and none", err, fakesmOpens.Load()-opens)
+	}
 	_, err = securedb.Open(ctx, securedb.Config{Provider: securedb.DynamoDB, Settings: &couchdb.Config{}})
 	if !errors.Is(err, dbservice.ErrInvalid) || !strings.Contains(err.Error(), "couchdb") {
 		t.Fatalf("couchdb settings for dynamodb: %v, want ErrInvalid naming the mismatch", err)

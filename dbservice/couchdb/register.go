@@ -53,6 +53,18 @@ func (drv) Open(ctx context.Context, s driver.Settings, env driver.Env) (driver.
 	}
 	var out driver.Opened
 	r := env.Secrets
+	// Refuse what the settings themselves make insecure or invalid (plain
+	// HTTP to a remote host, a bad prefix) before a reference is resolved,
+	// which may be a call to a secret manager.
+	if !secrets.IsRef(r, cc.URL) {
+		pre := cc
+		if secrets.IsRef(r, pre.User) {
+			pre.User = "placeholder"
+		}
+		if _, err := pre.resolve(); err != nil {
+			return out, openErr(err)
+		}
+	}
 	var err error
 	if cc.URL, err = expandValue(ctx, r, cc.URL); err != nil {
 		return out, openErr(err)
