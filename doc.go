@@ -6,8 +6,9 @@
 //
 // # Security model
 //
-// securedb enforces by default what a database security guide asks for and
-// reports what it cannot enforce. Providers refuse to send credentials over
+// securedb enforces by default what its security guide asks for and
+// reports what it cannot enforce; docs/security-checklist.md in the
+// repository walks the guide's fifteen checklist items. Providers refuse to send credentials over
 // plain HTTP to a remote host (ErrInsecure), never print a password or a DSN
 // with userinfo, and take passwords from a source that can be re-read after
 // rotation. [dbservice.Guard] refuses hostile IDs, collection names outside
@@ -17,6 +18,26 @@
 // masking package keeps secrets out of the rest of the logs; secrets
 // resolves env://, file://, awssm:// and gcpsm:// references. Providers that
 // can inspect their deployment implement [dbservice.PostureChecker].
+//
+// # Providers are linked on import
+//
+// The root package links only the in-memory provider and the env:// and
+// file:// secret resolvers. Every other provider, and every cloud secret
+// resolver, registers itself with Open when its package is imported, as
+// database/sql drivers do, so a program links only the SDKs it uses:
+//
+//	import (
+//		"github.com/securedb-go/securedb"
+//		_ "github.com/securedb-go/securedb/dbservice/couchdb" // DATABASE_PROVIDER=couchdb
+//		_ "github.com/securedb-go/securedb/secrets/awssm"      // awssm:// references
+//	)
+//
+// DATABASE_PROVIDER naming a provider the program did not import is
+// dbservice.ErrInvalid with the import line to add. Package dbservice/all
+// imports every provider and resolver at once; package dbservice/driver is
+// the registry, for provider authors and for tests that register a fake.
+// A provider's typed settings (couchdb.Config, dynamodb.Config,
+// firestore.Config) go in [Config.Settings].
 //
 // # Tour
 //

@@ -75,4 +75,9 @@
 // (admin party), list databases or read or write the collections' databases,
 // whether the application's credentials are a server admin's, empty
 // _security objects, require_valid_user, and a CouchDB older than 3.
+//
+// Importing this package registers the provider with securedb.Open under
+// the name couchdb (DATABASE_PROVIDER=couchdb); a couchdb.Config in
+// securedb.Config.Settings selects it too. A program that does not import
+// it does not link its SDK.
 package couchdb

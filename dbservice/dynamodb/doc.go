@@ -29,4 +29,9 @@
 // LeastPrivilegePolicy writes the IAM policy the application needs, and
 // CheckPosture reports TLS, static access keys, encryption at rest and
 // backups.
+//
+// Importing this package registers the provider with securedb.Open under
+// the name dynamodb (DATABASE_PROVIDER=dynamodb); a dynamodb.Config in
+// securedb.Config.Settings selects it too. A program that does not import
+// it does not link its SDK.
 package dynamodb

@@ -35,4 +35,9 @@
 // CheckPosture reports the emulator, key files used instead of workload
 // identity, key-file permissions and location, and what a server SDK
 // cannot see (security rules, VPC Service Controls).
+//
+// Importing this package registers the provider with securedb.Open under
+// the name firestore (DATABASE_PROVIDER=firestore); a firestore.Config in
+// securedb.Config.Settings selects it too. A program that does not import
+// it does not link its SDK.
 package firestore
