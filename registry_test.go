@@ -157,6 +157,12 @@ func TestSettingsChooseTheProvider(t *testing.T) {
 	if !errors.Is(err, dbservice.ErrInvalid) || !strings.Contains(err.Error(), "couchdb") {
 		t.Fatalf("couchdb settings for dynamodb: %v, want ErrInvalid naming the mismatch", err)
 	}
+	var none *couchdb.Config
+	if db, err := securedb.Open(ctx, securedb.Config{Settings: none}); err != nil {
+		t.Fatalf("a nil *couchdb.Config: %v, want the zero Config's memory provider", err)
+	} else {
+		_ = db.Close()
+	}
 	_, err = securedb.Open(ctx, securedb.Config{Provider: securedb.Memory, Settings: dynamodb.Config{}})
 	if !errors.Is(err, dbservice.ErrInvalid) {
 		t.Fatalf("dynamodb settings for memory: %v, want ErrInvalid", err)

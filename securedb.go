@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"reflect"
 	"strings"
 
 	"github.com/securedb-go/securedb/dbservice"
@@ -115,6 +116,9 @@ func configFromEnv(provider, field string) (Config, error) {
 // dbservice.Guard. The caller closes it.
 func Open(ctx context.Context, cfg Config) (dbservice.Service, error) {
 	name := cfg.Provider
+	if v := reflect.ValueOf(cfg.Settings); v.Kind() == reflect.Pointer && v.IsNil() {
+		cfg.Settings = nil // a typed nil pointer is no settings, not a panic
+	}
 	if cfg.Settings != nil {
 		switch s := cfg.Settings.Provider(); {
 		case name == "":
