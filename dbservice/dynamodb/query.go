@@ -45,6 +45,12 @@ func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (db
 	if err != nil {
 		return dbservice.Page{}, fail("query", coll, "", err)
 	}
+	budget := dbservice.ScanBudget(ctx, s.budget)
+	if len(q.OrderBy) > 0 {
+		return dbservice.SortedPage(ctx, provider, coll, q, budget, func(ctx context.Context, inner dbservice.Query) (dbservice.Page, error) {
+			return s.Query(ctx, coll, inner)
+		})
+	}
 	var start map[string]types.AttributeValue
 	if q.Cursor != "" {
 		var st cursorState
@@ -67,10 +73,13 @@ func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (db
 			return dbservice.Page{}, fail("query", coll, "", fmt.Errorf("%w: cursor cannot be encoded", dbservice.ErrUnavailable))
 		}
 		page.Next = c
+		page.Stats.Returned = len(page.Docs)
 		return page, nil
 	}
 	for {
-		in.Limit = aws.Int32(int32(scanLimit))
+		// Scan's Limit bounds the items it evaluates (and bills), so no
+		// call reads past its budget.
+		in.Limit = aws.Int32(int32(min(scanLimit, budget-page.Stats.Read)))
 		out, err := s.client.Scan(ctx, in)
 		if err != nil {
 			if errorCode(err) == codeNotFound {
@@ -78,6 +87,7 @@ func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (db
 			}
 			return dbservice.Page{}, fail("query", coll, "", classify(ctx, err))
 		}
+		page.Stats.Read += int(out.ScannedCount)
 		for _, item := range out.Items {
 			doc, err := decodeItem(item)
 			if err != nil {
@@ -98,6 +108,7 @@ func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (db
 			page.Docs = append(page.Docs, doc)
 		}
 		if out.LastEvaluatedKey == nil {
+			page.Stats.Returned = len(page.Docs)
 			return page, nil
 		}
 		lek, ok := out.LastEvaluatedKey[idAttr].(*types.AttributeValueMemberS)
@@ -107,6 +118,10 @@ func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (db
 		if len(page.Docs) == q.Limit {
 			// Everything up to the scan's end was looked at and nothing
 			// after the last returned document matched.
+			return next(lek.Value)
+		}
+		if page.Stats.Read >= budget {
+			page.Stats.BudgetReached = true
 			return next(lek.Value)
 		}
 		in.ExclusiveStartKey = out.LastEvaluatedKey

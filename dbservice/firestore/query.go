@@ -68,6 +68,12 @@ func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (db
 	if err != nil {
 		return dbservice.Page{}, fail("query", coll, "", err)
 	}
+	budget := dbservice.ScanBudget(ctx, s.budget)
+	if len(q.OrderBy) > 0 {
+		return dbservice.SortedPage(ctx, provider, coll, q, budget, func(ctx context.Context, inner dbservice.Query) (dbservice.Page, error) {
+			return s.Query(ctx, coll, inner)
+		})
+	}
 	var after string
 	if q.Cursor != "" {
 		var st cursorState
@@ -89,8 +95,20 @@ func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (db
 
 	chunk := q.Limit + 1
 	var page dbservice.Page
+	cursorAfter := func(id string) (dbservice.Page, error) {
+		next, err := dbservice.EncodeCursor(coll, q, cursorState{After: id})
+		if err != nil {
+			return dbservice.Page{}, fail("query", coll, "", fmt.Errorf("%w: cursor cannot be encoded", dbservice.ErrUnavailable))
+		}
+		page.Next = next
+		page.Stats.Returned = len(page.Docs)
+		return page, nil
+	}
 	for {
-		fq := base.Limit(chunk)
+		// Firestore bills every document a query returns, and the filters
+		// sent select them: the chunk size bounds the reads.
+		want := min(chunk, budget-page.Stats.Read)
+		fq := base.Limit(want)
 		if after != "" {
 			fq = fq.StartAfter(after)
 		}
@@ -98,20 +116,21 @@ func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (db
 		if err != nil {
 			return dbservice.Page{}, fail("query", coll, "", err)
 		}
-		if n < chunk && !more {
+		page.Stats.Read += n
+		if n < want && !more {
+			page.Stats.Returned = len(page.Docs)
 			return page, nil // the collection ends here
 		}
 		if more || len(page.Docs) == q.Limit {
 			// Another match exists, or the page is full where the chunk
 			// ends and more documents follow: continue after the last
 			// document returned.
-			last := page.Docs[len(page.Docs)-1]["_id"].(string)
-			next, err := dbservice.EncodeCursor(coll, q, cursorState{After: last})
-			if err != nil {
-				return dbservice.Page{}, fail("query", coll, "", fmt.Errorf("%w: cursor cannot be encoded", dbservice.ErrUnavailable))
-			}
-			page.Next = next
-			return page, nil
+			return cursorAfter(page.Docs[len(page.Docs)-1]["_id"].(string))
+		}
+		if page.Stats.Read >= budget {
+			// Out of budget: continue after the last document read.
+			page.Stats.BudgetReached = true
+			return cursorAfter(after)
 		}
 		if !exact {
 			chunk = min(chunk*4, maxChunk)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -52,6 +53,10 @@ var bugs = []struct {
 	{"rev-renamed", []string{"TypedHelpersRoundTrip"}},
 	{"errors-quote-docs", []string{"ErrorsAreTypedAndLeakNothing"}},
 	{"close-noop", []string{"CloseMakesCallsFailWithErrClosed"}},
+	{"order-by-text", []string{"OrderByFollowsTheOrderAcrossTypes"}},
+	{"ties-always-asc", []string{"OrderByTwoFieldsBreaksTiesByID"}},
+	{"ordered-cursor-skips", []string{"OrderedPagingReturnsEveryDocumentOnceInOrder"}},
+	{"ignore-budget", []string{"OrderedQueryOverTheBudgetIsRefused", "ScanBudgetBoundsEveryCallAndAllFindsEveryMatch"}},
 }
 
 func TestSuiteCatchesBugs(t *testing.T) {
@@ -224,10 +229,28 @@ func (b *broken) Query(ctx context.Context, coll string, q dbservice.Query) (dbs
 		q.Where = kept
 	case "offset-cursor":
 		return b.offsetQuery(ctx, coll, q)
+	case "ties-always-asc":
+		if n := len(q.OrderBy); n > 0 && q.OrderBy[n-1].Field != "_id" {
+			q.OrderBy = append(slices.Clone(q.OrderBy), dbservice.Asc("_id"))
+		}
+	case "ignore-budget":
+		ctx = context.WithoutCancel(context.Background())
 	}
 	p, err := b.Service.Query(ctx, coll, q)
 	if err == nil && b.bug == "cursor-skips" && q.Cursor != "" && len(p.Docs) > 0 {
 		p.Docs = p.Docs[1:]
+	}
+	if err == nil && b.bug == "ordered-cursor-skips" && len(q.OrderBy) > 0 && q.Cursor != "" && len(p.Docs) > 0 {
+		p.Docs = p.Docs[1:]
+	}
+	if err == nil && b.bug == "order-by-text" && len(q.OrderBy) > 0 {
+		// Sorting by the printed value: numbers as text, types interleaved.
+		f := q.OrderBy[0].Field
+		slices.SortStableFunc(p.Docs, func(x, y dbservice.Doc) int {
+			vx, _ := dbservice.Lookup(x, f)
+			vy, _ := dbservice.Lookup(y, f)
+			return strings.Compare(fmt.Sprint(vx), fmt.Sprint(vy))
+		})
 	}
 	return p, err
 }

@@ -25,6 +25,7 @@ const provider = "memory"
 // call New.
 type Service struct {
 	limits validate.Limits
+	budget int
 
 	mu     sync.RWMutex
 	colls  map[string]*collection
@@ -49,6 +50,12 @@ type Option func(*Service)
 // WithLimits replaces the baseline document limits (validate.DefaultLimits).
 func WithLimits(l validate.Limits) Option {
 	return func(s *Service) { s.limits = l }
+}
+
+// WithScanBudget sets the most documents one Query call examines
+// (dbservice.DefaultScanBudget when unset).
+func WithScanBudget(n int) Option {
+	return func(s *Service) { s.budget = n }
 }
 
 // New returns an empty Service.
@@ -174,9 +181,12 @@ type cursorState struct {
 	After string `json:"a"`
 }
 
-// Query implements dbservice.Service. Pages are in ID order; the cursor is
-// the last ID returned, so documents written concurrently elsewhere in the
-// collection never make a page repeat or skip one that already existed.
+// Query implements dbservice.Service. Without OrderBy, pages are in ID
+// order and the cursor is the last ID examined, so documents written
+// concurrently elsewhere in the collection never make a page repeat or
+// skip one that already existed. With OrderBy the candidates are sorted by
+// dbservice.SortedPage. One call examines at most the scan budget of
+// documents and then returns a short page with a Next cursor.
 func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (dbservice.Page, error) {
 	if err := s.precheck(ctx, "query", coll, "", false); err != nil {
 		return dbservice.Page{}, err
@@ -184,6 +194,12 @@ func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (db
 	q, err := dbservice.CheckQuery(q)
 	if err != nil {
 		return dbservice.Page{}, fail("query", coll, "", err)
+	}
+	budget := dbservice.ScanBudget(ctx, s.budget)
+	if len(q.OrderBy) > 0 {
+		return dbservice.SortedPage(ctx, provider, coll, q, budget, func(ctx context.Context, inner dbservice.Query) (dbservice.Page, error) {
+			return s.Query(ctx, coll, inner)
+		})
 	}
 	var after string
 	if q.Cursor != "" {
@@ -207,28 +223,45 @@ func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (db
 		start++
 	}
 	byID := slices.ContainsFunc(q.Where, func(c dbservice.Cond) bool { return c.Field == "_id" })
-	var page dbservice.Page
+	var (
+		page dbservice.Page
+		last string // where the next page starts after
+		more bool
+	)
 	for _, id := range c.ids[start:] {
+		if page.Stats.Read == budget {
+			// Out of budget with documents left: continue after the last
+			// one examined.
+			page.Stats.BudgetReached, more = true, true
+			break
+		}
+		page.Stats.Read++
 		e := c.docs[id]
 		doc := e.doc
 		if byID {
 			doc = e.view(id)
 		}
 		if !dbservice.Match(doc, q.Where) {
+			last = id
 			continue
 		}
 		if len(page.Docs) == q.Limit {
-			// One more match exists, so there is a next page.
-			last := page.Docs[len(page.Docs)-1]["_id"].(string)
-			next, err := dbservice.EncodeCursor(coll, q, cursorState{After: last})
-			if err != nil {
-				return dbservice.Page{}, fail("query", coll, "", err)
-			}
-			page.Next = next
+			// One more match exists, so there is a next page; it starts
+			// after the last document returned.
+			last, more = page.Docs[len(page.Docs)-1]["_id"].(string), true
 			break
 		}
+		last = id
 		page.Docs = append(page.Docs, e.out(id, q.Fields))
 	}
+	if more {
+		next, err := dbservice.EncodeCursor(coll, q, cursorState{After: last})
+		if err != nil {
+			return dbservice.Page{}, fail("query", coll, "", err)
+		}
+		page.Next = next
+	}
+	page.Stats.Returned = len(page.Docs)
 	return page, nil
 }
 
