@@ -391,7 +391,7 @@ func (s *Service) find(ctx context.Context, db string, query map[string]any, vis
 		Docs     []dbservice.Doc `json:"docs"`
 		Bookmark string          `json:"bookmark"`
 		Warning  string          `json:"warning"`
-		Stats   struct {
+		Stats    struct {
 			DocsExamined int `json:"total_docs_examined"`
 		} `json:"execution_stats"`
 	}
