@@ -32,7 +32,8 @@ type cursorState struct {
 // Query implements dbservice.Service. Pages are in _id order and the cursor
 // is the last _id returned, so a page never repeats or skips a document
 // that existed throughout, whatever is written elsewhere meanwhile. A
-// missing database is an empty result.
+// missing database is an empty result. One call reads at most the scan
+// budget of documents; ordered queries go through dbservice.SortedPage.
 func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (dbservice.Page, error) {
 	if err := s.precheck(ctx, "query", coll, "", false); err != nil {
 		return dbservice.Page{}, err

@@ -26,9 +26,11 @@ const maxScanLimit = 1 << 16
 // Query implements dbservice.Service with Scan and a FilterExpression built
 // only from expression attribute names and values, never from user text.
 // DynamoDB applies Limit before the filter, so Query keeps scanning until
-// the page is full or the table ends; it starts each Scan at the page size
-// and grows it fourfold while matches are sparse. dbservice.Match then
-// checks every item on the client, the final word on the semantics.
+// the page is full, the table ends or the scan budget is spent (Scan's
+// Limit bounds the items evaluated, so a call never reads past it); it
+// starts each Scan at the page size and grows it fourfold while matches are
+// sparse. dbservice.Match then checks every item on the client, the final
+// word on the semantics. Ordered queries go through dbservice.SortedPage.
 //
 // Scans are strongly consistent (ConsistentRead), so a page reflects every
 // write acknowledged before it, at twice the read capacity of an eventually

@@ -37,7 +37,9 @@ const maxIndexedBytes = 1500
 //
 // What is sent to Firestore is a superset of the answer; dbservice.Match
 // then decides on the client, and Query keeps reading (in growing chunks)
-// until the page is full or the collection ends:
+// until the page is full, the collection ends or the scan budget is spent
+// (then the page continues after the last document read). Ordered queries
+// go through dbservice.SortedPage.
 //
 //   - Eq (values of at most 1500 bytes) and one In without nil are sent
 //     as == and in filters on the field path (quoted segment by segment
