@@ -38,8 +38,8 @@ const maxIndexedBytes = 1500
 // What is sent to Firestore is a superset of the answer; dbservice.Match
 // then decides on the client, and Query keeps reading (in growing chunks)
 // until the page is full, the collection ends or the scan budget is spent
-// (then the page continues after the last document read). Ordered queries
-// go through dbservice.SortedPage.
+// (then the page continues after the last document read); ordered queries
+// go through dbservice.SortedPage. What goes where:
 //
 //   - Eq (values of at most 1500 bytes) and one In without nil are sent
 //     as == and in filters on the field path (quoted segment by segment
