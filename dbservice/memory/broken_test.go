@@ -93,6 +93,37 @@ func TestSuiteCatchesBugs(t *testing.T) {
 	}
 }
 
+// TestDifferentialCatchesBugs proves that dbtest.Differential can fail:
+// against memory with a deliberate bug in conditions or in ordering, it
+// must disagree with the reference.
+func TestDifferentialCatchesBugs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the differential test in child processes; skipped with -short")
+	}
+	for _, bug := range []string{"gt-is-gte", "order-by-text", "ties-always-asc", "ordered-cursor-skips"} {
+		t.Run(bug, func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.Command(os.Args[0], "-test.run=^TestBrokenDifferential$", "-test.count=1")
+			cmd.Env = append(os.Environ(), "DBTEST_BUG="+bug)
+			out, err := cmd.CombinedOutput()
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || !strings.Contains(string(out), "disagrees with the reference") {
+				t.Fatalf("the differential test passed a provider with bug %s (err %v); output:\n%s", bug, err, tail(out))
+			}
+		})
+	}
+}
+
+// TestBrokenDifferential is the child half of TestDifferentialCatchesBugs.
+func TestBrokenDifferential(t *testing.T) {
+	bug := os.Getenv("DBTEST_BUG")
+	if bug == "" {
+		t.Skip("child process of TestDifferentialCatchesBugs only")
+	}
+	s := &broken{Service: memory.New(), bug: bug, cache: map[string]dbservice.Doc{}, index: map[string]bool{}}
+	dbtest.Differential(t, s, dbtest.DifferentialOptions{Queries: 300, Seed: 12})
+}
+
 func tail(b []byte) string {
 	if len(b) > 3000 {
 		b = b[len(b)-3000:]

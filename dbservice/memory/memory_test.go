@@ -17,3 +17,4 @@ func TestConformanceBehindGuard(t *testing.T) {
 		return dbservice.Guard(memory.New(), dbservice.Policy{})
 	})
 }
+
