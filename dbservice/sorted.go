@@ -42,7 +42,7 @@ func SortedPage(ctx context.Context, provider, collection string, q Query, budge
 		if err := DecodeCursor(collection, q, q.Cursor, &st); err != nil {
 			return fail(err)
 		}
-		if err := checkPosition(st.P, keys); err != nil {
+		if err := CheckPosition(st.P, keys); err != nil {
 			return fail(err)
 		}
 		after = st.P
@@ -122,9 +122,10 @@ func hasFields(doc Doc, keys []Order) bool {
 	return true
 }
 
-// checkPosition validates a cursor's recorded position. It is client input:
-// one value per key, each within the document limits, the last an ID.
-func checkPosition(pos []any, keys []Order) error {
+// CheckPosition validates the position an ordered cursor recorded
+// (SortValues of a document under keys). It is client input: one value
+// per key, each within the document limits, the last an ID.
+func CheckPosition(pos []any, keys []Order) error {
 	bad := &validate.Error{Field: "query.cursor", Reason: "not a cursor this library issued"}
 	if len(pos) != len(keys) {
 		return bad

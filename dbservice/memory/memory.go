@@ -34,8 +34,9 @@ type Service struct {
 }
 
 type collection struct {
-	docs map[string]*entry
-	ids  []string // sorted, for id-ordered pages
+	docs    map[string]*entry
+	ids     []string // sorted, for id-ordered pages
+	indexes []*index
 }
 
 type entry struct {
@@ -132,6 +133,12 @@ func (s *Service) put(coll, id string, doc dbservice.Doc, cur *entry) string {
 		s.colls[coll] = c
 	}
 	var gen uint64 = 1
+	for _, ix := range c.indexes {
+		if cur != nil {
+			ix.remove(id, cur.doc)
+		}
+		ix.insert(id, doc)
+	}
 	if cur != nil {
 		gen = cur.gen + 1
 	} else {
@@ -169,6 +176,9 @@ func (s *Service) Delete(ctx context.Context, coll, id string, opts ...dbservice
 		return fail("delete", coll, id, fmt.Errorf("%w: revision is not current", dbservice.ErrConflict))
 	}
 	c := s.colls[coll]
+	for _, ix := range c.indexes {
+		ix.remove(id, cur.doc)
+	}
 	delete(c.docs, id)
 	if i, ok := slices.BinarySearch(c.ids, id); ok {
 		c.ids = slices.Delete(c.ids, i, i+1)
@@ -176,9 +186,14 @@ func (s *Service) Delete(ctx context.Context, coll, id string, opts ...dbservice
 	return nil
 }
 
-// cursorState is the position after the last document of a page.
+// cursorState is the position after the last document of a page: an ID
+// for pages in ID order; an index and the entry's values and ID for
+// unordered pages read from an index; the sort values (ending with the ID,
+// as dbservice.SortedPage records them) for ordered pages.
 type cursorState struct {
-	After string `json:"a"`
+	After string `json:"a,omitempty"`
+	Index string `json:"x,omitempty"`
+	Pos   []any  `json:"p,omitempty"`
 }
 
 // Query implements dbservice.Service. Without OrderBy, pages are in ID
@@ -196,22 +211,35 @@ func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (db
 		return dbservice.Page{}, fail("query", coll, "", err)
 	}
 	budget := dbservice.ScanBudget(ctx, s.budget)
-	if len(q.OrderBy) > 0 {
-		return dbservice.SortedPage(ctx, provider, coll, q, budget, func(ctx context.Context, inner dbservice.Query) (dbservice.Page, error) {
-			return s.Query(ctx, coll, inner)
-		})
-	}
-	var after string
+	var st cursorState
 	if q.Cursor != "" {
-		var st cursorState
 		if err := dbservice.DecodeCursor(coll, q, q.Cursor, &st); err != nil {
 			return dbservice.Page{}, fail("query", coll, "", err)
 		}
+	}
+	s.mu.RLock()
+	var plan dbservice.Plan
+	if c := s.colls[coll]; c != nil {
+		plan = dbservice.PlanQuery(q, c.indexDefs())
+	}
+	s.mu.RUnlock()
+	ordered := len(q.OrderBy) > 0
+	switch {
+	case ordered && (plan.Index == nil || !plan.Ordered):
+		return dbservice.SortedPage(ctx, provider, coll, q, budget, func(ctx context.Context, inner dbservice.Query) (dbservice.Page, error) {
+			return s.Query(ctx, coll, inner)
+		})
+	case ordered || st.Index != "" || plan.Index != nil && st.After == "":
+		// An unordered walk continues on the path its cursor names, so an
+		// index made mid-walk changes nothing for it.
+		return s.indexQuery(coll, q, plan, st, budget)
+	}
+	if q.Cursor != "" {
 		if err := dbservice.CheckID(st.After); err != nil {
 			return dbservice.Page{}, fail("query", coll, "", err)
 		}
-		after = st.After
 	}
+	after := st.After
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	c := s.colls[coll]
@@ -263,18 +291,6 @@ func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (db
 	}
 	page.Stats.Returned = len(page.Docs)
 	return page, nil
-}
-
-// EnsureIndex implements dbservice.Service. Memory scans, so it only
-// validates the fields.
-func (s *Service) EnsureIndex(ctx context.Context, coll string, fields ...string) error {
-	if err := s.precheck(ctx, "ensure-index", coll, "", false); err != nil {
-		return err
-	}
-	if err := dbservice.CheckFields(fields); err != nil {
-		return fail("ensure-index", coll, "", err)
-	}
-	return nil
 }
 
 // SaveMany implements dbservice.BulkWriter: all items are validated, then
