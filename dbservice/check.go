@@ -52,7 +52,8 @@ func ApplyWriteOptions(opts ...WriteOption) (WriteOptions, error) {
 }
 
 // CheckQuery validates q and returns it normalized: Limit defaulted, values
-// in the JSON data model (numbers as float64, time.Time as RFC 3339 text),
+// in the JSON data model (numbers as float64, time.Time as the fixed-width
+// text of validate.TimeLayout, so a time range compares instants),
 // In values as []any, Exists values as bool. The cursor's form is checked;
 // its content is checked by DecodeCursor.
 func CheckQuery(q Query) (Query, error) {

@@ -50,6 +50,7 @@ func Cases() []Case {
 		{"OrderedPagingReturnsEveryDocumentOnceInOrder", testOrderedPaging},
 		{"OrderedQueryOverTheBudgetIsRefused", testOrderedQueryOverBudget},
 		{"ScanBudgetBoundsEveryCallAndAllFindsEveryMatch", testScanBudget},
+		{"TimeRangesCompareInstants", testTimeRanges},
 		{"ProjectionReturnsOnlyTheFields", testProjection},
 		{"HostileInputIsRefusedAndWritesNothing", testHostile},
 		{"HostileQueriesAreRefused", testHostileQueries},

@@ -5,8 +5,10 @@ import (
 	"slices"
 	"sort"
 	"testing"
+	"time"
 
 	"github.com/securedb-go/securedb/dbservice"
+	"github.com/securedb-go/securedb/validate"
 )
 
 // orderedValues lists one value of each shape in the documented order
@@ -299,5 +301,62 @@ func wantSeq(t *testing.T, what string, got, want []string) {
 	t.Helper()
 	if !slices.Equal(got, want) {
 		t.Fatalf("%s:\n got  %v\n want %v", what, got, want)
+	}
+}
+
+// timedDoc stores a time through SaveAs, as a service with typed records
+// would.
+type timedDoc struct {
+	At   time.Time `json:"at"`
+	Note string    `json:"note"`
+}
+
+func testTimeRanges(t *testing.T, s dbservice.Service) {
+	coll := Collection(t)
+	cet, pst := time.FixedZone("CET", 3600), time.FixedZone("PST", -8*3600)
+	// Fractions and zones vary so that RFC 3339 text with a variable
+	// fraction or an offset would misorder them; chrono below is their
+	// order in time, worked out by hand.
+	times := []time.Time{
+		time.Date(2025, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(2026, 1, 1, 0, 30, 0, 0, cet), // 2025-12-31T23:30Z, earlier still
+		time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2026, 1, 1, 0, 0, 0, 1, time.UTC),
+		time.Date(2026, 1, 1, 0, 0, 0, 500000000, time.UTC),
+		time.Date(2026, 1, 1, 1, 30, 0, 0, cet), // 00:30Z
+		time.Date(2025, 12, 31, 16, 45, 0, 0, pst), // 00:45Z
+		time.Date(2026, 1, 1, 2, 0, 0, 0, time.UTC),
+	}
+	chrono := []int{1, 0, 2, 3, 4, 5, 6, 7}
+	for i, at := range times {
+		id := fmt.Sprintf("t%d", i)
+		if i%2 == 0 {
+			mustSave(t, s, coll, id, dbservice.Doc{"at": at})
+		} else if _, err := dbservice.SaveAs(ctx(t), s, coll, id, timedDoc{At: at, Note: "typed"}); err != nil {
+			t.Fatalf("SaveAs(%s): %v", id, err)
+		}
+	}
+	line := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ids := func(is ...int) []string {
+		out := make([]string, len(is))
+		for k, i := range is {
+			out[k] = fmt.Sprintf("t%d", i)
+		}
+		return out
+	}
+	got := walkIDs(t, s, coll, dbservice.Query{Where: []dbservice.Cond{dbservice.Where("at", dbservice.Gt, line)}, OrderBy: []dbservice.Order{dbservice.Asc("at")}})
+	wantSeq(t, "at > 2026-01-01T00:00:00Z", got, ids(3, 4, 5, 6, 7))
+	got = walkIDs(t, s, coll, dbservice.Query{Where: []dbservice.Cond{dbservice.Where("at", dbservice.Lt, line)}, OrderBy: []dbservice.Order{dbservice.Asc("at")}})
+	wantSeq(t, "at < 2026-01-01T00:00:00Z", got, ids(1, 0))
+	got = walkIDs(t, s, coll, dbservice.Query{Where: []dbservice.Cond{dbservice.Where("at", dbservice.Eq, line)}})
+	wantSeq(t, "at == 2026-01-01T00:00:00Z", got, ids(2))
+	got = walkIDs(t, s, coll, dbservice.Query{OrderBy: []dbservice.Order{dbservice.Desc("at")}, Limit: 3})
+	want := ids(chrono...)
+	wantSeq(t, "ordered by time, descending", got, reversed(want))
+	// Stored text is UTC with nine fraction digits, through Save and SaveAs.
+	for _, id := range []string{"t5", "t6"} {
+		if at := mustGet(t, s, coll, id)["at"]; at != validate.FormatTime(times[id[1]-'0']) {
+			t.Fatalf("%s stored %v, want %s", id, at, validate.FormatTime(times[id[1]-'0']))
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/securedb-go/securedb/dbservice"
 	"github.com/securedb-go/securedb/dbservice/dbtest"
@@ -57,6 +58,7 @@ var bugs = []struct {
 	{"ties-always-asc", []string{"OrderByTwoFieldsBreaksTiesByID"}},
 	{"ordered-cursor-skips", []string{"OrderedPagingReturnsEveryDocumentOnceInOrder"}},
 	{"ignore-budget", []string{"OrderedQueryOverTheBudgetIsRefused", "ScanBudgetBoundsEveryCallAndAllFindsEveryMatch"}},
+	{"time-with-offset", []string{"TimeRangesCompareInstants"}},
 }
 
 func TestSuiteCatchesBugs(t *testing.T) {
@@ -186,6 +188,15 @@ func (b *broken) Save(ctx context.Context, coll, id string, doc dbservice.Doc, o
 		ctx = context.Background()
 	case "one-namespace":
 		coll = "shared"
+	case "time-with-offset":
+		// Times stored the way encoding/json writes them: a variable
+		// fraction and the value's own zone.
+		doc = dbservice.Clone(doc)
+		for k, v := range doc {
+			if at, ok := v.(time.Time); ok {
+				doc[k] = at.Format(time.RFC3339Nano)
+			}
+		}
 	case "ignore-ifabsent":
 		if o.IfAbsent {
 			opts = nil
