@@ -2,13 +2,13 @@ package dbservice
 
 import (
 	"bytes"
-	"reflect"
-	"strings"
-	"time"
 	"context"
 	"encoding/json"
 	"errors"
 	"iter"
+	"reflect"
+	"strings"
+	"time"
 
 	"github.com/securedb-go/securedb/validate"
 )

@@ -323,7 +323,7 @@ func testTimeRanges(t *testing.T, s dbservice.Service) {
 		time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
 		time.Date(2026, 1, 1, 0, 0, 0, 1, time.UTC),
 		time.Date(2026, 1, 1, 0, 0, 0, 500000000, time.UTC),
-		time.Date(2026, 1, 1, 1, 30, 0, 0, cet), // 00:30Z
+		time.Date(2026, 1, 1, 1, 30, 0, 0, cet),    // 00:30Z
 		time.Date(2025, 12, 31, 16, 45, 0, 0, pst), // 00:45Z
 		time.Date(2026, 1, 1, 2, 0, 0, 0, time.UTC),
 	}

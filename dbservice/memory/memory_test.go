@@ -18,7 +18,6 @@ func TestConformanceBehindGuard(t *testing.T) {
 	})
 }
 
-
 // TestIndexesAgreeWithScans runs random queries on a memory provider whose
 // collection gains ordered indexes halfway through and on one without
 // any: reading an index must give exactly the answers of a scan.
