@@ -1,6 +1,9 @@
 package dbservice
 
-import "slices"
+import (
+	"context"
+	"slices"
+)
 
 // IndexDef describes an ordered index a provider keeps: documents that
 // hold every field, sorted by the fields' values (in the order of
@@ -120,4 +123,55 @@ func planOn(q Query, ix *IndexDef) (Plan, int) {
 		p.Desc = false
 	}
 	return p, score
+}
+
+// Explainer is implemented by providers that can tell, before running a
+// query, how they would answer it. Guard uses it for Policy.RequireIndex.
+type Explainer interface {
+	// Explain returns the plan for q (from CheckQuery): Plan.Index is nil
+	// when the provider would read the collection in ID order.
+	Explain(ctx context.Context, collection string, q Query) (Plan, error)
+}
+
+// Served reports whether a plan reads an index rather than the whole
+// collection: a query with no conditions and no order walks the primary
+// index page by page; any other query needs a secondary index that
+// narrows its reads, and an ordered one an index in its order.
+func Served(q Query, p Plan) bool {
+	if len(q.Where) == 0 && len(q.OrderBy) == 0 {
+		return true
+	}
+	return p.Index != nil && (len(q.OrderBy) == 0 || p.Ordered)
+}
+
+// SuggestIndex returns the fields of an EnsureIndex call that would serve
+// q: its equalities, then one range field, then its order.
+func SuggestIndex(q Query) []string {
+	var fields []string
+	add := func(f string) {
+		if f != "_id" && !slices.Contains(fields, f) {
+			fields = append(fields, f)
+		}
+	}
+	for _, c := range q.Where {
+		if c.Op == Eq {
+			add(c.Field)
+		}
+	}
+	if len(q.OrderBy) > 0 {
+		for _, k := range q.OrderBy {
+			add(k.Field)
+		}
+	} else {
+		for _, c := range q.Where {
+			switch c.Op {
+			case Gt, Gte, Lt, Lte:
+				add(c.Field)
+			}
+		}
+	}
+	if len(fields) == 0 && len(q.Where) > 0 {
+		add(q.Where[0].Field)
+	}
+	return fields
 }

@@ -537,3 +537,27 @@ func idPushdown(c dbservice.Cond) []any {
 	// Ranges: the mapping does not keep order, so Match alone decides.
 	return nil
 }
+
+// Explain implements dbservice.Explainer: an equality on a field with an
+// index of ours reads that index; everything else reads _id ranges.
+// Orderings are sorted on the client.
+func (s *Service) Explain(ctx context.Context, coll string, q dbservice.Query) (dbservice.Plan, error) {
+	if err := s.precheck(ctx, "query", coll, "", false); err != nil {
+		return dbservice.Plan{}, err
+	}
+	q, err := dbservice.CheckQuery(q)
+	if err != nil {
+		return dbservice.Plan{}, fail("query", coll, "", err)
+	}
+	plan := dbservice.Plan{Residual: q.Where}
+	if ref := s.indexFor(ctx, s.dbName(coll), q.Where); ref != nil {
+		plan.Index = &dbservice.IndexDef{Name: ref.name, Fields: []string{ref.field}}
+		for _, c := range q.Where {
+			if c.Field == ref.field && c.Op == dbservice.Eq {
+				plan.Eq = []dbservice.Cond{c}
+				break
+			}
+		}
+	}
+	return plan, nil
+}

@@ -275,3 +275,16 @@ func buildScan(table string, q dbservice.Query) *dynamodb.ScanInput {
 	}
 	return in
 }
+
+// Explain implements dbservice.Explainer: every query with conditions is
+// a Scan; this provider keeps no secondary index yet.
+func (s *Service) Explain(ctx context.Context, coll string, q dbservice.Query) (dbservice.Plan, error) {
+	if err := s.precheck(ctx, "query", coll, "", false); err != nil {
+		return dbservice.Plan{}, err
+	}
+	q, err := dbservice.CheckQuery(q)
+	if err != nil {
+		return dbservice.Plan{}, fail("query", coll, "", err)
+	}
+	return dbservice.Plan{Residual: q.Where}, nil
+}

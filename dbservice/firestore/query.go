@@ -263,3 +263,29 @@ func inPushable(vals []any) bool {
 	}
 	return true
 }
+
+// Explain implements dbservice.Explainer: an equality (on a value of at
+// most 1500 bytes) or an In is served by Firestore's automatic
+// single-field index; other conditions and orderings are not.
+func (s *Service) Explain(ctx context.Context, coll string, q dbservice.Query) (dbservice.Plan, error) {
+	if err := s.precheck(ctx, "query", coll, "", false); err != nil {
+		return dbservice.Plan{}, err
+	}
+	q, err := dbservice.CheckQuery(q)
+	if err != nil {
+		return dbservice.Plan{}, fail("query", coll, "", err)
+	}
+	plan := dbservice.Plan{Residual: q.Where}
+	for _, c := range q.Where {
+		if c.Field != "_id" && (c.Op == dbservice.Eq && indexable(c.Value) || c.Op == dbservice.In && inPushable(c.Value.([]any))) {
+			plan.Index = &dbservice.IndexDef{Name: "single-field " + c.Field, Fields: []string{c.Field}}
+			plan.Eq = []dbservice.Cond{c}
+			break
+		}
+		if c.Field == "_id" && (c.Op == dbservice.Eq || c.Op == dbservice.In) {
+			plan.Index = &dbservice.IndexDef{Name: "document ID", Fields: []string{"_id"}}
+			break
+		}
+	}
+	return plan, nil
+}

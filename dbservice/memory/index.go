@@ -332,3 +332,20 @@ func (s *Service) indexQuery(coll string, q dbservice.Query, plan dbservice.Plan
 	page.Stats.Returned = len(page.Docs)
 	return page, nil
 }
+
+// Explain implements dbservice.Explainer: the plan Query would follow.
+func (s *Service) Explain(ctx context.Context, coll string, q dbservice.Query) (dbservice.Plan, error) {
+	if err := s.precheck(ctx, "query", coll, "", false); err != nil {
+		return dbservice.Plan{}, err
+	}
+	q, err := dbservice.CheckQuery(q)
+	if err != nil {
+		return dbservice.Plan{}, fail("query", coll, "", err)
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if c := s.colls[coll]; c != nil {
+		return dbservice.PlanQuery(q, c.indexDefs()), nil
+	}
+	return dbservice.Plan{Residual: q.Where}, nil
+}
