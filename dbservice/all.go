@@ -6,6 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"iter"
+	"reflect"
+	"strings"
+	"time"
 
 	"github.com/securedb-go/securedb/validate"
 )
@@ -60,7 +63,10 @@ func GetAs[T any](ctx context.Context, s Service, collection, id string) (T, err
 
 // SaveAs stores v, which must encode as a JSON object, through
 // encoding/json. Fields tagged with a leading "_" are dropped like any
-// system field.
+// system field. time.Time values are stored like Save stores them, as
+// fixed-width UTC text (validate.TimeLayout), not with encoding/json's
+// variable fraction and the value's own zone offset, so that they order
+// and compare as instants.
 func SaveAs[T any](ctx context.Context, s Service, collection, id string, v T, opts ...WriteOption) (string, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -71,6 +77,9 @@ func SaveAs[T any](ctx context.Context, s Service, collection, id string, v T, o
 	var doc Doc
 	if err := dec.Decode(&doc); err != nil || doc == nil {
 		return "", NewError("save", "typed", collection, id, &validate.Error{Field: "doc", Reason: "value must encode as a JSON object"})
+	}
+	if nv, ok := fixTimes(reflect.ValueOf(v), doc); ok {
+		doc, _ = nv.(Doc)
 	}
 	return s.Save(ctx, collection, id, doc, opts...)
 }
@@ -83,4 +92,111 @@ func shortJSONErr(err error) string {
 		return "field " + te.Field + " cannot hold a " + te.Value
 	}
 	return "malformed"
+}
+
+var (
+	timeType      = reflect.TypeFor[time.Time]()
+	marshalerType = reflect.TypeFor[json.Marshaler]()
+)
+
+// fixTimes walks v beside node, its encoding/json form, and returns node
+// with every time.Time of v in validate.TimeLayout, reporting whether
+// anything changed. It follows encoding/json's naming of struct fields
+// (tags, "-", promoted fields of embedded structs) and replaces a value
+// only where the text there is that very instant, so a field it names
+// differently than encoding/json would is left alone, never overwritten.
+func fixTimes(v reflect.Value, node any) (any, bool) {
+	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
+		if v.IsNil() {
+			return node, false
+		}
+		v = v.Elem()
+	}
+	if !v.CanInterface() {
+		return node, false // reached through an unexported field: json skipped it too
+	}
+	if v.Type() == timeType {
+		text, ok := node.(string)
+		t := v.Interface().(time.Time)
+		if parsed, err := time.Parse(time.RFC3339Nano, text); ok && err == nil && parsed.Equal(t) {
+			return validate.FormatTime(t), true
+		}
+		return node, false
+	}
+	if v.Type().Implements(marshalerType) || reflect.PointerTo(v.Type()).Implements(marshalerType) {
+		return node, false // its own encoding
+	}
+	changed := false
+	switch v.Kind() {
+	case reflect.Struct:
+		m, ok := node.(map[string]any)
+		if !ok {
+			return node, false
+		}
+		changed = fixStructTimes(v, m)
+		return node, changed
+	case reflect.Map:
+		m, ok := node.(map[string]any)
+		if !ok || v.Type().Key().Kind() != reflect.String {
+			return node, false
+		}
+		for it := v.MapRange(); it.Next(); {
+			k := it.Key().String()
+			if child, ok := m[k]; ok {
+				if nv, ch := fixTimes(it.Value(), child); ch {
+					m[k], changed = nv, true
+				}
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		a, ok := node.([]any)
+		if !ok || v.Len() != len(a) || v.Type().Elem().Kind() == reflect.Uint8 {
+			return node, false
+		}
+		for i := range a {
+			if nv, ch := fixTimes(v.Index(i), a[i]); ch {
+				a[i], changed = nv, true
+			}
+		}
+	}
+	return node, changed
+}
+
+func fixStructTimes(v reflect.Value, m map[string]any) bool {
+	changed := false
+	t := v.Type()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, _, _ := strings.Cut(tag, ",")
+		fv := v.Field(i)
+		if f.Anonymous && name == "" {
+			// Promoted fields live in the parent object.
+			for fv.Kind() == reflect.Pointer {
+				if fv.IsNil() {
+					break
+				}
+				fv = fv.Elem()
+			}
+			if fv.Kind() == reflect.Struct && fv.Type() != timeType {
+				changed = fixStructTimes(fv, m) || changed
+				continue
+			}
+		}
+		if !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		if child, ok := m[name]; ok {
+			if nv, ch := fixTimes(fv, child); ch {
+				m[name], changed = nv, true
+			}
+		}
+	}
+	return changed
 }

@@ -52,7 +52,8 @@ func ApplyWriteOptions(opts ...WriteOption) (WriteOptions, error) {
 }
 
 // CheckQuery validates q and returns it normalized: Limit defaulted, values
-// in the JSON data model (numbers as float64, time.Time as RFC 3339 text),
+// in the JSON data model (numbers as float64, time.Time as the fixed-width
+// text of validate.TimeLayout, so a time range compares instants),
 // In values as []any, Exists values as bool. The cursor's form is checked;
 // its content is checked by DecodeCursor.
 func CheckQuery(q Query) (Query, error) {
@@ -71,6 +72,12 @@ func CheckQuery(q Query) (Query, error) {
 	out := Query{Limit: q.Limit, Cursor: q.Cursor}
 	if out.Limit == 0 {
 		out.Limit = DefaultLimit
+	}
+	if err := checkOrderBy(q.OrderBy); err != nil {
+		return q, err
+	}
+	if len(q.OrderBy) > 0 {
+		out.OrderBy = append([]Order(nil), q.OrderBy...)
 	}
 	for _, f := range q.Fields {
 		if err := validate.FieldPath(f); err != nil {
@@ -91,6 +98,28 @@ func CheckQuery(q Query) (Query, error) {
 		out.Where[i] = nc
 	}
 	return out, nil
+}
+
+// checkOrderBy refuses more than MaxOrderBy keys, invalid paths, a field
+// listed twice, and "_id" anywhere but last (it is the final key anyway).
+func checkOrderBy(keys []Order) error {
+	if len(keys) > MaxOrderBy {
+		return &validate.Error{Field: "query.orderBy", Reason: "more than " + strconv.Itoa(MaxOrderBy) + " sort keys"}
+	}
+	for i, k := range keys {
+		if err := validate.FieldPath(k.Field); err != nil {
+			return err
+		}
+		if k.Field == "_id" && i != len(keys)-1 {
+			return &validate.Error{Field: "query.orderBy", Reason: "_id can only be the last sort key"}
+		}
+		for _, prev := range keys[:i] {
+			if prev.Field == k.Field {
+				return &validate.Error{Field: "query.orderBy", Reason: "a field is listed twice"}
+			}
+		}
+	}
+	return nil
 }
 
 func checkCond(c Cond) (Cond, error) {

@@ -71,7 +71,8 @@ func fingerprint(collection string, q Query) string {
 	b, _ := json.Marshal(struct {
 		W []Cond
 		F []string
-	}{q.Where, q.Fields})
+		O []Order `json:",omitempty"`
+	}{q.Where, q.Fields, q.OrderBy})
 	h.Write(b)
 	return hex.EncodeToString(h.Sum(nil)[:12])
 }

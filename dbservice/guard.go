@@ -2,8 +2,10 @@ package dbservice
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/securedb-go/securedb/validate"
@@ -25,6 +27,17 @@ type Policy struct {
 	Audit *slog.Logger
 	// ReadOnly collections refuse Save and Delete with ErrForbidden.
 	ReadOnly []string
+	// ScanBudget caps how many documents one Query call reads (see
+	// ScanBudget); 0 leaves the provider's budget. It can only lower it.
+	ScanBudget int
+	// RequireIndex refuses, with ErrInvalid naming the EnsureIndex call
+	// that would serve it, every query the provider would answer by
+	// reading the collection rather than an index (see Served). Turn it on
+	// where clients choose the filters, so no client can make the service
+	// read, and pay for, a whole collection. A provider that cannot explain
+	// its plans (no Explainer) gets only queries without conditions or
+	// order.
+	RequireIndex bool
 }
 
 // DefaultPolicy is the policy securedb.Open uses: default validation and
@@ -101,10 +114,49 @@ func (g *guard) Query(ctx context.Context, collection string, q Query) (page Pag
 	if err = g.checkTarget("query", collection, "", false); err != nil {
 		return Page{}, err
 	}
-	if _, err = CheckQuery(q); err != nil {
+	cq, err := CheckQuery(q)
+	if err != nil {
 		return Page{}, NewError("query", "guard", collection, "", err)
 	}
+	if g.p.RequireIndex {
+		if err = g.requireIndex(ctx, collection, cq); err != nil {
+			return Page{}, err
+		}
+	}
+	if g.p.ScanBudget > 0 {
+		ctx = WithScanBudget(ctx, g.p.ScanBudget)
+	}
 	return g.next.Query(ctx, collection, q)
+}
+
+// Explain implements Explainer for the provider underneath, so that
+// middleware stacked on Guard can ask too.
+func (g *guard) Explain(ctx context.Context, collection string, q Query) (Plan, error) {
+	if ex, ok := g.next.(Explainer); ok {
+		return ex.Explain(ctx, collection, q)
+	}
+	return Plan{}, nil
+}
+
+// requireIndex refuses a query the provider would not serve from an
+// index, naming the call that would.
+func (g *guard) requireIndex(ctx context.Context, collection string, q Query) error {
+	var plan Plan
+	if ex, ok := g.next.(Explainer); ok {
+		p, err := ex.Explain(ctx, collection, q)
+		if err != nil {
+			return err
+		}
+		plan = p
+	}
+	if Served(q, plan) {
+		return nil
+	}
+	call := "EnsureIndex(" + strconv.Quote(collection)
+	for _, f := range SuggestIndex(q) {
+		call += ", " + strconv.Quote(f)
+	}
+	return NewError("query", "guard", collection, "", fmt.Errorf("%w: no index serves this query and the policy requires one; %s would", ErrInvalid, call+")"))
 }
 
 func (g *guard) EnsureIndex(ctx context.Context, collection string, fields ...string) (err error) {

@@ -209,3 +209,58 @@ func TestGuardWithoutAuditLoggerLogsNothing(t *testing.T) {
 		t.Fatalf("a nil Audit logger still logged: %s", buf.String())
 	}
 }
+
+func TestRequireIndexRefusesQueriesNoIndexServes(t *testing.T) {
+	ctx := t.Context()
+	mem := memory.New()
+	g := dbservice.Guard(mem, dbservice.Policy{RequireIndex: true})
+	for i, team := range []string{"red", "blue", "red"} {
+		if _, err := g.Save(ctx, "agents", "a"+string(rune('0'+i)), dbservice.Doc{"team": team, "score": float64(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	byTeam := dbservice.Query{Where: []dbservice.Cond{dbservice.Where("team", dbservice.Eq, "red")}}
+	top := dbservice.Query{OrderBy: []dbservice.Order{dbservice.Desc("score")}, Limit: 5}
+	_, err := g.Query(ctx, "agents", byTeam)
+	if !errors.Is(err, dbservice.ErrInvalid) || !strings.Contains(err.Error(), `EnsureIndex("agents", "team")`) {
+		t.Fatalf("an unindexed filter: %v, want ErrInvalid naming EnsureIndex(\"agents\", \"team\")", err)
+	}
+	_, err = g.Query(ctx, "agents", top)
+	if !errors.Is(err, dbservice.ErrInvalid) || !strings.Contains(err.Error(), `EnsureIndex("agents", "score")`) {
+		t.Fatalf("an unindexed order: %v, want ErrInvalid naming EnsureIndex(\"agents\", \"score\")", err)
+	}
+	if _, err := g.Query(ctx, "agents", dbservice.Query{Limit: 2}); err != nil {
+		t.Fatalf("listing walks the primary index and is allowed: %v", err)
+	}
+	for _, f := range []string{"team", "score"} {
+		if err := g.EnsureIndex(ctx, "agents", f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := g.Query(ctx, "agents", byTeam)
+	if err != nil || len(p.Docs) != 2 || p.Stats.Index == "" {
+		t.Fatalf("with the index: %d docs, index %q, %v", len(p.Docs), p.Stats.Index, err)
+	}
+	p, err = g.Query(ctx, "agents", top)
+	if err != nil || len(p.Docs) != 3 || p.Docs[0]["_id"] != "a2" || p.Stats.Index == "" {
+		t.Fatalf("ordered through the index: %v, index %q, %v", p.Docs, p.Stats.Index, err)
+	}
+}
+
+func TestPolicyScanBudgetLowersTheProvidersBudget(t *testing.T) {
+	ctx := t.Context()
+	mem := memory.New()
+	g := dbservice.Guard(mem, dbservice.Policy{ScanBudget: 3})
+	for i := range 10 {
+		if _, err := g.Save(ctx, "agents", "a"+string(rune('0'+i)), dbservice.Doc{"n": float64(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := g.Query(ctx, "agents", dbservice.Query{Where: []dbservice.Cond{dbservice.Where("n", dbservice.Gt, 7)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Stats.Read != 3 || !p.Stats.BudgetReached || len(p.Docs) != 0 || p.Next == "" {
+		t.Fatalf("under a policy budget of 3: %+v, %d docs, next %q", p.Stats, len(p.Docs), p.Next)
+	}
+}

@@ -75,6 +75,11 @@ func Where(field string, op Op, value any) Cond {
 type Query struct {
 	// Where holds conditions that must all hold; empty lists every document.
 	Where []Cond
+	// OrderBy sorts the results by these keys, in the order of [Compare],
+	// then by "_id" in the direction of the last key. Only documents that
+	// hold every OrderBy field (null counts) are returned, as with
+	// Firestore's own ordering. Empty means "_id" ascending.
+	OrderBy []Order
 	// Fields projects the result to these dotted paths; "_id" and "_rev" are
 	// always returned. Empty returns whole documents.
 	Fields []string
@@ -91,10 +96,28 @@ const (
 	MaxLimit     = 1000
 )
 
-// Page is one page of query results. Next is "" after the last page.
+// Page is one page of query results. Next is "" after the last page. A page
+// may be short, or empty, and still have a Next: that happens when the scan
+// budget (see [ScanBudget]) ran out before the page was full.
 type Page struct {
-	Docs []Doc
-	Next string
+	Docs  []Doc
+	Next  string
+	Stats Stats
+}
+
+// Stats says what one Query call cost.
+type Stats struct {
+	// Read is how many documents the provider read from the database to
+	// answer the call (what a backend that bills per read charges for).
+	Read int
+	// Returned is len(Docs).
+	Returned int
+	// Index names the index that served the conditions or the order, or is
+	// "" when the call scanned the collection in ID order.
+	Index string
+	// BudgetReached reports that the call stopped at its scan budget; Next
+	// continues where it stopped.
+	BudgetReached bool
 }
 
 // WriteOption makes a Save or Delete conditional.

@@ -86,7 +86,8 @@ func (l Limits) withDefaults() Limits {
 //   - strings must be valid UTF-8;
 //   - numbers become float64; integers beyond ±2^53, NaN and ±Inf are
 //     refused, never rounded;
-//   - time.Time becomes RFC 3339 text in UTC; []byte becomes base64 text, as
+//   - time.Time becomes fixed-width RFC 3339 text in UTC (TimeLayout), so
+//     that text order is time order; []byte becomes base64 text, as
 //     encoding/json does; structs and other json.Marshaler values go through
 //     encoding/json; pointers are followed;
 //   - channels, functions, complex numbers and maps with non-string keys are
@@ -205,6 +206,17 @@ func (w *walker) sized(n int) error {
 
 var timeType = reflect.TypeFor[time.Time]()
 
+// TimeLayout is how a time.Time is stored: RFC 3339 in UTC with exactly
+// nine fraction digits, so that comparing the text (as every provider
+// does) compares the instants. Times before year 0 or after 9999 do not
+// fit RFC 3339 and keep Go's own text.
+const TimeLayout = "2006-01-02T15:04:05.000000000Z"
+
+// FormatTime returns t in TimeLayout.
+func FormatTime(t time.Time) string {
+	return t.UTC().Format(TimeLayout)
+}
+
 func (w *walker) value(v any, depth int) (any, error) {
 	switch x := v.(type) {
 	case nil:
@@ -226,7 +238,7 @@ func (w *walker) value(v any, depth int) (any, error) {
 	case []any:
 		return w.array(x, depth)
 	case time.Time:
-		s := x.UTC().Format(time.RFC3339Nano)
+		s := FormatTime(x)
 		return s, w.str(s)
 	case []byte:
 		s := base64.StdEncoding.EncodeToString(x)

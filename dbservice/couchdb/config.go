@@ -104,6 +104,10 @@ type Config struct {
 	// Limits bounds documents before they are sent; the zero value is
 	// validate.DefaultLimits.
 	Limits validate.Limits
+	// ScanBudget is the most documents one Query call reads from the
+	// database; 0 means dbservice.DefaultScanBudget. Past it a call returns
+	// the matches found so far and a Next cursor (see dbservice.Page).
+	ScanBudget int
 	// Collections lists the collections CheckPosture inspects in addition
 	// to those this Service has already used.
 	Collections []string

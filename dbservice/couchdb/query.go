@@ -1,13 +1,21 @@
 package couchdb
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/go-kivik/kivik/v4"
+	"github.com/go-kivik/kivik/v4/couchdb/chttp"
 
 	"github.com/securedb-go/securedb/dbservice"
 	"github.com/securedb-go/securedb/validate"
@@ -25,7 +33,8 @@ type cursorState struct {
 // Query implements dbservice.Service. Pages are in _id order and the cursor
 // is the last _id returned, so a page never repeats or skips a document
 // that existed throughout, whatever is written elsewhere meanwhile. A
-// missing database is an empty result.
+// missing database is an empty result. One call reads at most the scan
+// budget of documents; ordered queries go through dbservice.SortedPage.
 func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (dbservice.Page, error) {
 	if err := s.precheck(ctx, "query", coll, "", false); err != nil {
 		return dbservice.Page{}, err
@@ -33,6 +42,12 @@ func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (db
 	q, err := dbservice.CheckQuery(q)
 	if err != nil {
 		return dbservice.Page{}, fail("query", coll, "", err)
+	}
+	budget := dbservice.ScanBudget(ctx, s.cfg.ScanBudget)
+	if len(q.OrderBy) > 0 {
+		return dbservice.SortedPage(ctx, provider, coll, q, budget, func(ctx context.Context, inner dbservice.Query) (dbservice.Page, error) {
+			return s.Query(ctx, coll, inner)
+		})
 	}
 	var after string
 	if q.Cursor != "" {
@@ -54,7 +69,7 @@ func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (db
 			page = dbservice.Page{}
 			return err
 		}
-		page, err = s.page(ctx, db, coll, q, after)
+		page, err = s.page(ctx, db, coll, q, after, budget)
 		return err
 	})
 	if err != nil {
@@ -85,14 +100,18 @@ func checkCursorID(id string) error {
 
 // page reads one page. visit sees candidate documents in _id order and
 // keeps those dbservice.Match accepts, up to Limit; one more accepted
-// document means there is a next page.
-func (s *Service) page(ctx context.Context, db, coll string, q dbservice.Query, after string) (dbservice.Page, error) {
+// document means there is a next page. Every path reads at most budget
+// documents from the database (see readRange and readIndex), and a page
+// cut short by the budget continues after the last document read.
+func (s *Service) page(ctx context.Context, db, coll string, q dbservice.Query, after string, budget int) (dbservice.Page, error) {
 	var (
-		page dbservice.Page
-		last string
-		more bool
+		page     dbservice.Page
+		last     string // _id of the last document returned
+		lastRead string // _id of the last document read
+		more     bool
 	)
 	visit := func(cid string, doc dbservice.Doc) bool {
+		lastRead = cid
 		id, ok := userID(cid)
 		if !ok || doc == nil {
 			return true
@@ -112,52 +131,163 @@ func (s *Service) page(ctx context.Context, db, coll string, q dbservice.Query, 
 		last = cid
 		return true
 	}
-	var err error
-	if len(q.Where) == 0 {
-		err = s.scanAllDocs(ctx, db, after, q.Limit, visit)
-	} else {
-		p := s.plan(ctx, db, q)
-		err = s.scanFind(ctx, db, p, after, q.Limit, visit)
+	p := s.plan(ctx, db, q)
+	var (
+		sc  scan
+		err error
+	)
+	if p.index != nil {
+		sc, err = s.readIndex(ctx, db, p, after, q.Limit, budget, visit)
 		if errors.Is(err, errIndexUnused) {
 			// The index was dropped behind our back: forget it and read in
 			// _id order instead.
 			s.log.Warn("couchdb ignored an index the provider relied on; reading in _id order", "database", db, "index", p.index.name)
 			s.indexes.forget(db, p.index.field)
-			page, last, more = dbservice.Page{}, "", false
+			page, last, lastRead, more = dbservice.Page{}, "", "", false
 			p.index = nil
-			err = s.scanFind(ctx, db, p, after, q.Limit, visit)
 		}
+	}
+	if p.index == nil {
+		sc, err = s.readRange(ctx, db, p, after, q.Limit, budget, visit)
 	}
 	if err != nil {
 		return dbservice.Page{}, err
+	}
+	page.Stats.Read = sc.read
+	if p.index != nil {
+		page.Stats.Index = p.index.name
+	}
+	switch {
+	case more:
+	case sc.cut:
+		// Out of budget before the page filled: continue after the last
+		// document read.
+		page.Stats.BudgetReached = true
+		last, more = lastRead, true
+		if sc.upper != "" {
+			last = sc.upper
+		}
 	}
 	if more {
 		if page.Next, err = dbservice.EncodeCursor(coll, q, cursorState{After: last}); err != nil {
 			return dbservice.Page{}, err
 		}
 	}
+	page.Stats.Returned = len(page.Docs)
 	return page, nil
 }
 
-// scanAllDocs visits the documents after the start key in _id order from
-// _all_docs, in growing batches, until visit stops or the data ends.
-func (s *Service) scanAllDocs(ctx context.Context, db, after string, limit int, visit func(string, dbservice.Doc) bool) error {
-	batch, start := min(limit+2, maxBatch), after
+// scan is what one read of a page cost and where it stopped.
+type scan struct {
+	read  int    // documents the database read
+	cut   bool   // stopped at the budget with documents left after
+	upper string // for readRange: the last _id of the budgeted range
+}
+
+// readRange reads the documents after the start _id in _id order, at
+// most budget of them. Without conditions that is _all_docs itself. With
+// conditions, one keys-only _all_docs request finds the _id budget rows on
+// (skip costs the server a walk of the _id index, not document reads), and
+// _find evaluates the selector on that _id range only, so the server reads
+// no more than budget documents while returning only the matches.
+func (s *Service) readRange(ctx context.Context, db string, p plan, after string, limit, budget int, visit func(string, dbservice.Doc) bool) (scan, error) {
+	if len(p.clauses) == 0 {
+		return s.readAllDocs(ctx, db, after, limit, budget, visit)
+	}
+	upper, err := s.rangeEnd(ctx, db, after, budget)
+	if err != nil {
+		return scan{}, err
+	}
+	var sc scan
+	batch := min(limit+1, maxBatch)
 	for {
+		var from any // JSON null sorts before every string
+		if after != "" {
+			from = after
+		}
+		idRange := map[string]any{"$gt": from}
+		if upper != "" {
+			idRange["$lte"] = upper
+		}
+		clauses := append(p.clauses[:len(p.clauses):len(p.clauses)], map[string]any{"_id": idRange})
+		query := map[string]any{
+			"selector":        map[string]any{"$and": clauses},
+			"sort":            []any{map[string]string{"_id": "asc"}},
+			"limit":           batch,
+			"execution_stats": true,
+		}
+		if p.fields != nil {
+			query["fields"] = p.fields
+		}
+		lastRow := ""
+		n, read, stopped, _, _, err := s.find(ctx, db, query, func(cid string, doc dbservice.Doc) bool {
+			lastRow = cid
+			return visit(cid, doc)
+		})
+		if err != nil {
+			return scan{}, err
+		}
+		sc.read += read
+		switch {
+		case stopped:
+			return sc, nil
+		case n < batch:
+			// The range is exhausted; when the budget bounded it, the rest of
+			// the collection lies after it.
+			sc.cut, sc.upper = upper != "", upper
+			return sc, nil
+		}
+		// Mango's rows are a superset of the matches: a full batch may still
+		// leave the page short.
+		after, batch = lastRow, min(batch*2, maxBatch)
+	}
+}
+
+// rangeEnd returns the _id that ends a range of budget documents after
+// the start _id, or "" when fewer are left.
+func (s *Service) rangeEnd(ctx context.Context, db, after string, budget int) (string, error) {
+	params := map[string]any{"limit": 1, "skip": budget - 1}
+	if after != "" {
+		// start_key is inclusive: when the start _id still exists it is the
+		// first row, and the range holds budget-1 documents after it.
+		params["start_key"] = after
+	}
+	rs := s.db(db).AllDocs(ctx, kivik.Params(params))
+	defer rs.Close()
+	var upper string
+	if rs.Next() {
+		id, err := rs.ID()
+		if err != nil {
+			return "", err
+		}
+		upper = id
+	}
+	return upper, rs.Err()
+}
+
+// readAllDocs visits the documents after the start key in _id order from
+// _all_docs, in growing batches, until visit stops, the data ends or
+// budget rows were read.
+func (s *Service) readAllDocs(ctx context.Context, db, after string, limit, budget int, visit func(string, dbservice.Doc) bool) (scan, error) {
+	batch, start := min(limit+2, maxBatch), after
+	var sc scan
+	for {
+		batch = min(batch, budget-sc.read)
 		params := map[string]any{"include_docs": true, "limit": batch}
 		if start != "" {
 			params["start_key"] = start // inclusive: the row equal to it is skipped
+			params["limit"] = batch + 1
 		}
 		rs := s.db(db).AllDocs(ctx, kivik.Params(params))
 		n, lastID, stopped, err := 0, "", false, error(nil)
 		for rs.Next() {
-			n++
 			if lastID, err = rs.ID(); err != nil {
 				break
 			}
 			if lastID == start {
 				continue
 			}
+			n++
 			var doc dbservice.Doc
 			if err = rs.ScanDoc(&doc); err != nil {
 				break
@@ -171,8 +301,13 @@ func (s *Service) scanAllDocs(ctx context.Context, db, after string, limit int, 
 			err = rs.Err()
 		}
 		_ = rs.Close()
+		sc.read += n
 		if err != nil || stopped || n < batch {
-			return err
+			return sc, err
+		}
+		if sc.read >= budget {
+			sc.cut = true
+			return sc, nil
 		}
 		start, batch = lastID, min(batch*2, maxBatch)
 	}
@@ -181,61 +316,99 @@ func (s *Service) scanAllDocs(ctx context.Context, db, after string, limit int, 
 // errIndexUnused reports that _find did not use the index it was told to.
 var errIndexUnused = errors.New("index not used")
 
-// scanFind visits the documents _find selects, after the start _id, in _id
-// order, in growing batches continued by bookmark.
-func (s *Service) scanFind(ctx context.Context, db string, p plan, after string, limit int, visit func(string, dbservice.Doc) bool) error {
+// readIndex visits the documents _find selects through the index, after
+// the start _id, in _id order, in growing batches continued by bookmark,
+// until the page is full, the data ends or the budget is spent. The
+// index's rows for one value are in _id order (only single-field indexes
+// are used), but the start _id does not narrow its key range: page k
+// examines the rows of the pages before it again, and the documents
+// examined count against the budget.
+func (s *Service) readIndex(ctx context.Context, db string, p plan, after string, limit, budget int, visit func(string, dbservice.Doc) bool) (scan, error) {
 	var from any // JSON null sorts before every string
 	if after != "" {
 		from = after
 	}
 	clauses := append(p.clauses[:len(p.clauses):len(p.clauses)], map[string]any{"_id": map[string]any{"$gt": from}})
-	query := map[string]any{"selector": map[string]any{"$and": clauses}}
-	if p.index != nil {
-		// The index's rows for one value are in _id order; sorting would
-		// make Mango pick _all_docs instead.
-		query["use_index"] = []string{"_design/" + p.index.name, p.index.name}
-	} else {
-		query["sort"] = []any{map[string]string{"_id": "asc"}}
+	query := map[string]any{
+		"selector": map[string]any{"$and": clauses},
+		// Sorting would make Mango pick _all_docs instead.
+		"use_index":       []string{"_design/" + p.index.name, p.index.name},
+		"execution_stats": true,
 	}
 	if p.fields != nil {
 		query["fields"] = p.fields
 	}
+	var sc scan
 	batch := min(limit+1, maxBatch)
 	for {
-		query["limit"] = batch
-		rs := s.db(db).Find(ctx, query)
-		n, stopped, err := 0, false, error(nil)
-		for rs.Next() {
-			n++
-			if stopped {
-				continue // drain: the warning comes after the rows
-			}
-			var doc dbservice.Doc
-			if err = rs.ScanDoc(&doc); err != nil {
-				break
-			}
-			cid, _ := doc["_id"].(string)
-			stopped = !visit(cid, doc)
+		query["limit"] = min(batch, budget-sc.read)
+		n, read, stopped, bookmark, warning, err := s.find(ctx, db, query, visit)
+		if err != nil {
+			return sc, err
 		}
-		if err == nil {
-			err = rs.Err()
+		if strings.Contains(warning, " was not used") {
+			return sc, errIndexUnused
 		}
-		var meta *kivik.ResultMetadata
-		if err == nil {
-			meta, err = rs.Metadata()
-		}
-		_ = rs.Close()
+		sc.read += read
 		switch {
-		case err != nil:
-			return err
-		case p.index != nil && strings.Contains(meta.Warning, " was not used"):
-			return errIndexUnused
-		case stopped || n < batch || meta.Bookmark == "" || meta.Bookmark == "nil":
-			return nil
+		case stopped || n < query["limit"].(int) || bookmark == "" || bookmark == "nil":
+			return sc, nil
+		case sc.read >= budget:
+			sc.cut = true
+			return sc, nil
 		}
-		query["bookmark"] = meta.Bookmark
+		query["bookmark"] = bookmark
 		batch = min(batch*2, maxBatch)
 	}
+}
+
+// find runs one _find request and visits its rows. It returns the rows
+// seen, the documents the server examined (from Mango's execution
+// statistics, which kivik does not expose, hence the plain request),
+// whether visit stopped, and Mango's warning.
+func (s *Service) find(ctx context.Context, db string, query map[string]any, visit func(string, dbservice.Doc) bool) (n, read int, stopped bool, bookmark, warning string, err error) {
+	body, err := json.Marshal(query)
+	if err != nil {
+		return 0, 0, false, "", "", err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.base+"/"+url.PathEscape(db)+"/_find", bytes.NewReader(body))
+	if err != nil {
+		return 0, 0, false, "", "", err
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := s.authClient.Do(req)
+	if err != nil {
+		return 0, 0, false, "", "", err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		var e struct {
+			Reason string `json:"reason"`
+		}
+		_ = json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&e)
+		return 0, 0, false, "", "", &chttp.HTTPError{Response: resp, Reason: e.Reason}
+	}
+	var out struct {
+		Docs     []dbservice.Doc `json:"docs"`
+		Bookmark string          `json:"bookmark"`
+		Warning  string          `json:"warning"`
+		Stats    struct {
+			DocsExamined int `json:"total_docs_examined"`
+		} `json:"execution_stats"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return 0, 0, false, "", "", fmt.Errorf("%w: couchdb sent a malformed _find answer", dbservice.ErrUnavailable)
+	}
+	for _, doc := range out.Docs {
+		n++
+		cid, _ := doc["_id"].(string)
+		if !visit(cid, doc) {
+			stopped = true
+			break
+		}
+	}
+	return n, max(out.Stats.DocsExamined, n), stopped, out.Bookmark, out.Warning, nil
 }
 
 // plan is how a query with conditions is sent to _find.
@@ -309,6 +482,11 @@ func pushdown(c dbservice.Cond) []any {
 		// ICU order is not byte order: only the type is certain.
 		return one(map[string]any{"$type": "string"})
 	case dbservice.In:
+		// CouchDB 3.5 fails a $in holding null with a 500 (function_clause)
+		// once the database has any JSON index: Match alone decides then.
+		if slices.Contains(c.Value.([]any), nil) {
+			return nil
+		}
 		// Mango's $in also matches arrays holding a value: wider, fine.
 		return one(map[string]any{"$in": c.Value})
 	case dbservice.Exists:
@@ -358,4 +536,28 @@ func idPushdown(c dbservice.Cond) []any {
 	}
 	// Ranges: the mapping does not keep order, so Match alone decides.
 	return nil
+}
+
+// Explain implements dbservice.Explainer: an equality on a field with an
+// index of ours reads that index; everything else reads _id ranges.
+// Orderings are sorted on the client.
+func (s *Service) Explain(ctx context.Context, coll string, q dbservice.Query) (dbservice.Plan, error) {
+	if err := s.precheck(ctx, "query", coll, "", false); err != nil {
+		return dbservice.Plan{}, err
+	}
+	q, err := dbservice.CheckQuery(q)
+	if err != nil {
+		return dbservice.Plan{}, fail("query", coll, "", err)
+	}
+	plan := dbservice.Plan{Residual: q.Where}
+	if ref := s.indexFor(ctx, s.dbName(coll), q.Where); ref != nil {
+		plan.Index = &dbservice.IndexDef{Name: ref.name, Fields: []string{ref.field}}
+		for _, c := range q.Where {
+			if c.Field == ref.field && c.Op == dbservice.Eq {
+				plan.Eq = []dbservice.Cond{c}
+				break
+			}
+		}
+	}
+	return plan, nil
 }

@@ -244,3 +244,31 @@ func TestAnEqualityOnAnIndexedFieldReadsTheIndexInIDOrder(t *testing.T) {
 		}
 	})
 }
+
+// TestInWithNullAfterAnIndexExists: CouchDB 3.5 answers a Mango $in that
+// holds null with a 500 (function_clause) once the database has a JSON
+// index; the provider leaves such an In to the client.
+func TestInWithNullAfterAnIndexExists(t *testing.T) {
+	s := newServer(t)
+	ctx, coll := t.Context(), dbtest.Collection(t)
+	for id, v := range map[string]any{"a": nil, "b": 10.0, "c": "x"} {
+		if _, err := s.Save(ctx, coll, id, dbservice.Doc{"v": v, "t": "red"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.EnsureIndex(ctx, coll, "t"); err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.Query(ctx, coll, dbservice.Query{Where: []dbservice.Cond{dbservice.Where("v", dbservice.In, []any{nil, 10})}})
+	if err != nil {
+		t.Fatalf("In with null: %v", err)
+	}
+	got := []string{}
+	for _, d := range p.Docs {
+		got = append(got, d["_id"].(string))
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, []string{"a", "b"}) {
+		t.Fatalf("In [null, 10] = %v, want [a b]", got)
+	}
+}

@@ -68,6 +68,10 @@ type Config struct {
 	// validate.DefaultLimits. DynamoDB's own limits (MaxItemBytes,
 	// MaxNesting, number range) apply on top.
 	Limits validate.Limits
+	// ScanBudget is the most documents one Query call reads from the
+	// database; 0 means dbservice.DefaultScanBudget. Past it a call returns
+	// the matches found so far and a Next cursor (see dbservice.Page).
+	ScanBudget int
 	// AWS, when set, is the base AWS configuration (credentials, retryer,
 	// HTTP client, API options) instead of the SDK's default loading.
 	// Region and EndpointURL above still apply.

@@ -33,6 +33,7 @@ type Service struct {
 	kmsKeyID      string
 	createMissing bool
 	limits        validate.Limits
+	budget        int
 	endpoint      *url.URL // nil: the SDK's regional endpoint
 	collections   []string
 	log           *slog.Logger
@@ -80,6 +81,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		prefix:        cfg.TablePrefix,
 		kmsKeyID:      cfg.KMSKeyID,
 		createMissing: cfg.createMissing(),
+		budget:        cfg.ScanBudget,
 		limits:        cfg.Limits,
 		endpoint:      ep,
 		collections:   append([]string(nil), cfg.Collections...),

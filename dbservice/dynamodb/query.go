@@ -26,9 +26,11 @@ const maxScanLimit = 1 << 16
 // Query implements dbservice.Service with Scan and a FilterExpression built
 // only from expression attribute names and values, never from user text.
 // DynamoDB applies Limit before the filter, so Query keeps scanning until
-// the page is full or the table ends; it starts each Scan at the page size
-// and grows it fourfold while matches are sparse. dbservice.Match then
-// checks every item on the client, the final word on the semantics.
+// the page is full, the table ends or the scan budget is spent (Scan's
+// Limit bounds the items evaluated, so a call never reads past it); it
+// starts each Scan at the page size and grows it fourfold while matches are
+// sparse. dbservice.Match then checks every item on the client, the final
+// word on the semantics. Ordered queries go through dbservice.SortedPage.
 //
 // Scans are strongly consistent (ConsistentRead), so a page reflects every
 // write acknowledged before it, at twice the read capacity of an eventually
@@ -44,6 +46,12 @@ func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (db
 	q, err := dbservice.CheckQuery(q)
 	if err != nil {
 		return dbservice.Page{}, fail("query", coll, "", err)
+	}
+	budget := dbservice.ScanBudget(ctx, s.budget)
+	if len(q.OrderBy) > 0 {
+		return dbservice.SortedPage(ctx, provider, coll, q, budget, func(ctx context.Context, inner dbservice.Query) (dbservice.Page, error) {
+			return s.Query(ctx, coll, inner)
+		})
 	}
 	var start map[string]types.AttributeValue
 	if q.Cursor != "" {
@@ -67,10 +75,13 @@ func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (db
 			return dbservice.Page{}, fail("query", coll, "", fmt.Errorf("%w: cursor cannot be encoded", dbservice.ErrUnavailable))
 		}
 		page.Next = c
+		page.Stats.Returned = len(page.Docs)
 		return page, nil
 	}
 	for {
-		in.Limit = aws.Int32(int32(scanLimit))
+		// Scan's Limit bounds the items it evaluates (and bills), so no
+		// call reads past its budget.
+		in.Limit = aws.Int32(int32(min(scanLimit, budget-page.Stats.Read)))
 		out, err := s.client.Scan(ctx, in)
 		if err != nil {
 			if errorCode(err) == codeNotFound {
@@ -78,6 +89,7 @@ func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (db
 			}
 			return dbservice.Page{}, fail("query", coll, "", classify(ctx, err))
 		}
+		page.Stats.Read += int(out.ScannedCount)
 		for _, item := range out.Items {
 			doc, err := decodeItem(item)
 			if err != nil {
@@ -98,6 +110,7 @@ func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (db
 			page.Docs = append(page.Docs, doc)
 		}
 		if out.LastEvaluatedKey == nil {
+			page.Stats.Returned = len(page.Docs)
 			return page, nil
 		}
 		lek, ok := out.LastEvaluatedKey[idAttr].(*types.AttributeValueMemberS)
@@ -107,6 +120,10 @@ func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (db
 		if len(page.Docs) == q.Limit {
 			// Everything up to the scan's end was looked at and nothing
 			// after the last returned document matched.
+			return next(lek.Value)
+		}
+		if page.Stats.Read >= budget {
+			page.Stats.BudgetReached = true
 			return next(lek.Value)
 		}
 		in.ExclusiveStartKey = out.LastEvaluatedKey
@@ -257,4 +274,17 @@ func buildScan(table string, q dbservice.Query) *dynamodb.ScanInput {
 		in.ExpressionAttributeValues = b.values
 	}
 	return in
+}
+
+// Explain implements dbservice.Explainer: every query with conditions is
+// a Scan; this provider keeps no secondary index yet.
+func (s *Service) Explain(ctx context.Context, coll string, q dbservice.Query) (dbservice.Plan, error) {
+	if err := s.precheck(ctx, "query", coll, "", false); err != nil {
+		return dbservice.Plan{}, err
+	}
+	q, err := dbservice.CheckQuery(q)
+	if err != nil {
+		return dbservice.Plan{}, fail("query", coll, "", err)
+	}
+	return dbservice.Plan{Residual: q.Where}, nil
 }

@@ -74,6 +74,10 @@ type Config struct {
 	// validate.DefaultLimits. Firestore's own limits (1 MiB documents, 20
 	// levels of nesting) apply on top.
 	Limits validate.Limits
+	// ScanBudget is the most documents one Query call reads from the
+	// database; 0 means dbservice.DefaultScanBudget. Past it a call returns
+	// the matches found so far and a Next cursor (see dbservice.Page).
+	ScanBudget int
 	// CallTimeout bounds each call, the SDK's retries of unavailable
 	// servers included; a call that runs out of it returns ErrUnavailable.
 	// Zero means DefaultCallTimeout. The caller's context still applies.

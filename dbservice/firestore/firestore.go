@@ -30,6 +30,7 @@ type Service struct {
 	client   *firestore.Client
 	prefix   string
 	limits   validate.Limits
+	budget   int
 	timeout  time.Duration
 	log      *slog.Logger
 	closed   atomic.Bool
@@ -70,6 +71,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	s := &Service{
 		prefix:   cfg.CollectionPrefix,
+		budget:   cfg.ScanBudget,
 		limits:   cfg.Limits,
 		timeout:  cfg.callTimeout(),
 		log:      log,

@@ -37,7 +37,9 @@ const maxIndexedBytes = 1500
 //
 // What is sent to Firestore is a superset of the answer; dbservice.Match
 // then decides on the client, and Query keeps reading (in growing chunks)
-// until the page is full or the collection ends:
+// until the page is full, the collection ends or the scan budget is spent
+// (then the page continues after the last document read); ordered queries
+// go through dbservice.SortedPage. What goes where:
 //
 //   - Eq (values of at most 1500 bytes) and one In without nil are sent
 //     as == and in filters on the field path (quoted segment by segment
@@ -68,6 +70,12 @@ func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (db
 	if err != nil {
 		return dbservice.Page{}, fail("query", coll, "", err)
 	}
+	budget := dbservice.ScanBudget(ctx, s.budget)
+	if len(q.OrderBy) > 0 {
+		return dbservice.SortedPage(ctx, provider, coll, q, budget, func(ctx context.Context, inner dbservice.Query) (dbservice.Page, error) {
+			return s.Query(ctx, coll, inner)
+		})
+	}
 	var after string
 	if q.Cursor != "" {
 		var st cursorState
@@ -89,8 +97,20 @@ func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (db
 
 	chunk := q.Limit + 1
 	var page dbservice.Page
+	cursorAfter := func(id string) (dbservice.Page, error) {
+		next, err := dbservice.EncodeCursor(coll, q, cursorState{After: id})
+		if err != nil {
+			return dbservice.Page{}, fail("query", coll, "", fmt.Errorf("%w: cursor cannot be encoded", dbservice.ErrUnavailable))
+		}
+		page.Next = next
+		page.Stats.Returned = len(page.Docs)
+		return page, nil
+	}
 	for {
-		fq := base.Limit(chunk)
+		// Firestore bills every document a query returns, and the filters
+		// sent select them: the chunk size bounds the reads.
+		want := min(chunk, budget-page.Stats.Read)
+		fq := base.Limit(want)
 		if after != "" {
 			fq = fq.StartAfter(after)
 		}
@@ -98,20 +118,21 @@ func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (db
 		if err != nil {
 			return dbservice.Page{}, fail("query", coll, "", err)
 		}
-		if n < chunk && !more {
+		page.Stats.Read += n
+		if n < want && !more {
+			page.Stats.Returned = len(page.Docs)
 			return page, nil // the collection ends here
 		}
 		if more || len(page.Docs) == q.Limit {
 			// Another match exists, or the page is full where the chunk
 			// ends and more documents follow: continue after the last
 			// document returned.
-			last := page.Docs[len(page.Docs)-1]["_id"].(string)
-			next, err := dbservice.EncodeCursor(coll, q, cursorState{After: last})
-			if err != nil {
-				return dbservice.Page{}, fail("query", coll, "", fmt.Errorf("%w: cursor cannot be encoded", dbservice.ErrUnavailable))
-			}
-			page.Next = next
-			return page, nil
+			return cursorAfter(page.Docs[len(page.Docs)-1]["_id"].(string))
+		}
+		if page.Stats.Read >= budget {
+			// Out of budget: continue after the last document read.
+			page.Stats.BudgetReached = true
+			return cursorAfter(after)
 		}
 		if !exact {
 			chunk = min(chunk*4, maxChunk)
@@ -241,4 +262,30 @@ func inPushable(vals []any) bool {
 		}
 	}
 	return true
+}
+
+// Explain implements dbservice.Explainer: an equality (on a value of at
+// most 1500 bytes) or an In is served by Firestore's automatic
+// single-field index; other conditions and orderings are not.
+func (s *Service) Explain(ctx context.Context, coll string, q dbservice.Query) (dbservice.Plan, error) {
+	if err := s.precheck(ctx, "query", coll, "", false); err != nil {
+		return dbservice.Plan{}, err
+	}
+	q, err := dbservice.CheckQuery(q)
+	if err != nil {
+		return dbservice.Plan{}, fail("query", coll, "", err)
+	}
+	plan := dbservice.Plan{Residual: q.Where}
+	for _, c := range q.Where {
+		if c.Field != "_id" && (c.Op == dbservice.Eq && indexable(c.Value) || c.Op == dbservice.In && inPushable(c.Value.([]any))) {
+			plan.Index = &dbservice.IndexDef{Name: "single-field " + c.Field, Fields: []string{c.Field}}
+			plan.Eq = []dbservice.Cond{c}
+			break
+		}
+		if c.Field == "_id" && (c.Op == dbservice.Eq || c.Op == dbservice.In) {
+			plan.Index = &dbservice.IndexDef{Name: "document ID", Fields: []string{"_id"}}
+			break
+		}
+	}
+	return plan, nil
 }

@@ -209,7 +209,7 @@ func decodeValue(v any, inArray bool) (any, error) {
 		}
 		return x, nil
 	case time.Time:
-		return x.UTC().Format(time.RFC3339Nano), nil
+		return validate.FormatTime(x), nil
 	case []byte:
 		return base64.StdEncoding.EncodeToString(x), nil
 	case *latlng.LatLng:

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/securedb-go/securedb/dbservice"
 	"github.com/securedb-go/securedb/dbservice/dbtest"
@@ -52,6 +54,11 @@ var bugs = []struct {
 	{"rev-renamed", []string{"TypedHelpersRoundTrip"}},
 	{"errors-quote-docs", []string{"ErrorsAreTypedAndLeakNothing"}},
 	{"close-noop", []string{"CloseMakesCallsFailWithErrClosed"}},
+	{"order-by-text", []string{"OrderByFollowsTheOrderAcrossTypes"}},
+	{"ties-always-asc", []string{"OrderByTwoFieldsBreaksTiesByID"}},
+	{"ordered-cursor-skips", []string{"OrderedPagingReturnsEveryDocumentOnceInOrder"}},
+	{"ignore-budget", []string{"OrderedQueryOverTheBudgetIsRefused", "ScanBudgetBoundsEveryCallAndAllFindsEveryMatch"}},
+	{"time-with-offset", []string{"TimeRangesCompareInstants"}},
 }
 
 func TestSuiteCatchesBugs(t *testing.T) {
@@ -86,6 +93,37 @@ func TestSuiteCatchesBugs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDifferentialCatchesBugs proves that dbtest.Differential can fail:
+// against memory with a deliberate bug in conditions or in ordering, it
+// must disagree with the reference.
+func TestDifferentialCatchesBugs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the differential test in child processes; skipped with -short")
+	}
+	for _, bug := range []string{"gt-is-gte", "order-by-text", "ties-always-asc", "ordered-cursor-skips"} {
+		t.Run(bug, func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.Command(os.Args[0], "-test.run=^TestBrokenDifferential$", "-test.count=1")
+			cmd.Env = append(os.Environ(), "DBTEST_BUG="+bug)
+			out, err := cmd.CombinedOutput()
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || !strings.Contains(string(out), "disagrees with the reference") {
+				t.Fatalf("the differential test passed a provider with bug %s (err %v); output:\n%s", bug, err, tail(out))
+			}
+		})
+	}
+}
+
+// TestBrokenDifferential is the child half of TestDifferentialCatchesBugs.
+func TestBrokenDifferential(t *testing.T) {
+	bug := os.Getenv("DBTEST_BUG")
+	if bug == "" {
+		t.Skip("child process of TestDifferentialCatchesBugs only")
+	}
+	s := &broken{Service: memory.New(), bug: bug, cache: map[string]dbservice.Doc{}, index: map[string]bool{}}
+	dbtest.Differential(t, s, dbtest.DifferentialOptions{Queries: 300, Seed: 12})
 }
 
 func tail(b []byte) string {
@@ -150,6 +188,15 @@ func (b *broken) Save(ctx context.Context, coll, id string, doc dbservice.Doc, o
 		ctx = context.Background()
 	case "one-namespace":
 		coll = "shared"
+	case "time-with-offset":
+		// Times stored the way encoding/json writes them: a variable
+		// fraction and the value's own zone.
+		doc = dbservice.Clone(doc)
+		for k, v := range doc {
+			if at, ok := v.(time.Time); ok {
+				doc[k] = at.Format(time.RFC3339Nano)
+			}
+		}
 	case "ignore-ifabsent":
 		if o.IfAbsent {
 			opts = nil
@@ -224,10 +271,28 @@ func (b *broken) Query(ctx context.Context, coll string, q dbservice.Query) (dbs
 		q.Where = kept
 	case "offset-cursor":
 		return b.offsetQuery(ctx, coll, q)
+	case "ties-always-asc":
+		if n := len(q.OrderBy); n > 0 && q.OrderBy[n-1].Field != "_id" {
+			q.OrderBy = append(slices.Clone(q.OrderBy), dbservice.Asc("_id"))
+		}
+	case "ignore-budget":
+		ctx = context.WithoutCancel(context.Background())
 	}
 	p, err := b.Service.Query(ctx, coll, q)
 	if err == nil && b.bug == "cursor-skips" && q.Cursor != "" && len(p.Docs) > 0 {
 		p.Docs = p.Docs[1:]
+	}
+	if err == nil && b.bug == "ordered-cursor-skips" && len(q.OrderBy) > 0 && q.Cursor != "" && len(p.Docs) > 0 {
+		p.Docs = p.Docs[1:]
+	}
+	if err == nil && b.bug == "order-by-text" && len(q.OrderBy) > 0 {
+		// Sorting by the printed value: numbers as text, types interleaved.
+		f := q.OrderBy[0].Field
+		slices.SortStableFunc(p.Docs, func(x, y dbservice.Doc) int {
+			vx, _ := dbservice.Lookup(x, f)
+			vy, _ := dbservice.Lookup(y, f)
+			return strings.Compare(fmt.Sprint(vx), fmt.Sprint(vy))
+		})
 	}
 	return p, err
 }

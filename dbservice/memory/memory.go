@@ -25,6 +25,7 @@ const provider = "memory"
 // call New.
 type Service struct {
 	limits validate.Limits
+	budget int
 
 	mu     sync.RWMutex
 	colls  map[string]*collection
@@ -33,8 +34,9 @@ type Service struct {
 }
 
 type collection struct {
-	docs map[string]*entry
-	ids  []string // sorted, for id-ordered pages
+	docs    map[string]*entry
+	ids     []string // sorted, for id-ordered pages
+	indexes []*index
 }
 
 type entry struct {
@@ -49,6 +51,12 @@ type Option func(*Service)
 // WithLimits replaces the baseline document limits (validate.DefaultLimits).
 func WithLimits(l validate.Limits) Option {
 	return func(s *Service) { s.limits = l }
+}
+
+// WithScanBudget sets the most documents one Query call examines
+// (dbservice.DefaultScanBudget when unset).
+func WithScanBudget(n int) Option {
+	return func(s *Service) { s.budget = n }
 }
 
 // New returns an empty Service.
@@ -125,6 +133,12 @@ func (s *Service) put(coll, id string, doc dbservice.Doc, cur *entry) string {
 		s.colls[coll] = c
 	}
 	var gen uint64 = 1
+	for _, ix := range c.indexes {
+		if cur != nil {
+			ix.remove(id, cur.doc)
+		}
+		ix.insert(id, doc)
+	}
 	if cur != nil {
 		gen = cur.gen + 1
 	} else {
@@ -162,6 +176,9 @@ func (s *Service) Delete(ctx context.Context, coll, id string, opts ...dbservice
 		return fail("delete", coll, id, fmt.Errorf("%w: revision is not current", dbservice.ErrConflict))
 	}
 	c := s.colls[coll]
+	for _, ix := range c.indexes {
+		ix.remove(id, cur.doc)
+	}
 	delete(c.docs, id)
 	if i, ok := slices.BinarySearch(c.ids, id); ok {
 		c.ids = slices.Delete(c.ids, i, i+1)
@@ -169,14 +186,22 @@ func (s *Service) Delete(ctx context.Context, coll, id string, opts ...dbservice
 	return nil
 }
 
-// cursorState is the position after the last document of a page.
+// cursorState is the position after the last document of a page: an ID
+// for pages in ID order; an index and the entry's values and ID for
+// unordered pages read from an index; the sort values (ending with the ID,
+// as dbservice.SortedPage records them) for ordered pages.
 type cursorState struct {
-	After string `json:"a"`
+	After string `json:"a,omitempty"`
+	Index string `json:"x,omitempty"`
+	Pos   []any  `json:"p,omitempty"`
 }
 
-// Query implements dbservice.Service. Pages are in ID order; the cursor is
-// the last ID returned, so documents written concurrently elsewhere in the
-// collection never make a page repeat or skip one that already existed.
+// Query implements dbservice.Service. Without OrderBy, pages are in ID
+// order and the cursor is the last ID examined, so documents written
+// concurrently elsewhere in the collection never make a page repeat or
+// skip one that already existed. With OrderBy the candidates are sorted by
+// dbservice.SortedPage. One call examines at most the scan budget of
+// documents and then returns a short page with a Next cursor.
 func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (dbservice.Page, error) {
 	if err := s.precheck(ctx, "query", coll, "", false); err != nil {
 		return dbservice.Page{}, err
@@ -185,17 +210,36 @@ func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (db
 	if err != nil {
 		return dbservice.Page{}, fail("query", coll, "", err)
 	}
-	var after string
+	budget := dbservice.ScanBudget(ctx, s.budget)
+	var st cursorState
 	if q.Cursor != "" {
-		var st cursorState
 		if err := dbservice.DecodeCursor(coll, q, q.Cursor, &st); err != nil {
 			return dbservice.Page{}, fail("query", coll, "", err)
 		}
+	}
+	s.mu.RLock()
+	var plan dbservice.Plan
+	if c := s.colls[coll]; c != nil {
+		plan = dbservice.PlanQuery(q, c.indexDefs())
+	}
+	s.mu.RUnlock()
+	ordered := len(q.OrderBy) > 0
+	switch {
+	case ordered && (plan.Index == nil || !plan.Ordered):
+		return dbservice.SortedPage(ctx, provider, coll, q, budget, func(ctx context.Context, inner dbservice.Query) (dbservice.Page, error) {
+			return s.Query(ctx, coll, inner)
+		})
+	case ordered || st.Index != "" || plan.Index != nil && st.After == "":
+		// An unordered walk continues on the path its cursor names, so an
+		// index made mid-walk changes nothing for it.
+		return s.indexQuery(coll, q, plan, st, budget)
+	}
+	if q.Cursor != "" {
 		if err := dbservice.CheckID(st.After); err != nil {
 			return dbservice.Page{}, fail("query", coll, "", err)
 		}
-		after = st.After
 	}
+	after := st.After
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	c := s.colls[coll]
@@ -207,41 +251,46 @@ func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (db
 		start++
 	}
 	byID := slices.ContainsFunc(q.Where, func(c dbservice.Cond) bool { return c.Field == "_id" })
-	var page dbservice.Page
+	var (
+		page dbservice.Page
+		last string // where the next page starts after
+		more bool
+	)
 	for _, id := range c.ids[start:] {
+		if page.Stats.Read == budget {
+			// Out of budget with documents left: continue after the last
+			// one examined.
+			page.Stats.BudgetReached, more = true, true
+			break
+		}
+		page.Stats.Read++
 		e := c.docs[id]
 		doc := e.doc
 		if byID {
 			doc = e.view(id)
 		}
 		if !dbservice.Match(doc, q.Where) {
+			last = id
 			continue
 		}
 		if len(page.Docs) == q.Limit {
-			// One more match exists, so there is a next page.
-			last := page.Docs[len(page.Docs)-1]["_id"].(string)
-			next, err := dbservice.EncodeCursor(coll, q, cursorState{After: last})
-			if err != nil {
-				return dbservice.Page{}, fail("query", coll, "", err)
-			}
-			page.Next = next
+			// One more match exists, so there is a next page; it starts
+			// after the last document returned.
+			last, more = page.Docs[len(page.Docs)-1]["_id"].(string), true
 			break
 		}
+		last = id
 		page.Docs = append(page.Docs, e.out(id, q.Fields))
 	}
+	if more {
+		next, err := dbservice.EncodeCursor(coll, q, cursorState{After: last})
+		if err != nil {
+			return dbservice.Page{}, fail("query", coll, "", err)
+		}
+		page.Next = next
+	}
+	page.Stats.Returned = len(page.Docs)
 	return page, nil
-}
-
-// EnsureIndex implements dbservice.Service. Memory scans, so it only
-// validates the fields.
-func (s *Service) EnsureIndex(ctx context.Context, coll string, fields ...string) error {
-	if err := s.precheck(ctx, "ensure-index", coll, "", false); err != nil {
-		return err
-	}
-	if err := dbservice.CheckFields(fields); err != nil {
-		return fail("ensure-index", coll, "", err)
-	}
-	return nil
 }
 
 // SaveMany implements dbservice.BulkWriter: all items are validated, then

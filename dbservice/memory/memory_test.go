@@ -17,3 +17,10 @@ func TestConformanceBehindGuard(t *testing.T) {
 		return dbservice.Guard(memory.New(), dbservice.Policy{})
 	})
 }
+
+// TestIndexesAgreeWithScans runs random queries on a memory provider whose
+// collection gains ordered indexes halfway through and on one without
+// any: reading an index must give exactly the answers of a scan.
+func TestIndexesAgreeWithScans(t *testing.T) {
+	dbtest.Differential(t, memory.New(), dbtest.DifferentialOptions{Queries: 3000, Docs: 400})
+}

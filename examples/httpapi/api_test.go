@@ -56,7 +56,10 @@ func newTestAPI(t *testing.T) *testAPI {
 	logs := &syncBuffer{}
 	log := slog.New(masking.NewHandler(slog.NewJSONHandler(logs, nil), nil))
 	raw := memory.New()
-	db := dbservice.Guard(raw, dbservice.Policy{Collections: guideCollections, Audit: log})
+	db := dbservice.Guard(raw, dbservice.Policy{Collections: guideCollections, Audit: log, RequireIndex: true})
+	if err := ensureIndexes(t.Context(), db); err != nil {
+		t.Fatal(err)
+	}
 	auth, err := newTokenAuth([]byte("test-signing-key-0123456789abcdef"))
 	if err != nil {
 		t.Fatal(err)
@@ -157,6 +160,7 @@ func TestAPIRefusesHostileRequests(t *testing.T) {
 		{"an upper-case operator", req{method: "GET", path: "/v1/agents?where=" + url.QueryEscape(`name:EQ:"x"`)}, 400},
 		{"a system field in where", req{method: "GET", path: "/v1/agents?where=" + url.QueryEscape(`_rev:eq:"x"`)}, 400},
 		{"a malformed query string", req{method: "GET", path: "/v1/agents?where=%zz" + canary}, 400},
+		{"a filter no index serves", req{method: "GET", path: "/v1/agents?where=" + url.QueryEscape(`name:eq:"x"`)}, 400},
 		// Bodies.
 		{"an oversize body", req{method: "PUT", path: "/v1/agents/a1", body: big}, 413},
 		{"a body that is not JSON", req{method: "PUT", path: "/v1/agents/a1", body: `{"v":"` + canary}, 400},

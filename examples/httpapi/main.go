@@ -43,6 +43,7 @@ import (
 	"time"
 
 	"github.com/securedb-go/securedb"
+	"github.com/securedb-go/securedb/dbservice"
 	"github.com/securedb-go/securedb/masking"
 	"github.com/securedb-go/securedb/secrets"
 	"github.com/securedb-go/securedb/validate"
@@ -51,6 +52,28 @@ import (
 // guideCollections are the collections of the security guide's examples;
 // Guard refuses every other.
 var guideCollections = validate.Allowlist{"agents", "deployments", "users", "sessions", "tickets", "demos"}
+
+// servedIndexes are the indexes the API makes at start. The policy
+// requires an index for every filter a client sends (Policy.RequireIndex),
+// so a client can only filter on these fields, and no request can make the
+// service read, and pay for, a whole collection.
+var servedIndexes = map[string][][]string{
+	"agents":      {{"active"}, {"owner.id"}, {"runs"}},
+	"deployments": {{"agent"}},
+	"tickets":     {{"status"}},
+}
+
+// ensureIndexes makes servedIndexes.
+func ensureIndexes(ctx context.Context, db dbservice.Service) error {
+	for coll, list := range servedIndexes {
+		for _, fields := range list {
+			if err := db.EnsureIndex(ctx, coll, fields...); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
 
 // Server timeouts: slow clients cannot hold connections open (Slowloris),
 // and a stuck handler cannot hold a response forever.
@@ -107,12 +130,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	cfg.Policy.Collections = guideCollections
 	cfg.Policy.Audit = log
+	cfg.Policy.RequireIndex = true
 	db, err := securedb.Open(ctx, cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "httpapi:", err)
 		return 2
 	}
 	defer db.Close()
+	if err := ensureIndexes(ctx, db); err != nil {
+		fmt.Fprintln(stderr, "httpapi:", err)
+		return 2
+	}
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
