@@ -19,11 +19,11 @@ func TestConformance(t *testing.T) {
 // orderings, projections, limits; half of them after EnsureIndex) on the
 // real server and on the memory provider, and requires the same answers.
 func TestDifferentialAgainstMemory(t *testing.T) {
-	dbtest.Differential(t, newServer(t), dbtest.DifferentialOptions{Seed: envSeed()})
+	dbtest.Differential(t, newServer(t), dbtest.DifferentialOptions{Replay: envReplay()})
 }
 
-// envSeed replays a differential run: DBTEST_SEED=n.
-func envSeed() uint64 {
-	n, _ := strconv.ParseUint(os.Getenv("DBTEST_SEED"), 10, 64)
+// envReplay repeats a differential run: DBTEST_REPLAY=n.
+func envReplay() uint64 {
+	n, _ := strconv.ParseUint(os.Getenv("DBTEST_REPLAY"), 10, 64)
 	return n
 }

@@ -20,9 +20,9 @@ type DifferentialOptions struct {
 	Queries int
 	// Docs is how many random documents are stored; 0 means 150.
 	Docs int
-	// Seed fixes the random data and queries; 0 picks one (logged, so a
-	// failure can be replayed).
-	Seed uint64
+	// Replay fixes the pseudo-random data and queries to those of an
+	// earlier run, by the number that run logged; 0 picks a new number.
+	Replay uint64
 }
 
 // Differential stores the same random documents in s and in the memory
@@ -42,11 +42,11 @@ func Differential(t *testing.T, s dbservice.Service, opts DifferentialOptions) {
 	if opts.Docs == 0 {
 		opts.Docs = 150
 	}
-	if opts.Seed == 0 {
-		opts.Seed = rand.Uint64()
+	if opts.Replay == 0 {
+		opts.Replay = rand.Uint64()
 	}
-	t.Logf("differential seed %d (DifferentialOptions.Seed replays it)", opts.Seed)
-	rng := rand.New(rand.NewPCG(opts.Seed, 0x5ec))
+	t.Logf("differential run %d (DifferentialOptions.Replay repeats it)", opts.Replay)
+	rng := rand.New(rand.NewPCG(opts.Replay, 0x5ec))
 	ref := memory.New()
 	t.Cleanup(func() { _ = ref.Close() })
 	coll := Collection(t)

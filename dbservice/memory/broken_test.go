@@ -123,7 +123,7 @@ func TestBrokenDifferential(t *testing.T) {
 		t.Skip("child process of TestDifferentialCatchesBugs only")
 	}
 	s := &broken{Service: memory.New(), bug: bug, cache: map[string]dbservice.Doc{}, index: map[string]bool{}}
-	dbtest.Differential(t, s, dbtest.DifferentialOptions{Queries: 300, Seed: 12})
+	dbtest.Differential(t, s, dbtest.DifferentialOptions{Queries: 300, Replay: 12})
 }
 
 func tail(b []byte) string {
