@@ -39,7 +39,11 @@ import (
 // users and settings, never credentials.
 func (s *Service) CheckPosture(ctx context.Context) []dbservice.Finding {
 	out := []dbservice.Finding{s.tlsFinding()}
-	if ctx.Err() != nil || s.closed.Load() {
+	entered := !s.closed.Load() && s.calls.enter()
+	if entered {
+		defer s.calls.leave()
+	}
+	if ctx.Err() != nil || !entered {
 		reason := "service closed"
 		if ctx.Err() != nil {
 			reason = "context done"
