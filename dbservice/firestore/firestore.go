@@ -77,6 +77,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		posture: postureInput{
 			emulator:        host,
 			credentialsFile: cfg.CredentialsFile,
+			opaque:          opaqueOptions(cfg.ClientOptions),
 		},
 	}
 	if s.posture.credentialsFile == "" {
