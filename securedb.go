@@ -116,6 +116,7 @@ func Open(ctx context.Context, cfg Config) (dbservice.Service, error) {
 	if p.Audit == nil && !cfg.DisableAudit {
 		p.Audit = slog.Default()
 	}
+	o.audit = p.Audit
 	o.Service = dbservice.Guard(svc, p)
 	return o, nil
 }
