@@ -62,7 +62,6 @@ type session struct {
 	retryAt  time.Time   // no login attempt before this
 	refusal  error       // what a throttled login reports
 	refusals []time.Time // refused credentials within lockoutWindow
-	attempts int         // passwords sent to CouchDB (logins), for tests
 }
 
 // CouchDB 3.5's [chttpd_auth_lockout] defaults (mode = enforce,
@@ -128,8 +127,9 @@ func (s *session) RoundTrip(req *http.Request) (*http.Response, error) {
 // costs no login and no password refresh.
 //
 // In cookie mode CouchDB treats a dead cookie as no credential, so GET
-// /_session with the same cookie says which it is (and counts against no
-// lockout). In Basic mode the answer's reason says it: CouchDB's own text
+// /_session with the same cookie says which it is (a dead cookie is not a
+// refused password: it counts towards no lockout, checked on CouchDB
+// 3.5). In Basic mode the answer's reason says it: CouchDB's own text
 // for a refused password.
 func (s *session) credentialRefused(req *http.Request, resp *http.Response, header, value string) bool {
 	if strings.HasSuffix(req.URL.Path, "/_session") {
@@ -320,7 +320,6 @@ func (s *session) verify(ctx context.Context, pw string) (credentialValue, error
 		return credentialValue{}, &loginError{status: http.StatusServiceUnavailable, err: fmt.Errorf("%w: cannot build the login request", dbservice.ErrUnavailable)}
 	}
 	req.Header.Set("Accept", "application/json")
-	s.noteAttempt()
 	resp, err := s.base.RoundTrip(req)
 	if err != nil {
 		return credentialValue{}, &loginError{status: http.StatusServiceUnavailable, err: transportCause(err)}
@@ -366,13 +365,6 @@ func (s *session) verify(ctx context.Context, pw string) (credentialValue, error
 		return credentialValue{}, &loginError{status: http.StatusBadGateway, err: fmt.Errorf("%w: couchdb accepted the login but sent no session cookie", dbservice.ErrUnavailable)}
 	}
 	return credentialValue{header: "Cookie", value: sessionCookie + "=" + c.Value, expires: cookieExpiry(c), roles: answer.Roles}, nil
-}
-
-// noteAttempt counts a password sent, for tests of the throttle.
-func (s *session) noteAttempt() {
-	s.mu.Lock()
-	s.attempts++
-	s.mu.Unlock()
 }
 
 // noteRefusal counts a refused password against lockoutBudget.
