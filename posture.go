@@ -3,6 +3,7 @@ package securedb
 import (
 	"context"
 	"log/slog"
+	"strings"
 
 	"github.com/securedb-go/securedb/dbservice"
 	"github.com/securedb-go/securedb/masking"
@@ -19,6 +20,9 @@ type opened struct {
 	// provider takes none), "literal" or a reference scheme.
 	credSource string
 	credVar    string
+	// audit is the logger Guard writes the audit trail to (nil when
+	// auditing is off).
+	audit *slog.Logger
 	// extraClose releases what Open built besides the provider (a Secret
 	// Manager client).
 	extraClose func() error
@@ -69,17 +73,70 @@ func (o *opened) CheckPosture(ctx context.Context) []dbservice.Finding {
 			Detail: o.credVar + " is a " + o.credSource + ":// reference, resolved at run time and re-read on rotation",
 		})
 	}
-	if masking.IsMasking(slog.Default().Handler()) {
-		out = append(out, dbservice.Finding{
-			ID: "log-masking", Title: "Logs mask credentials", Status: dbservice.Pass,
-			Detail: "the default slog logger masks secrets",
-		})
-	} else {
-		out = append(out, dbservice.Finding{
-			ID: "log-masking", Title: "Logs mask credentials", Status: dbservice.Warn,
-			Detail: "the default slog logger does not use masking.NewHandler",
-			Fix:    "slog.SetDefault(slog.New(masking.NewHandler(slog.NewJSONHandler(os.Stderr, nil), nil)))",
-		})
+	return append(out, o.maskingFinding())
+}
+
+// maskingFinding checks the loggers records reach: the audit logger
+// Guard writes to, and the default slog logger (which the providers use
+// when their Config.Logger is nil). Detail says which was checked.
+func (o *opened) maskingFinding() dbservice.Finding {
+	f := dbservice.Finding{ID: "log-masking", Title: "Logs mask credentials"}
+	def := slog.Default()
+	type checked struct {
+		name  string
+		masks bool
 	}
-	return out
+	var loggers []checked
+	switch {
+	case o.audit == nil:
+		loggers = append(loggers, checked{"the default slog logger (auditing is off)", masks(def.Handler())})
+	case o.audit == def:
+		loggers = append(loggers, checked{"the audit logger (Policy.Audit, the default slog logger)", masks(def.Handler())})
+	default:
+		loggers = append(loggers,
+			checked{"the audit logger (Policy.Audit)", masks(o.audit.Handler())},
+			checked{"the default slog logger", masks(def.Handler())})
+	}
+	var good, bad []string
+	for _, l := range loggers {
+		if l.masks {
+			good = append(good, l.name)
+		} else {
+			bad = append(bad, l.name)
+		}
+	}
+	if len(bad) == 0 {
+		f.Status, f.Detail = dbservice.Pass, strings.Join(good, " and ")+" mask secrets (masking.NewHandler)"
+		return f
+	}
+	f.Status = dbservice.Warn
+	f.Detail = strings.Join(bad, " and ") + " does not mask secrets (no masking.NewHandler in its handler chain)"
+	if len(good) > 0 {
+		f.Detail += "; " + strings.Join(good, " and ") + " does"
+	}
+	f.Fix = "wrap the handler of each logger in masking.NewHandler, e.g. slog.New(masking.NewHandler(slog.NewJSONHandler(os.Stderr, nil), nil)) for Policy.Audit and slog.SetDefault"
+	return f
+}
+
+// masks reports whether records through h reach a masking handler: h is
+// one, or wraps one that it exposes with an Unwrap() or Handler() method.
+// A handler that hides what it wraps counts as not masking.
+func masks(h slog.Handler) bool {
+	for range 16 {
+		if h == nil {
+			return false
+		}
+		if masking.IsMasking(h) {
+			return true
+		}
+		switch u := h.(type) {
+		case interface{ Unwrap() slog.Handler }:
+			h = u.Unwrap()
+		case interface{ Handler() slog.Handler }:
+			h = u.Handler()
+		default:
+			return false
+		}
+	}
+	return false
 }

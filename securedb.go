@@ -147,6 +147,7 @@ func Open(ctx context.Context, cfg Config) (dbservice.Service, error) {
 	if p.Audit == nil && !cfg.DisableAudit {
 		p.Audit = slog.Default()
 	}
+	o.audit = p.Audit
 	o.Service = dbservice.Guard(res.Service, p)
 	return o, nil
 }

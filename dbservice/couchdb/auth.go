@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -50,7 +52,35 @@ type session struct {
 	expires time.Time
 	roles   []string // from the login answer (cookie mode)
 	stale   bool     // the last credential was refused: refresh the password
+
+	// Refused logins are throttled: each one pushes retryAt further out
+	// (loginBackoff), and refusals within lockoutWindow are capped at
+	// lockoutBudget, so the provider alone can never trip CouchDB's
+	// failed-login lockout. Until retryAt a login fails at once with
+	// refusal, without a request and without asking the source again.
+	streak   int         // consecutive refused login attempts
+	retryAt  time.Time   // no login attempt before this
+	refusal  error       // what a throttled login reports
+	refusals []time.Time // refused credentials within lockoutWindow
 }
+
+// CouchDB 3.5's [chttpd_auth_lockout] defaults (mode = enforce,
+// threshold = 5, max_lifetime = 300000 ms) lock a user out, per client
+// IP, for five minutes from the first of more than five refused
+// passwords, the right one included. The provider spends at most
+// lockoutBudget refusals in any lockoutWindow (a little longer than
+// max_lifetime, so every lockout period holds at most that many), leaving
+// the rest of the threshold to an operator or another instance.
+const (
+	lockoutWindow   = 5*time.Minute + 10*time.Second
+	lockoutBudget   = 3
+	minLoginBackoff = time.Second
+	maxLoginBackoff = 5 * time.Minute
+)
+
+// reasonBadPassword is CouchDB's fixed answer to a refused Basic
+// credential (a validate_doc_update function may throw any other text).
+const reasonBadPassword = "Name or password is incorrect."
 
 // loginError is a failed login. It carries an HTTP status so kivik keeps it
 // (instead of reporting a bad gateway), and its cause is already
@@ -83,10 +113,75 @@ func (s *session) RoundTrip(req *http.Request) (*http.Response, error) {
 	if s.mode == AuthCookie {
 		s.takeCookie(resp, gen)
 	}
-	if resp.StatusCode == http.StatusUnauthorized {
+	if resp.StatusCode == http.StatusUnauthorized && s.credentialRefused(r, resp, header, value) {
 		s.invalidate(gen)
 	}
 	return resp, nil
+}
+
+// credentialRefused tells a 401 for a dead credential (the session expired
+// or the password changed) from a 401 that refuses this request only (a
+// validate_doc_update function throwing {unauthorized: ...}, which CouchDB
+// also answers with 401). Only the first calls for a new login; the second
+// is turned into the 403 it means, so it is ErrForbidden, not retried, and
+// costs no login and no password refresh.
+//
+// In cookie mode CouchDB treats a dead cookie as no credential, so GET
+// /_session with the same cookie says which it is (a dead cookie is not a
+// refused password: it counts towards no lockout, checked on CouchDB
+// 3.5). In Basic mode the answer's reason says it: CouchDB's own text
+// for a refused password.
+func (s *session) credentialRefused(req *http.Request, resp *http.Response, header, value string) bool {
+	if strings.HasSuffix(req.URL.Path, "/_session") {
+		return true
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	_ = resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	if err != nil {
+		return true
+	}
+	var answer struct {
+		Reason string `json:"reason"`
+	}
+	_ = json.Unmarshal(body, &answer)
+	var valid bool
+	switch s.mode {
+	case AuthBasic:
+		valid = answer.Reason != "" && answer.Reason != reasonBadPassword
+	default:
+		valid = answer.Reason != "" && s.sessionValid(req.Context(), header, value)
+	}
+	if !valid {
+		return true
+	}
+	resp.StatusCode, resp.Status = http.StatusForbidden, "403 Forbidden"
+	return false
+}
+
+// sessionValid asks CouchDB whether the credential still identifies the
+// user.
+func (s *session) sessionValid(ctx context.Context, header, value string) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.loginURL, nil)
+	if err != nil {
+		return false
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set(header, value)
+	resp, err := s.base.RoundTrip(req)
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	var answer struct {
+		UserCtx struct {
+			Name *string `json:"name"`
+		} `json:"userCtx"`
+	}
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&answer) != nil {
+		return false
+	}
+	return answer.UserCtx.Name != nil && *answer.UserCtx.Name == s.user
 }
 
 // drainOnClose reads what a caller left of a response body (JSON decoders
@@ -150,41 +245,115 @@ func (s *session) login(ctx context.Context) error {
 
 // authenticate gets the password and establishes a credential. A refused
 // password is asked for once more with refresh set, in case the source
-// cached a rotated one; a second refusal is final.
+// cached a rotated one; a second refusal is final. Refusals are throttled
+// (see session.retryAt): while one is fresh, authenticate repeats it.
 func (s *session) authenticate(ctx context.Context, refresh bool) error {
+	if err := s.throttled(); err != nil {
+		return err
+	}
 	pw, err := s.password(ctx, refresh)
 	if err != nil {
 		return err
 	}
-	if s.mode == AuthBasic {
-		// Nothing to verify without a request: the next call does.
-		s.install("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(s.user+":"+pw)), time.Time{}, nil, refresh)
-		return nil
-	}
-	resp, err := s.postSession(ctx, pw)
-	if err == nil && resp.StatusCode == http.StatusUnauthorized && !refresh {
+	v, err := s.verify(ctx, pw)
+	if errors.Is(err, errRefused) && !refresh {
 		again, perr := s.password(ctx, true)
 		if perr != nil {
-			_ = resp.Body.Close()
 			return perr
 		}
-		if again != pw {
-			_ = resp.Body.Close()
-			resp, err = s.postSession(ctx, again)
+		refresh = true
+		if again != pw && s.throttled() == nil {
+			v, err = s.verify(ctx, again)
+		}
+	}
+	switch {
+	case errors.Is(err, errRefused):
+		return s.refused(fmt.Errorf("%w: couchdb refused the password of user %s (it was fetched again from its source)", dbservice.ErrUnauthorized, s.user), 0)
+	case errors.Is(err, errLockedOut):
+		return s.refused(fmt.Errorf("%w: couchdb has locked user %s out for a while after repeated failed logins ([chttpd_auth_lockout]); the provider waits before trying again", dbservice.ErrUnauthorized, s.user), lockoutWindow)
+	case err != nil:
+		return err
+	}
+	s.install(v.header, v.value, v.expires, v.roles, refresh)
+	return nil
+}
+
+// errRefused and errLockedOut are verify's verdicts on a password.
+var (
+	errRefused   = errors.New("password refused")
+	errLockedOut = errors.New("user locked out")
+)
+
+// credentialValue is what a successful login yields.
+type credentialValue struct {
+	header, value string
+	expires       time.Time
+	roles         []string
+}
+
+// verify logs in with pw: POST /_session in cookie mode, GET /_session
+// with the Basic credential in Basic mode (so a wrong password is known
+// here, where it is throttled, rather than at the next request).
+func (s *session) verify(ctx context.Context, pw string) (credentialValue, error) {
+	var req *http.Request
+	var err error
+	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(s.user+":"+pw))
+	if s.mode == AuthBasic {
+		req, err = http.NewRequestWithContext(ctx, http.MethodGet, s.loginURL, nil)
+		if err == nil {
+			req.Header.Set("Authorization", basic)
+		}
+	} else {
+		var body []byte
+		body, err = json.Marshal(struct {
+			Name     string `json:"name"`
+			Password string `json:"password"`
+		}{s.user, pw})
+		if err == nil {
+			req, err = http.NewRequestWithContext(ctx, http.MethodPost, s.loginURL, bytes.NewReader(body))
+		}
+		if err == nil {
+			req.Header.Set("Content-Type", "application/json")
 		}
 	}
 	if err != nil {
-		return &loginError{status: http.StatusServiceUnavailable, err: transportCause(err)}
+		return credentialValue{}, &loginError{status: http.StatusServiceUnavailable, err: fmt.Errorf("%w: cannot build the login request", dbservice.ErrUnavailable)}
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := s.base.RoundTrip(req)
+	if err != nil {
+		return credentialValue{}, &loginError{status: http.StatusServiceUnavailable, err: transportCause(err)}
 	}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	_ = resp.Body.Close()
+	var answer struct {
+		Name    *string  `json:"name"`
+		Roles   []string `json:"roles"`
+		UserCtx struct {
+			Name  *string  `json:"name"`
+			Roles []string `json:"roles"`
+		} `json:"userCtx"`
+	}
+	_ = json.Unmarshal(body, &answer)
 	switch {
-	case resp.StatusCode == http.StatusOK:
 	case resp.StatusCode == http.StatusUnauthorized:
-		s.log.Warn("couchdb refused the login", "user", s.user)
-		return &loginError{status: resp.StatusCode, err: fmt.Errorf("%w: couchdb refused the password of user %s (it was fetched again from its source)", dbservice.ErrUnauthorized, s.user)}
-	default:
-		return &loginError{status: resp.StatusCode, err: statusCause(resp.StatusCode, "", "logging in")}
+		s.noteRefusal()
+		return credentialValue{}, errRefused
+	case resp.StatusCode == http.StatusForbidden && strings.Contains(string(body), "locked"):
+		return credentialValue{}, errLockedOut
+	case resp.StatusCode != http.StatusOK:
+		return credentialValue{}, &loginError{status: resp.StatusCode, err: statusCause(resp.StatusCode, "", "logging in")}
+	}
+	if s.mode == AuthBasic {
+		if answer.UserCtx.Name == nil || *answer.UserCtx.Name != s.user {
+			s.noteRefusal()
+			return credentialValue{}, errRefused
+		}
+		roles := answer.UserCtx.Roles
+		if roles == nil {
+			roles = []string{}
+		}
+		return credentialValue{header: "Authorization", value: basic, roles: roles}, nil
 	}
 	var c *http.Cookie
 	for _, k := range resp.Cookies() {
@@ -193,14 +362,58 @@ func (s *session) authenticate(ctx context.Context, refresh bool) error {
 		}
 	}
 	if c == nil {
-		return &loginError{status: http.StatusBadGateway, err: fmt.Errorf("%w: couchdb accepted the login but sent no session cookie", dbservice.ErrUnavailable)}
+		return credentialValue{}, &loginError{status: http.StatusBadGateway, err: fmt.Errorf("%w: couchdb accepted the login but sent no session cookie", dbservice.ErrUnavailable)}
 	}
-	var answer struct {
-		Roles []string `json:"roles"`
+	return credentialValue{header: "Cookie", value: sessionCookie + "=" + c.Value, expires: cookieExpiry(c), roles: answer.Roles}, nil
+}
+
+// noteRefusal counts a refused password against lockoutBudget.
+func (s *session) noteRefusal() {
+	s.mu.Lock()
+	s.refusals = append(s.refusals, time.Now())
+	s.mu.Unlock()
+}
+
+// throttled returns the last refusal while it is fresh: before retryAt, or
+// while lockoutBudget refusals lie within lockoutWindow.
+func (s *session) throttled() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	s.refusals = slices.DeleteFunc(s.refusals, func(t time.Time) bool { return now.Sub(t) >= lockoutWindow })
+	if len(s.refusals) >= lockoutBudget {
+		s.retryAt = later(s.retryAt, s.refusals[0].Add(lockoutWindow))
 	}
-	_ = json.Unmarshal(body, &answer)
-	s.install("Cookie", sessionCookie+"="+c.Value, cookieExpiry(c), answer.Roles, refresh)
-	return nil
+	if !now.Before(s.retryAt) {
+		return nil
+	}
+	cause := s.refusal
+	if cause == nil {
+		cause = fmt.Errorf("%w: couchdb refused the password of user %s", dbservice.ErrUnauthorized, s.user)
+	}
+	return &loginError{status: http.StatusUnauthorized, err: fmt.Errorf("%w (not tried again for %s, so as not to lock the user out)", cause, time.Until(s.retryAt).Round(time.Second))}
+}
+
+// refused records a refused login and returns it as a loginError; wait,
+// when longer, replaces the backoff.
+func (s *session) refused(err error, wait time.Duration) error {
+	s.log.Warn("couchdb refused the login", "user", s.user)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.streak++
+	backoff := maxLoginBackoff
+	if s.streak < 10 {
+		backoff = min(minLoginBackoff<<(2*(s.streak-1)), maxLoginBackoff)
+	}
+	s.retryAt, s.refusal = time.Now().Add(max(backoff, wait)), err
+	return &loginError{status: http.StatusUnauthorized, err: err}
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // password asks the source, keeping its error text (sources name the
@@ -219,27 +432,11 @@ func (s *session) password(ctx context.Context, refresh bool) (string, error) {
 	return pw, nil
 }
 
-func (s *session) postSession(ctx context.Context, pw string) (*http.Response, error) {
-	body, err := json.Marshal(struct {
-		Name     string `json:"name"`
-		Password string `json:"password"`
-	}{s.user, pw})
-	if err != nil {
-		return nil, err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.loginURL, bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	return s.base.RoundTrip(req)
-}
-
 func (s *session) install(header, value string, expires time.Time, roles []string, refreshed bool) {
 	s.mu.Lock()
 	s.gen++
 	s.header, s.value, s.expires, s.roles, s.stale = header, value, expires, roles, false
+	s.streak, s.retryAt, s.refusal = 0, time.Time{}, nil
 	gen := s.gen
 	s.mu.Unlock()
 	if refreshed {

@@ -149,13 +149,16 @@ func TestAStalePasswordIsUnauthorizedWithoutARetryLoop(t *testing.T) {
 			}
 
 			// Once the source has the right password, the same Service
-			// works: nothing was cached as permanently broken.
+			// works after the refusal's backoff (a second): nothing was
+			// cached as permanently broken.
 			fresh := randomSecret(t)
 			setPassword(t, coll, user, current, fresh)
 			src.rotate(fresh)
-			if _, err := s.Save(t.Context(), coll, "x", dbservice.Doc{"v": 1}); err != nil {
-				t.Fatalf("Save once the source is right again: %v", err)
-			}
+			var saveErr error
+			testenv.WaitFor(t, 10*time.Second, "a Save with the rotated password", func() bool {
+				_, saveErr = s.Save(t.Context(), coll, "x", dbservice.Doc{"v": 1})
+				return saveErr == nil
+			})
 		})
 	}
 }

@@ -25,6 +25,7 @@ func (s *Service) SaveMany(ctx context.Context, coll string, items []dbservice.B
 	if err := s.precheck(ctx, "save-many", coll, "", false); err != nil {
 		return err
 	}
+	defer s.calls.leave()
 	docs := make(map[string]dbservice.Doc, len(items))
 	order := make([]string, 0, len(items))
 	for _, it := range items {

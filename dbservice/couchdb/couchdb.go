@@ -40,6 +40,7 @@ type Service struct {
 	ownRT      *http.Transport
 	cancel     context.CancelFunc
 	closed     atomic.Bool
+	calls      callGate // calls in progress, which Close waits for
 	log        *slog.Logger
 
 	dbs     sync.Map // database name -> *kivik.DB
@@ -107,9 +108,57 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 // noRedirects keeps credentials from following a redirect to another host.
 func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
-// precheck runs dbservice.CheckCall, the checks every method starts with.
+// precheck runs dbservice.CheckCall, the checks every method starts with,
+// and then counts the call as in progress: a method whose precheck passed
+// defers s.calls.leave().
 func (s *Service) precheck(ctx context.Context, op, coll, id string, needID bool) error {
-	return dbservice.CheckCall(ctx, s.closed.Load(), provider, op, coll, id, needID)
+	if err := dbservice.CheckCall(ctx, s.closed.Load(), provider, op, coll, id, needID); err != nil {
+		return err
+	}
+	if !s.calls.enter() {
+		return fail(op, coll, id, dbservice.ErrClosed)
+	}
+	return nil
+}
+
+// callGate counts calls in progress. Once closed it admits none, and
+// close returns when the last one has left.
+type callGate struct {
+	mu     sync.Mutex
+	n      int
+	closed bool
+	idle   *sync.Cond
+}
+
+func (g *callGate) enter() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return false
+	}
+	g.n++
+	return true
+}
+
+func (g *callGate) leave() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.n--
+	if g.n == 0 && g.idle != nil {
+		g.idle.Broadcast()
+	}
+}
+
+func (g *callGate) close() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.closed = true
+	if g.idle == nil {
+		g.idle = sync.NewCond(&g.mu)
+	}
+	for g.n > 0 {
+		g.idle.Wait()
+	}
 }
 
 // dbName is the database of a collection.
@@ -169,6 +218,7 @@ func (s *Service) Get(ctx context.Context, coll, id string) (dbservice.Doc, erro
 	if err := s.precheck(ctx, "get", coll, id, true); err != nil {
 		return nil, err
 	}
+	defer s.calls.leave()
 	s.touch(coll)
 	db := s.dbName(coll)
 	var doc dbservice.Doc
@@ -210,6 +260,7 @@ func (s *Service) Save(ctx context.Context, coll, id string, doc dbservice.Doc, 
 	if err := s.precheck(ctx, "save", coll, id, true); err != nil {
 		return "", err
 	}
+	defer s.calls.leave()
 	o, err := dbservice.ApplyWriteOptions(opts...)
 	if err != nil {
 		return "", fail("save", coll, id, err)
@@ -389,6 +440,7 @@ func (s *Service) Delete(ctx context.Context, coll, id string, opts ...dbservice
 	if err := s.precheck(ctx, "delete", coll, id, true); err != nil {
 		return err
 	}
+	defer s.calls.leave()
 	o, err := dbservice.ApplyWriteOptions(opts...)
 	if err != nil {
 		return fail("delete", coll, id, err)
@@ -443,6 +495,7 @@ func (s *Service) Ping(ctx context.Context) error {
 	if err := s.precheck(ctx, "ping", "", "", false); err != nil {
 		return err
 	}
+	defer s.calls.leave()
 	_, err := s.whoami(ctx)
 	if err != nil {
 		return fail("ping", "", "", s.classify(ctx, err))
@@ -484,11 +537,13 @@ func (*sessionIgnored) Error() string   { return "session not recognised" }
 func (*sessionIgnored) HTTPStatus() int { return http.StatusUnauthorized }
 
 // Close implements dbservice.Service. It waits for calls in progress,
-// then releases connections; it is idempotent.
+// then releases connections; it is idempotent. Calls after Close are
+// ErrClosed.
 func (s *Service) Close() error {
 	if !s.closed.CompareAndSwap(false, true) {
 		return nil
 	}
+	s.calls.close()
 	s.cancel()
 	_ = s.client.Close() // the couchdb driver has nothing to release
 	if s.ownRT != nil {

@@ -29,6 +29,22 @@
 // one login. A password that is still wrong gives ErrUnauthorized, without a
 // retry loop.
 //
+// Not every 401 is a dead credential: a validate_doc_update function that
+// throws {unauthorized: ...} is answered with 401 too. The provider asks
+// GET /_session with the same cookie (in Basic mode it reads CouchDB's
+// fixed "Name or password is incorrect." reason) and, while the session is
+// valid, reports the refusal as ErrForbidden, with no login, no password
+// refresh and no retry. Refused logins back off (1 s, 4 s, 16 s, ... up to
+// 5 min; calls in between fail at once with the same ErrUnauthorized,
+// without a request or a refresh), and at most 3 passwords are refused in
+// any 5 min 10 s: CouchDB 3.5's [chttpd_auth_lockout] (on by default:
+// mode = enforce, threshold = 5, max_lifetime = 300000 ms, per user and
+// client IP) locks a user out, the right password included, after more
+// than 5 refusals within 5 minutes, so the provider alone never triggers
+// it. Other instances of the application sharing the user and IP, and
+// calls in flight with a stale Basic credential, count towards the same
+// threshold.
+//
 // The provider talks to kivik without credentials in its DSN: they live only
 // in its own http.RoundTripper, so kivik's Client.DSN() holds none and is
 // never exposed anyway. Errors are built from status codes and CouchDB's

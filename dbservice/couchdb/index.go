@@ -34,6 +34,7 @@ func (s *Service) EnsureIndex(ctx context.Context, coll string, fields ...string
 	if err := s.precheck(ctx, "ensure-index", coll, "", false); err != nil {
 		return err
 	}
+	defer s.calls.leave()
 	if err := dbservice.CheckFields(fields); err != nil {
 		return fail("ensure-index", coll, "", err)
 	}

@@ -12,13 +12,16 @@ import (
 	"github.com/go-kivik/kivik/v4"
 
 	"github.com/securedb-go/securedb/dbservice"
+	"github.com/securedb-go/securedb/internal/tlscheck"
 )
 
 // CheckPosture implements dbservice.PostureChecker. It reports, in this
 // order:
 //
-//   - "tls": the URL is https (plain HTTP is a warning on loopback, a
-//     failure anywhere else);
+//   - "tls": the URL is https and the transport verifies the server's
+//     certificate (InsecureSkipVerify is a failure, a custom Transport
+//     whose settings cannot be seen a warning; plain HTTP is a warning on
+//     loopback, a failure anywhere else);
 //   - "version": CouchDB 3 or later (older versions make new databases
 //     public and are unsupported upstream);
 //   - "auth-enabled": anonymous requests are not a server admin (admin
@@ -39,7 +42,11 @@ import (
 // users and settings, never credentials.
 func (s *Service) CheckPosture(ctx context.Context) []dbservice.Finding {
 	out := []dbservice.Finding{s.tlsFinding()}
-	if ctx.Err() != nil || s.closed.Load() {
+	entered := !s.closed.Load() && s.calls.enter()
+	if entered {
+		defer s.calls.leave()
+	}
+	if ctx.Err() != nil || !entered {
 		reason := "service closed"
 		if ctx.Err() != nil {
 			reason = "context done"
@@ -133,7 +140,14 @@ func (s *Service) tlsFinding() dbservice.Finding {
 	host := s.baseURL.Host
 	switch {
 	case s.baseURL.Scheme == "https":
-		f.Status, f.Detail = dbservice.Pass, "https to "+host
+		// The scheme alone proves nothing: judge what the transport will
+		// really do (verification off is a failure; a custom Transport
+		// that hides its settings is a warning).
+		st, detail := tlscheck.Transport(s.auth.base)
+		f.Status, f.Detail = st, "https to "+host+": "+detail
+		if st != dbservice.Pass {
+			f.Fix = "verify couchdb's certificate: trust its CA with CAFile or TLSConfig.RootCAs instead of InsecureSkipVerify, and give a custom Transport a verifying TLSClientConfig (an *http.Transport lets CheckPosture see it)"
+		}
 	case isLoopback(s.baseURL.Hostname()):
 		f.Status, f.Detail = dbservice.Warn, "plain HTTP to loopback "+host+" (a local server; traffic stays on this machine)"
 		f.Fix = "serve CouchDB over TLS ([ssl] enable = true, or a TLS-terminating proxy) and use an https:// URL outside development"

@@ -2,6 +2,9 @@ package couchdb
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -117,5 +120,49 @@ func TestPlainHTTPToARemoteHostIsAFailingFinding(t *testing.T) {
 	defer s.Close()
 	if f := s.tlsFinding(); f.Status != dbservice.Fail || f.Fix == "" {
 		t.Fatalf("tls finding = %+v, want a failure with a fix", f)
+	}
+}
+
+// TestTLSPostureJudgesTheEffectiveSettings checks that "tls" looks past
+// the https:// scheme at what the transport will do.
+func TestTLSPostureJudgesTheEffectiveSettings(t *testing.T) {
+	pinned := func(tls.ConnectionState) error { return nil }
+	cases := []struct {
+		name string
+		cfg  func(*Config)
+		want dbservice.Status
+	}{
+		{"the default transport", func(*Config) {}, dbservice.Pass},
+		{"TLSConfig with a private root", func(c *Config) { c.TLSConfig = &tls.Config{RootCAs: x509.NewCertPool()} }, dbservice.Pass},
+		{"TLSConfig with InsecureSkipVerify", func(c *Config) { c.TLSConfig = &tls.Config{InsecureSkipVerify: true} }, dbservice.Fail},
+		{"InsecureSkipVerify with custom verification", func(c *Config) {
+			c.TLSConfig = &tls.Config{InsecureSkipVerify: true, VerifyConnection: pinned}
+		}, dbservice.Warn},
+		{"a custom *http.Transport with InsecureSkipVerify", func(c *Config) {
+			c.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
+		}, dbservice.Fail},
+		{"a custom *http.Transport that verifies", func(c *Config) {
+			c.Transport = &http.Transport{TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS12}}
+		}, dbservice.Pass},
+		{"an opaque custom Transport", func(c *Config) { c.Transport = newRecorder() }, dbservice.Warn},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := Config{URL: "https://couch.example:6984", User: "app", Password: "pw"}
+			c.cfg(&cfg)
+			s, err := New(t.Context(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			f := s.tlsFinding()
+			t.Logf("%s: %s", f.Status, f.Detail)
+			if f.Status != c.want {
+				t.Fatalf("tls = %s (%s), want %s", f.Status, f.Detail, c.want)
+			}
+			if c.want != dbservice.Pass && f.Fix == "" {
+				t.Fatalf("a %s finding without a Fix", f.Status)
+			}
+		})
 	}
 }

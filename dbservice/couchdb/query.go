@@ -39,6 +39,7 @@ func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (db
 	if err := s.precheck(ctx, "query", coll, "", false); err != nil {
 		return dbservice.Page{}, err
 	}
+	defer s.calls.leave()
 	q, err := dbservice.CheckQuery(q)
 	if err != nil {
 		return dbservice.Page{}, fail("query", coll, "", err)

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -30,6 +31,12 @@ const (
 
 // DefaultRegion is the region used when none is configured.
 const DefaultRegion = "us-east-1"
+
+// DefaultCallTimeout bounds one DynamoDB API call, the SDK's retries
+// included, when Config.CallTimeout is zero. DynamoDB answers in
+// milliseconds; a call still waiting after this is talking to a server
+// that hangs or a network that drops packets.
+const DefaultCallTimeout = 10 * time.Second
 
 // Config configures a Service. Credentials are never part of it as text:
 // they come from the AWS SDK's default chain (environment, shared profiles,
@@ -82,6 +89,11 @@ type Config struct {
 	// ClientOptions adjust the DynamoDB client (retry attempts, middleware
 	// such as request recorders in tests).
 	ClientOptions []func(*dynamodb.Options)
+	// CallTimeout bounds each DynamoDB API call, the SDK's retries
+	// included, so a hung server or a silent network costs a call
+	// ErrUnavailable instead of blocking it forever. Zero means
+	// DefaultCallTimeout. The caller's context still applies.
+	CallTimeout time.Duration
 	// Logger receives the provider's and the AWS SDK's warnings; nil means
 	// slog.Default().
 	Logger *slog.Logger
@@ -147,6 +159,9 @@ func (c Config) check() error {
 	if !prefixRe.MatchString(c.TablePrefix) {
 		return &validate.Error{Field: "table prefix", Reason: "use at most 150 letters, digits, '_', '-' or '.'"}
 	}
+	if c.CallTimeout < 0 {
+		return &validate.Error{Field: "call timeout", Reason: "must not be negative"}
+	}
 	if c.KMSKeyID != "" && (len(c.KMSKeyID) > 2048 || !kmsRe.MatchString(c.KMSKeyID)) {
 		return &validate.Error{Field: "kms key id", Reason: "not a KMS key ID, ARN or alias"}
 	}
@@ -163,6 +178,13 @@ func (c Config) region() string {
 		return DefaultRegion
 	}
 	return c.Region
+}
+
+func (c Config) callTimeout() time.Duration {
+	if c.CallTimeout == 0 {
+		return DefaultCallTimeout
+	}
+	return c.CallTimeout
 }
 
 func (c Config) createMissing() bool { return c.CreateMissing == nil || *c.CreateMissing }
@@ -241,6 +263,10 @@ func (c Config) String() string {
 	}
 	if c.AWS != nil {
 		b.WriteString(", AWS: set")
+	}
+	if c.CallTimeout != 0 {
+		b.WriteString(", CallTimeout: ")
+		b.WriteString(c.CallTimeout.String())
 	}
 	b.WriteString("}")
 	return b.String()

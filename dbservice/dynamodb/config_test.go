@@ -3,13 +3,16 @@ package dynamodb
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/securedb-go/securedb/dbservice"
@@ -181,5 +184,47 @@ func TestMissingCredentialsAreUnauthorized(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), canary) {
 		t.Fatalf("error repeats the credential provider's message: %v", err)
+	}
+}
+
+// httpClientFunc is an aws.HTTPClient whose TLS nobody can see.
+type httpClientFunc func(*http.Request) (*http.Response, error)
+
+func (f httpClientFunc) Do(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestTLSPostureJudgesTheEffectiveSettings checks that "tls" looks past
+// the https:// scheme at what the HTTP client will do.
+func TestTLSPostureJudgesTheEffectiveSettings(t *testing.T) {
+	skip := func(tr *http.Transport) { tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} }
+	cases := []struct {
+		name     string
+		endpoint string
+		client   aws.HTTPClient // nil: the SDK's default
+		want     dbservice.Status
+	}{
+		{"the regional endpoint with the SDK's client", "", nil, dbservice.Pass},
+		{"an https endpoint with the SDK's client", "https://dynamodb.example", nil, dbservice.Pass},
+		{"a BuildableClient with InsecureSkipVerify", "https://dynamodb.example", awshttp.NewBuildableClient().WithTransportOptions(skip), dbservice.Fail},
+		{"the regional endpoint with InsecureSkipVerify", "", awshttp.NewBuildableClient().WithTransportOptions(skip), dbservice.Fail},
+		{"an *http.Client with InsecureSkipVerify", "https://dynamodb.example",
+			&http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}, dbservice.Fail},
+		{"an *http.Client that verifies", "https://dynamodb.example", &http.Client{Transport: &http.Transport{}}, dbservice.Pass},
+		{"an opaque HTTP client", "https://dynamodb.example", httpClientFunc(http.DefaultClient.Do), dbservice.Warn},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			base := aws.Config{HTTPClient: c.client}
+			cfg := Config{EndpointURL: c.endpoint, AWS: &base, Credentials: credentials.NewStaticCredentialsProvider("k", "s", "")}
+			s, err := New(t.Context(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			f := s.tlsFinding()
+			t.Logf("%s: %s", f.Status, f.Detail)
+			if f.Status != c.want {
+				t.Fatalf("tls = %s (%s), want %s", f.Status, f.Detail, c.want)
+			}
+		})
 	}
 }

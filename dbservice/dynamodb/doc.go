@@ -24,6 +24,12 @@
 // until the page is full; dbservice.Match re-checks every item on the
 // client. Pages come in scan order, not ID order.
 //
+// Requests go through the SDK's own HTTP client (awshttp.BuildableClient,
+// with its connect, TLS handshake and read timeouts), and every API call,
+// its retries included, is bounded by Config.CallTimeout (DefaultCallTimeout,
+// 10 s): a hung server or a silent network costs a call ErrUnavailable, not
+// a goroutine blocked forever.
+//
 // Credentials come from the AWS SDK's default chain (environment, profiles,
 // SSO, web identity, ECS and EC2 roles); Config never holds keys as text.
 // LeastPrivilegePolicy writes the IAM policy the application needs, and

@@ -37,7 +37,7 @@ type Service struct {
 	endpoint      *url.URL // nil: the SDK's regional endpoint
 	collections   []string
 	log           *slog.Logger
-	transport     *http.Transport // owned by the Service, nil when the caller supplied the HTTP client
+	conns         connSet // connections of the SDK's HTTP client, closed by Close
 
 	// base is cancelled by Close; it bounds table creation, which outlives
 	// the call that started it so that concurrent callers can share it.
@@ -99,22 +99,13 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		}
 		awsCfg = loaded
 	}
-	if bc, ok := awsCfg.HTTPClient.(*awshttp.BuildableClient); ok || awsCfg.HTTPClient == nil {
-		// An HTTP client of our own, on a copy of the SDK's transport (with
-		// any AWS_CA_BUNDLE roots), so that Close can release its idle
-		// connections and their goroutines, which a BuildableClient keeps
-		// out of reach. DynamoDB never redirects; following one would only
-		// send signed requests elsewhere.
-		if bc == nil {
-			bc = awshttp.NewBuildableClient()
-		}
-		s.transport = bc.GetTransport()
-		awsCfg.HTTPClient = &http.Client{
-			Transport:     s.transport,
-			Timeout:       bc.GetTimeout(),
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		}
+	if awsCfg.HTTPClient == nil {
+		// The SDK's own client, so that dynamodb.New applies its defaults
+		// (connect and TLS handshake timeouts, read timeout, redirect
+		// policy) exactly as for any SDK user.
+		awsCfg.HTTPClient = awshttp.NewBuildableClient()
 	}
+	timeout := cfg.callTimeout()
 	awsCfg.Region = cfg.region()
 	if cfg.Credentials != nil {
 		awsCfg.Credentials = cfg.Credentials
@@ -123,6 +114,15 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		awsCfg.Credentials = aws.NewCredentialsCache(markedCredentials{awsCfg.Credentials})
 	}
 	opts := []func(*dynamodb.Options){func(o *dynamodb.Options) {
+		// Runs after the SDK resolved its HTTP client: a BuildableClient
+		// (the SDK's, or one the caller left buildable) keeps every
+		// setting and only learns to report its connections, so that
+		// Close can release them and their goroutines, which the
+		// BuildableClient otherwise keeps out of reach.
+		if bc, ok := o.HTTPClient.(*awshttp.BuildableClient); ok {
+			o.HTTPClient = bc.WithTransportOptions(func(tr *http.Transport) { tr.DialContext = s.conns.track(tr.DialContext) })
+		}
+		o.APIOptions = append(o.APIOptions, callTimeoutMiddleware(timeout))
 		o.Logger = sdkLogger(log)
 		if ep != nil {
 			o.BaseEndpoint = aws.String(ep.String())
@@ -318,7 +318,9 @@ func (s *Service) Ping(ctx context.Context) error {
 }
 
 // Close implements dbservice.Service: it stops table creations in flight
-// and releases idle connections. It is idempotent.
+// and closes the connections of the SDK's HTTP client (a call still in
+// progress then fails). It is idempotent. An HTTP client supplied in
+// Config.AWS that is not an awshttp.BuildableClient is left to its owner.
 func (s *Service) Close() error {
 	if s.closed.Swap(true) {
 		return nil
@@ -328,11 +330,7 @@ func (s *Service) Close() error {
 	return nil
 }
 
-func (s *Service) closeTransport() {
-	if s.transport != nil {
-		s.transport.CloseIdleConnections()
-	}
-}
+func (s *Service) closeTransport() { s.conns.closeAll() }
 
 // write runs put, first making sure the table exists when CreateMissing is
 // on. A table that disappeared since it was cached (deleted, or an

@@ -47,6 +47,8 @@ func classify(ctx context.Context, err error) error {
 		return err
 	}
 	switch {
+	case errors.Is(err, errCallTimeout):
+		return fmt.Errorf("%w: %w", dbservice.ErrUnavailable, errCallTimeout)
 	case errors.Is(err, context.Canceled):
 		return context.Canceled
 	case errors.Is(err, context.DeadlineExceeded):

@@ -7,17 +7,21 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/securedb-go/securedb/dbservice"
+	"github.com/securedb-go/securedb/internal/tlscheck"
 )
 
 // CheckPosture implements dbservice.PostureChecker. It reports, in this
 // order:
 //
-//   - "tls": the endpoint is HTTPS (plain HTTP is a warning on loopback, a
-//     failure anywhere else);
+//   - "tls": the endpoint is HTTPS and the HTTP client verifies its
+//     certificate (InsecureSkipVerify is a failure, an HTTP client whose
+//     settings cannot be seen a warning; plain HTTP is a warning on
+//     loopback, a failure anywhere else);
 //   - "secrets-manager": no long-term IAM user access key (AKIA…) sits in
 //     the environment;
 //   - "encryption-at-rest": every table describes server-side encryption
@@ -67,13 +71,31 @@ func (s *Service) postureTables() []string {
 	return slices.Compact(tables)
 }
 
+// clientTLS judges the TLS settings of the SDK client's HTTP client.
+func (s *Service) clientTLS() (dbservice.Status, string) {
+	switch c := s.client.Options().HTTPClient.(type) {
+	case *awshttp.BuildableClient:
+		return tlscheck.Transport(c.GetTransport())
+	default:
+		return tlscheck.Client(c)
+	}
+}
+
 func (s *Service) tlsFinding() dbservice.Finding {
 	f := dbservice.Finding{ID: "tls", Title: "Requests travel over TLS"}
 	switch {
-	case s.endpoint == nil:
-		f.Status, f.Detail = dbservice.Pass, "AWS regional endpoint over HTTPS"
-	case s.endpoint.Scheme == "https":
-		f.Status, f.Detail = dbservice.Pass, "endpoint "+s.endpoint.Host+" over HTTPS"
+	case s.endpoint == nil || s.endpoint.Scheme == "https":
+		// HTTPS alone proves nothing: judge what the HTTP client will
+		// really do.
+		where := "AWS regional endpoint"
+		if s.endpoint != nil {
+			where = "endpoint " + s.endpoint.Host
+		}
+		st, detail := s.clientTLS()
+		f.Status, f.Detail = st, where+" over HTTPS: "+detail
+		if st != dbservice.Pass {
+			f.Fix = "verify the endpoint's certificate: no InsecureSkipVerify in the HTTP client's TLS settings (trust a private CA with AWS_CA_BUNDLE or RootCAs instead), and give Config.AWS an awshttp.BuildableClient or *http.Client so CheckPosture can see them"
+		}
 	case isLoopback(s.endpoint.Hostname()):
 		f.Status, f.Detail = dbservice.Warn, "plain HTTP to loopback endpoint "+s.endpoint.Host+" (a local emulator; traffic stays on this machine)"
 		f.Fix = "use the regional HTTPS endpoint (leave EndpointURL empty) outside development"

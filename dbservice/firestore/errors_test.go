@@ -7,13 +7,17 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/securedb-go/securedb/dbservice"
+	"github.com/securedb-go/securedb/dbservice/dbtest"
 )
 
 func TestServerErrorsMapToSentinelsWithoutTheirText(t *testing.T) {
@@ -124,4 +128,34 @@ func TestAbortedCommitsAreRetriedABoundedNumberOfTimes(t *testing.T) {
 			t.Fatalf("%d calls, err %v; want 1 call and the error", calls, err)
 		}
 	})
+}
+
+// TestIfAbsentLeftAbortedIsUnavailableNotConflict makes the emulator's
+// client see Aborted for every Commit (an interceptor answers in the
+// server's place), so the retries run out: a create that never ran says
+// nothing about the document, and must not be reported as "exists".
+func TestIfAbsentLeftAbortedIsUnavailableNotConflict(t *testing.T) {
+	defer func(d time.Duration) { abortedDelay = d }(abortedDelay)
+	abortedDelay = time.Millisecond
+	var commits atomic.Int32
+	abort := option.WithGRPCDialOption(grpc.WithChainUnaryInterceptor(
+		func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+			if strings.HasSuffix(method, "/Commit") || strings.HasSuffix(method, "/BeginTransaction") {
+				commits.Add(1)
+				return status.Error(codes.Aborted, "too much contention")
+			}
+			return invoker(ctx, method, req, reply, cc, opts...)
+		}))
+	s := newCounted(t, newRPCCounter(), func(c *Config) { c.ClientOptions = append(c.ClientOptions, abort) })
+	coll := dbtest.Collection(t)
+	_, err := s.Save(t.Context(), coll, "never-written", dbservice.Doc{"v": 1}, dbservice.IfAbsent())
+	if errors.Is(err, dbservice.ErrConflict) || !errors.Is(err, dbservice.ErrUnavailable) {
+		t.Fatalf("IfAbsent Save left Aborted after %d commits: %v, want ErrUnavailable, not ErrConflict", commits.Load(), err)
+	}
+	if n := commits.Load(); n != abortedAttempts {
+		t.Fatalf("%d commits sent, want %d (the retry bound)", n, abortedAttempts)
+	}
+	if _, err := s.Get(t.Context(), coll, "never-written"); !errors.Is(err, dbservice.ErrNotFound) {
+		t.Fatalf("Get after the aborted create: %v, want ErrNotFound", err)
+	}
 }

@@ -79,6 +79,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		posture: postureInput{
 			emulator:        host,
 			credentialsFile: cfg.CredentialsFile,
+			opaque:          opaqueOptions(cfg.ClientOptions),
 		},
 	}
 	if s.posture.credentialsFile == "" {
@@ -364,7 +365,9 @@ func (s *Service) Save(ctx context.Context, coll, id string, doc dbservice.Doc, 
 	}
 	switch code := status.Code(err); {
 	case ctx.Err() != nil:
-	case code == codes.AlreadyExists && o.IfAbsent, code == codes.Aborted && o.IfAbsent:
+	// An Aborted create left after the retries never ran: it says nothing
+	// about the document, so it is contention (ErrUnavailable), not "exists".
+	case code == codes.AlreadyExists && o.IfAbsent:
 		return "", fail("save", coll, id, fmt.Errorf("%w: document exists", dbservice.ErrConflict))
 	case (code == codes.FailedPrecondition || code == codes.Aborted) && o.IfRev != "":
 		return "", fail("save", coll, id, fmt.Errorf("%w: revision is not current", dbservice.ErrConflict))

@@ -2,10 +2,14 @@ package firestore
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+
+	"google.golang.org/api/option"
 
 	"github.com/securedb-go/securedb/dbservice"
 )
@@ -14,6 +18,34 @@ import (
 type postureInput struct {
 	emulator        string // emulator address, "" for Google Cloud
 	credentialsFile string // configured or from GOOGLE_APPLICATION_CREDENTIALS
+	// opaque names the ClientOptions that can replace the SDK's TLS
+	// transport (an HTTP client, a gRPC connection or dial option) and
+	// that cannot be looked into.
+	opaque []string
+}
+
+// transportOptions are the option types (by Go type name) that can set
+// the transport, and so its TLS, in ways CheckPosture cannot inspect:
+// grpc.DialOption is an opaque function. Every other option of
+// google.golang.org/api/option (credentials, scopes, endpoint, user
+// agent, quota project, ...) leaves the SDK's TLS alone; types from
+// elsewhere are opaque too.
+var transportOptions = map[string]bool{
+	"option.withHTTPClient": true, "option.withGRPCConn": true, "option.withGRPCDialOption": true,
+}
+
+// opaqueOptions returns the type names of opts that may replace the TLS
+// transport.
+func opaqueOptions(opts []option.ClientOption) []string {
+	var out []string
+	for _, o := range opts {
+		name := fmt.Sprintf("%T", o)
+		if transportOptions[name] || !strings.HasPrefix(name, "option.") {
+			out = append(out, strings.TrimPrefix(name, "option."))
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // CheckPosture implements dbservice.PostureChecker. It reports, in this
@@ -22,8 +54,11 @@ type postureInput struct {
 //   - "auth-enabled": Google Cloud, where every request is authenticated
 //     by IAM (pass), or the emulator, which accepts anyone and is not a
 //     production database (warn);
-//   - "tls": Google Cloud over TLS (pass), the emulator's plain-text gRPC
-//     on loopback (warn) or across a network (fail);
+//   - "tls": Google Cloud over the SDK's own TLS transport (pass), or
+//     over a transport from ClientOptions that cannot be inspected (an
+//     HTTP client, a gRPC connection or dial option: warn), the
+//     emulator's plain-text gRPC on loopback (warn) or across a network
+//     (fail);
 //   - "secrets-manager": no service-account key file, so credentials come
 //     from workload identity (pass), or a key file, a long-lived private
 //     key (warn);
@@ -86,8 +121,12 @@ func tlsFinding(in postureInput) dbservice.Finding {
 	f := dbservice.Finding{ID: "tls", Title: "Requests travel over TLS"}
 	host, _, _ := net.SplitHostPort(in.emulator)
 	switch {
+	case in.emulator == "" && len(in.opaque) > 0:
+		f.Status = dbservice.Warn
+		f.Detail = "cannot see the TLS settings: ClientOptions replace the SDK's transport (" + strings.Join(in.opaque, ", ") + "), which may turn certificate verification off"
+		f.Fix = "let the SDK build its TLS transport (drop WithGRPCConn, WithHTTPClient and transport dial options), or make sure the one given verifies Google's certificates"
 	case in.emulator == "":
-		f.Status, f.Detail = dbservice.Pass, "Google Cloud Firestore endpoint over TLS (the SDK's transport; custom ClientOptions are not inspected)"
+		f.Status, f.Detail = dbservice.Pass, "Google Cloud Firestore endpoint over TLS (the SDK's own transport, verifying Google's certificates)"
 	case isLoopback(host):
 		f.Status, f.Detail = dbservice.Warn, "plain-text gRPC to the emulator at "+in.emulator+" (traffic stays on this machine)"
 		f.Fix = "use Google Cloud Firestore, which is TLS only, outside development"

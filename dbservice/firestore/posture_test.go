@@ -27,6 +27,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
@@ -229,7 +230,7 @@ func TestCanaryCredentialsNeverLeak(t *testing.T) {
 	}
 	checkFindings(t, findings, map[string]dbservice.Status{
 		"auth-enabled":         dbservice.Pass,
-		"tls":                  dbservice.Pass,
+		"tls":                  dbservice.Warn, // a gRPC dial option sets the TLS: it cannot be seen
 		"secrets-manager":      dbservice.Warn,
 		"key-file-permissions": dbservice.Fail,
 		"key-file-location":    dbservice.Warn,
@@ -298,4 +299,52 @@ func fakeFirestoreTLS(t *testing.T) tlsServer {
 	go func() { _ = srv.Serve(l) }()
 	t.Cleanup(srv.Stop)
 	return tlsServer{host: l.Addr().String(), roots: roots, bearer: bearer}
+}
+
+// TestTLSPostureSaysWhenClientOptionsHideTheTransport checks that "tls"
+// for Google Cloud is a pass only while the SDK builds its own TLS
+// transport: ClientOptions that replace it cannot be looked into.
+func TestTLSPostureSaysWhenClientOptionsHideTheTransport(t *testing.T) {
+	t.Setenv(EnvEmulatorHost, "")
+	t.Setenv(EnvCredentials, "")
+	cases := []struct {
+		name string
+		opts []option.ClientOption
+		want dbservice.Status
+	}{
+		{"the SDK's transport", nil, dbservice.Pass},
+		{"options that leave the transport alone", []option.ClientOption{option.WithUserAgent("app/1"), option.WithEndpoint("firestore.example:443")}, dbservice.Pass},
+		{"a gRPC dial option (here: no TLS at all)", []option.ClientOption{
+			option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
+		}, dbservice.Warn},
+	}
+	conn, err := grpc.NewClient("127.0.0.1:1", grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases = append(cases, struct {
+		name string
+		opts []option.ClientOption
+		want dbservice.Status
+	}{"a gRPC connection of the caller's", []option.ClientOption{option.WithGRPCConn(conn)}, dbservice.Warn})
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			opts := append([]option.ClientOption{option.WithoutAuthentication()}, c.opts...)
+			s, err := New(t.Context(), Config{ProjectID: "posture-project", ClientOptions: opts})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			var f dbservice.Finding
+			for _, x := range s.CheckPosture(t.Context()) {
+				if x.ID == "tls" {
+					f = x
+				}
+			}
+			t.Logf("%s: %s", f.Status, f.Detail)
+			if f.Status != c.want {
+				t.Fatalf("tls = %s (%s), want %s", f.Status, f.Detail, c.want)
+			}
+		})
+	}
 }

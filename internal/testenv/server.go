@@ -89,6 +89,29 @@ func (s *Server) Stop() {
 // recorded in DIR/pid, and waits until its port refuses connections.
 func (s *Server) Kill() {
 	s.t.Helper()
+	s.Signal(syscall.SIGKILL)
+	s.waitClosed("the killed server's port to close")
+}
+
+// Freeze stops the server's process with SIGSTOP: its port still accepts
+// connections (the kernel completes the handshake) but nothing answers,
+// like a hung server. The server is resumed when the test ends, so that
+// it can be stopped; Resume does it earlier.
+func (s *Server) Freeze() {
+	s.t.Helper()
+	s.Signal(syscall.SIGSTOP)
+	s.t.Cleanup(s.Resume)
+}
+
+// Resume continues a frozen server with SIGCONT.
+func (s *Server) Resume() {
+	s.t.Helper()
+	s.Signal(syscall.SIGCONT)
+}
+
+// Signal sends sig to the PID the script recorded in DIR/pid.
+func (s *Server) Signal(sig syscall.Signal) {
+	s.t.Helper()
 	b, err := os.ReadFile(filepath.Join(s.dir, "pid"))
 	if err != nil {
 		s.t.Fatal(err)
@@ -97,10 +120,9 @@ func (s *Server) Kill() {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+	if err := syscall.Kill(pid, sig); err != nil {
 		s.t.Fatal(err)
 	}
-	s.waitClosed("the killed server's port to close")
 }
 
 func (s *Server) waitClosed(what string) {
