@@ -546,6 +546,7 @@ func (s *Service) Explain(ctx context.Context, coll string, q dbservice.Query) (
 	if err := s.precheck(ctx, "query", coll, "", false); err != nil {
 		return dbservice.Plan{}, err
 	}
+	defer s.calls.leave()
 	q, err := dbservice.CheckQuery(q)
 	if err != nil {
 		return dbservice.Plan{}, fail("query", coll, "", err)
