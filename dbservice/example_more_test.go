@@ -29,7 +29,8 @@ func ExampleSaveAs() {
 	rev, err := dbservice.SaveAs(ctx, db, "agents", "gofannon", Agent{Name: "Gofannon", Runs: 3, Created: created})
 	fmt.Println(rev != "", err)
 
-	// Stored as plain JSON: the number as float64, the time as RFC 3339 text.
+	// Stored as plain JSON: the number as float64, the time as fixed-width
+	// RFC 3339 text in UTC, so stored times order as instants.
 	doc, _ := db.Get(ctx, "agents", "gofannon")
 	fmt.Printf("%v %T %v\n", doc["name"], doc["runs"], doc["created"])
 
@@ -38,7 +39,7 @@ func ExampleSaveAs() {
 	fmt.Println(errors.Is(err, dbservice.ErrInvalid))
 	// Output:
 	// true <nil>
-	// Gofannon float64 2026-01-11T09:30:00Z
+	// Gofannon float64 2026-01-11T09:30:00.000000000Z
 	// true
 }
 
