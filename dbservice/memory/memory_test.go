@@ -22,5 +22,5 @@ func TestConformanceBehindGuard(t *testing.T) {
 // collection gains ordered indexes halfway through and on one without
 // any: reading an index must give exactly the answers of a scan.
 func TestIndexesAgreeWithScans(t *testing.T) {
-	dbtest.Differential(t, memory.New(), dbtest.DifferentialOptions{Queries: 3000, Docs: 400})
+	dbtest.Differential(t, memory.New(), dbtest.DifferentialOptions{Queries: 1500, Docs: 300})
 }
