@@ -56,6 +56,7 @@ func Cases() []Case {
 		{"TypedHelpersRoundTrip", testTyped},
 		{"ErrorsAreTypedAndLeakNothing", testErrorHygiene},
 		{"CloseMakesCallsFailWithErrClosed", testClose},
+		{"BackupKeepsEveryNumber", testBackupKeepsEveryNumber},
 	}
 }
 

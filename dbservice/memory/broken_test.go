@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/securedb-go/securedb/dbservice"
 	"github.com/securedb-go/securedb/dbservice/dbtest"
 	"github.com/securedb-go/securedb/dbservice/memory"
+	"github.com/securedb-go/securedb/validate"
 )
 
 // The suite is only worth something if it fails for a provider that is
@@ -52,11 +54,12 @@ var bugs = []struct {
 	{"rev-renamed", []string{"TypedHelpersRoundTrip"}},
 	{"errors-quote-docs", []string{"ErrorsAreTypedAndLeakNothing"}},
 	{"close-noop", []string{"CloseMakesCallsFailWithErrClosed"}},
+	{"round-numbers", []string{"BackupKeepsEveryNumber"}},
 }
 
 func TestSuiteCatchesBugs(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs the suite 19 times in child processes; skipped with -short")
+		t.Skip("runs the suite 20 times in child processes; skipped with -short")
 	}
 	covered := map[string]bool{}
 	for _, b := range bugs {
@@ -86,6 +89,23 @@ func TestSuiteCatchesBugs(t *testing.T) {
 			}
 		})
 	}
+}
+
+func roundNumbers(v any) any {
+	switch x := v.(type) {
+	case float64:
+		f, _ := strconv.ParseFloat(strconv.FormatFloat(x, 'g', 15, 64), 64)
+		return f
+	case map[string]any:
+		for k, e := range x {
+			x[k] = roundNumbers(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = roundNumbers(e)
+		}
+	}
+	return v
 }
 
 func tail(b []byte) string {
@@ -171,6 +191,12 @@ func (b *broken) Save(ctx context.Context, coll, id string, doc dbservice.Doc, o
 		}
 	case "rewrite-bad-ids":
 		id = rewriteID(id)
+	case "round-numbers":
+		// A backend that keeps 15 significant digits, as a decimal type
+		// would: simple numbers survive, arbitrary float64s do not.
+		if d, err := dbservice.NormalizeDoc(doc, validate.Limits{}); err == nil {
+			doc = roundNumbers(d).(dbservice.Doc)
+		}
 	}
 	rev, err := b.Service.Save(ctx, coll, id, doc, opts...)
 	if err != nil && b.bug == "errors-quote-docs" {
