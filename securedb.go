@@ -37,6 +37,10 @@ type Config struct {
 	// DisableAudit turns audit records off. The security guide asks for an
 	// audit trail, so the posture report flags it.
 	DisableAudit bool
+	// SkipPing makes Open return without calling Ping. By default Open
+	// pings, so a wrong endpoint or password fails Open (ErrUnavailable,
+	// ErrUnauthorized) instead of the first call.
+	SkipPing bool
 
 	// Secrets resolves credential references (env://, file://, awssm://,
 	// gcpsm://) in provider settings. nil means a cached resolver for env://
@@ -78,8 +82,9 @@ func ConfigFromEnv() (Config, error) {
 	return cfg, nil
 }
 
-// Open connects to the configured provider and returns it wrapped in
-// dbservice.Guard. The caller closes it.
+// Open connects to the configured provider, pings it (unless
+// Config.SkipPing) and returns it wrapped in dbservice.Guard. On error it
+// closes whatever it opened. The caller closes the Service.
 func Open(ctx context.Context, cfg Config) (dbservice.Service, error) {
 	if err := checkProvider(cfg.Provider); err != nil {
 		return nil, err
@@ -111,6 +116,13 @@ func Open(ctx context.Context, cfg Config) (dbservice.Service, error) {
 	if err != nil {
 		o.closeExtra()
 		return nil, err
+	}
+	if !cfg.SkipPing {
+		if err := svc.Ping(ctx); err != nil {
+			_ = svc.Close()
+			o.closeExtra()
+			return nil, err
+		}
 	}
 	p := cfg.Policy
 	if p.Audit == nil && !cfg.DisableAudit {
@@ -171,7 +183,7 @@ func checkProvider(name string) error {
 			return nil
 		}
 	}
-	return dbservice.NewError("open", "securedb", "", "", &validate.Error{
+	return dbservice.NewError("open", "", "", "", &validate.Error{
 		Field:  "DATABASE_PROVIDER",
 		Reason: "unknown provider; use one of " + strings.Join(Providers, ", "),
 	})

@@ -57,6 +57,7 @@ func Cases() []Case {
 		{"ErrorsAreTypedAndLeakNothing", testErrorHygiene},
 		{"CloseMakesCallsFailWithErrClosed", testClose},
 		{"BackupKeepsEveryNumber", testBackupKeepsEveryNumber},
+		{"EmptyIfRevIsRefused", testEmptyIfRev},
 	}
 }
 

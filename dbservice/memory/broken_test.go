@@ -55,11 +55,12 @@ var bugs = []struct {
 	{"errors-quote-docs", []string{"ErrorsAreTypedAndLeakNothing"}},
 	{"close-noop", []string{"CloseMakesCallsFailWithErrClosed"}},
 	{"round-numbers", []string{"BackupKeepsEveryNumber"}},
+	{"empty-ifrev-unconditional", []string{"EmptyIfRevIsRefused"}},
 }
 
 func TestSuiteCatchesBugs(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs the suite 20 times in child processes; skipped with -short")
+		t.Skip("runs the suite 21 times in child processes; skipped with -short")
 	}
 	covered := map[string]bool{}
 	for _, b := range bugs {
@@ -191,6 +192,10 @@ func (b *broken) Save(ctx context.Context, coll, id string, doc dbservice.Doc, o
 		}
 	case "rewrite-bad-ids":
 		id = rewriteID(id)
+	case "empty-ifrev-unconditional":
+		if _, err := dbservice.ApplyWriteOptions(opts...); err != nil && o.IfRev == "" {
+			opts = nil
+		}
 	case "round-numbers":
 		// A backend that keeps 15 significant digits, as a decimal type
 		// would: simple numbers survive, arbitrary float64s do not.
