@@ -287,6 +287,11 @@ func pushdown(c dbservice.Cond) []any {
 	if field == "_id" {
 		return idPushdown(c)
 	}
+	if hasSubnormal(c.Value) {
+		// Every operator but Exists needs the field present; Exists takes
+		// a bool, never a number.
+		return one(map[string]any{"$exists": true})
+	}
 	switch c.Op {
 	case dbservice.Eq:
 		// ICU equality holds for byte-equal strings (and maybe a few more).

@@ -144,6 +144,18 @@ func testBackupKeepsEveryNumber(t *testing.T, s dbservice.Service) {
 			}
 		}
 	}
+	// A number that survives storage must also be found by equality: the
+	// query value takes the same path to the backend as the document did.
+	for id, exp := range want {
+		f, ok := exp["v"]
+		if !ok {
+			continue
+		}
+		docs := walk(t, s, coll, dbservice.Query{Where: []dbservice.Cond{dbservice.Where("n.v", dbservice.Eq, f)}})
+		if got := ids(docs); len(got) != 1 || got[0] != id {
+			t.Errorf("Query n.v == %g: %v, want [%s]", f, got, id)
+		}
+	}
 	if checked < 2*2*300 {
 		t.Fatalf("checked only %d numbers", checked)
 	}
