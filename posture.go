@@ -19,6 +19,8 @@ type opened struct {
 	// provider takes none), "literal" or a reference scheme.
 	credSource string
 	credVar    string
+	// cursorKeySource says how Config.CursorKey was given, as credSource.
+	cursorKeySource string
 	// extraClose releases what Open built besides the provider (a Secret
 	// Manager client).
 	extraClose func() error
@@ -69,6 +71,7 @@ func (o *opened) CheckPosture(ctx context.Context) []dbservice.Finding {
 			Detail: o.credVar + " is a " + o.credSource + ":// reference, resolved at run time and re-read on rotation",
 		})
 	}
+	out = append(out, o.cursorKeyFinding()...)
 	if masking.IsMasking(slog.Default().Handler()) {
 		out = append(out, dbservice.Finding{
 			ID: "log-masking", Title: "Logs mask credentials", Status: dbservice.Pass,

@@ -41,6 +41,12 @@ type Config struct {
 	// pings, so a wrong endpoint or password fails Open (ErrUnavailable,
 	// ErrUnauthorized) instead of the first call.
 	SkipPing bool
+	// CursorKey signs page cursors (HMAC-SHA256): at least 32 bytes, or a
+	// secret reference to them (SECUREDB_CURSOR_KEY). Every instance of a
+	// service must share it, so that a cursor survives a restart and a load
+	// balancer. Empty means a random key per process, which the posture item
+	// cursor-key reports as a warning.
+	CursorKey string
 
 	// Secrets resolves credential references (env://, file://, awssm://,
 	// gcpsm://) in provider settings. nil means a cached resolver for env://
@@ -63,7 +69,10 @@ type Config struct {
 // unset) and the chosen provider's own variables. It only reads; secret
 // references in credential variables are resolved by Open.
 func ConfigFromEnv() (Config, error) {
-	cfg := Config{Provider: strings.ToLower(strings.TrimSpace(os.Getenv("DATABASE_PROVIDER")))}
+	cfg := Config{
+		Provider:  strings.ToLower(strings.TrimSpace(os.Getenv("DATABASE_PROVIDER"))),
+		CursorKey: strings.TrimSpace(os.Getenv(EnvCursorKey)),
+	}
 	if err := checkProvider(cfg.Provider); err != nil {
 		return Config{}, err
 	}
@@ -90,26 +99,36 @@ func Open(ctx context.Context, cfg Config) (dbservice.Service, error) {
 		return nil, err
 	}
 	o := &opened{provider: cfg.Provider}
-	var (
-		svc dbservice.Service
-		err error
-	)
+	cursors, err := cursorSigner(ctx, cfg, o)
+	if err != nil {
+		return nil, err
+	}
+	var svc dbservice.Service
 	switch cfg.Provider {
 	case "", Memory:
 		o.provider = Memory
-		svc = memory.New(memory.WithLimits(cfg.Policy.Limits))
+		svc = memory.New(memory.WithLimits(cfg.Policy.Limits), memory.WithCursorSigner(cursors))
 	case CouchDB:
+		if cfg.CouchDB.Cursors == nil {
+			cfg.CouchDB.Cursors = cursors
+		}
 		svc, err = openCouchDB(ctx, cfg, o)
 	case DynamoDB:
 		dc := cfg.DynamoDB
 		if dc.Limits == (validate.Limits{}) {
 			dc.Limits = cfg.Policy.Limits
 		}
+		if dc.Cursors == nil {
+			dc.Cursors = cursors
+		}
 		svc, err = dynamodb.New(ctx, dc)
 	case Firestore:
 		fc := cfg.Firestore
 		if fc.Limits == (validate.Limits{}) {
 			fc.Limits = cfg.Policy.Limits
+		}
+		if fc.Cursors == nil {
+			fc.Cursors = cursors
 		}
 		svc, err = firestore.New(ctx, fc)
 	}

@@ -104,6 +104,11 @@ type Config struct {
 	// Limits bounds documents before they are sent; the zero value is
 	// validate.DefaultLimits.
 	Limits validate.Limits
+	// Cursors signs the page cursors this Service issues and checks the
+	// ones it is given; nil means dbservice.ProcessCursorSigner, whose
+	// cursors do not survive a restart or cross instances. Give every
+	// instance of a service the same key (securedb.Config.CursorKey).
+	Cursors *dbservice.CursorSigner
 	// Collections lists the collections CheckPosture inspects in addition
 	// to those this Service has already used.
 	Collections []string

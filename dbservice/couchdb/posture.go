@@ -38,7 +38,7 @@ import (
 // Anonymous probes go without any credential. Findings name databases,
 // users and settings, never credentials.
 func (s *Service) CheckPosture(ctx context.Context) []dbservice.Finding {
-	out := []dbservice.Finding{s.tlsFinding()}
+	out := []dbservice.Finding{s.tlsFinding(), s.cfg.Cursors.Finding()}
 	if ctx.Err() != nil || s.closed.Load() {
 		reason := "service closed"
 		if ctx.Err() != nil {

@@ -37,7 +37,7 @@ func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (db
 	var after string
 	if q.Cursor != "" {
 		var st cursorState
-		if err := dbservice.DecodeCursor(coll, q, q.Cursor, &st); err != nil {
+		if err := s.cfg.Cursors.Decode(coll, q, q.Cursor, &st); err != nil {
 			return dbservice.Page{}, fail("query", coll, "", err)
 		}
 		if err := checkCursorID(st.After); err != nil {
@@ -132,7 +132,7 @@ func (s *Service) page(ctx context.Context, db, coll string, q dbservice.Query, 
 		return dbservice.Page{}, err
 	}
 	if more {
-		if page.Next, err = dbservice.EncodeCursor(coll, q, cursorState{After: last}); err != nil {
+		if page.Next, err = s.cfg.Cursors.Encode(coll, q, cursorState{After: last}); err != nil {
 			return dbservice.Page{}, err
 		}
 	}

@@ -58,6 +58,7 @@ func Cases() []Case {
 		{"CloseMakesCallsFailWithErrClosed", testClose},
 		{"BackupKeepsEveryNumber", testBackupKeepsEveryNumber},
 		{"EmptyIfRevIsRefused", testEmptyIfRev},
+		{"ForgedCursorsAreRefused", testForgedCursors},
 	}
 }
 

@@ -68,6 +68,11 @@ type Config struct {
 	// validate.DefaultLimits. DynamoDB's own limits (MaxItemBytes,
 	// MaxNesting, number range) apply on top.
 	Limits validate.Limits
+	// Cursors signs the page cursors this Service issues and checks the
+	// ones it is given; nil means dbservice.ProcessCursorSigner, whose
+	// cursors do not survive a restart or cross instances. Give every
+	// instance of a service the same key (securedb.Config.CursorKey).
+	Cursors *dbservice.CursorSigner
 	// AWS, when set, is the base AWS configuration (credentials, retryer,
 	// HTTP client, API options) instead of the SDK's default loading.
 	// Region and EndpointURL above still apply.

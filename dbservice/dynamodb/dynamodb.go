@@ -33,6 +33,7 @@ type Service struct {
 	kmsKeyID      string
 	createMissing bool
 	limits        validate.Limits
+	cursors       *dbservice.CursorSigner
 	endpoint      *url.URL // nil: the SDK's regional endpoint
 	collections   []string
 	log           *slog.Logger
@@ -81,6 +82,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		kmsKeyID:      cfg.KMSKeyID,
 		createMissing: cfg.createMissing(),
 		limits:        cfg.Limits,
+		cursors:       cfg.Cursors,
 		endpoint:      ep,
 		collections:   append([]string(nil), cfg.Collections...),
 		log:           log,

@@ -48,7 +48,7 @@ func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (db
 	var start map[string]types.AttributeValue
 	if q.Cursor != "" {
 		var st cursorState
-		if err := dbservice.DecodeCursor(coll, q, q.Cursor, &st); err != nil {
+		if err := s.cursors.Decode(coll, q, q.Cursor, &st); err != nil {
 			return dbservice.Page{}, fail("query", coll, "", err)
 		}
 		if err := dbservice.CheckID(st.After); err != nil {
@@ -62,7 +62,7 @@ func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (db
 
 	var page dbservice.Page
 	next := func(after string) (dbservice.Page, error) {
-		c, err := dbservice.EncodeCursor(coll, q, cursorState{After: after})
+		c, err := s.cursors.Encode(coll, q, cursorState{After: after})
 		if err != nil {
 			return dbservice.Page{}, fail("query", coll, "", fmt.Errorf("%w: cursor cannot be encoded", dbservice.ErrUnavailable))
 		}

@@ -74,6 +74,11 @@ type Config struct {
 	// validate.DefaultLimits. Firestore's own limits (1 MiB documents, 20
 	// levels of nesting) apply on top.
 	Limits validate.Limits
+	// Cursors signs the page cursors this Service issues and checks the
+	// ones it is given; nil means dbservice.ProcessCursorSigner, whose
+	// cursors do not survive a restart or cross instances. Give every
+	// instance of a service the same key (securedb.Config.CursorKey).
+	Cursors *dbservice.CursorSigner
 	// CallTimeout bounds each call, the SDK's retries of unavailable
 	// servers included; a call that runs out of it returns ErrUnavailable.
 	// Zero means DefaultCallTimeout. The caller's context still applies.

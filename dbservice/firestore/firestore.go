@@ -30,6 +30,7 @@ type Service struct {
 	client   *firestore.Client
 	prefix   string
 	limits   validate.Limits
+	cursors  *dbservice.CursorSigner
 	timeout  time.Duration
 	log      *slog.Logger
 	closed   atomic.Bool
@@ -71,6 +72,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	s := &Service{
 		prefix:   cfg.CollectionPrefix,
 		limits:   cfg.Limits,
+		cursors:  cfg.Cursors,
 		timeout:  cfg.callTimeout(),
 		log:      log,
 		database: cfg.databaseID(),

@@ -235,6 +235,7 @@ func TestCanaryCredentialsNeverLeak(t *testing.T) {
 		"key-file-location":    dbservice.Warn,
 		"security-rules":       dbservice.Skip,
 		"network-restricted":   dbservice.Skip,
+		"cursor-key":           dbservice.Warn,
 	})
 	texts = append(texts, fmt.Sprintf("%+v", cfg), fmt.Sprintf("%#v", cfg), logs.String())
 	for _, text := range texts {

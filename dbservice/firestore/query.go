@@ -71,7 +71,7 @@ func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (db
 	var after string
 	if q.Cursor != "" {
 		var st cursorState
-		if err := dbservice.DecodeCursor(coll, q, q.Cursor, &st); err != nil {
+		if err := s.cursors.Decode(coll, q, q.Cursor, &st); err != nil {
 			return dbservice.Page{}, fail("query", coll, "", err)
 		}
 		if err := dbservice.CheckID(st.After); err != nil {
@@ -106,7 +106,7 @@ func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (db
 			// ends and more documents follow: continue after the last
 			// document returned.
 			last := page.Docs[len(page.Docs)-1]["_id"].(string)
-			next, err := dbservice.EncodeCursor(coll, q, cursorState{After: last})
+			next, err := s.cursors.Encode(coll, q, cursorState{After: last})
 			if err != nil {
 				return dbservice.Page{}, fail("query", coll, "", fmt.Errorf("%w: cursor cannot be encoded", dbservice.ErrUnavailable))
 			}

@@ -2,6 +2,10 @@ package memory_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -56,11 +60,12 @@ var bugs = []struct {
 	{"close-noop", []string{"CloseMakesCallsFailWithErrClosed"}},
 	{"round-numbers", []string{"BackupKeepsEveryNumber"}},
 	{"empty-ifrev-unconditional", []string{"EmptyIfRevIsRefused"}},
+	{"unkeyed-cursors", []string{"ForgedCursorsAreRefused"}},
 }
 
 func TestSuiteCatchesBugs(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs the suite 21 times in child processes; skipped with -short")
+		t.Skip("runs the suite 22 times in child processes; skipped with -short")
 	}
 	covered := map[string]bool{}
 	for _, b := range bugs {
@@ -255,6 +260,8 @@ func (b *broken) Query(ctx context.Context, coll string, q dbservice.Query) (dbs
 		q.Where = kept
 	case "offset-cursor":
 		return b.offsetQuery(ctx, coll, q)
+	case "unkeyed-cursors":
+		return b.unkeyedQuery(ctx, coll, q)
 	}
 	p, err := b.Service.Query(ctx, coll, q)
 	if err == nil && b.bug == "cursor-skips" && q.Cursor != "" && len(p.Docs) > 0 {
@@ -263,12 +270,64 @@ func (b *broken) Query(ctx context.Context, coll string, q dbservice.Query) (dbs
 	return p, err
 }
 
+// unkeyedQuery speaks the cursors this library issued before they were
+// signed: base64url(JSON{"q": unkeyed hash of the query, "s": state}),
+// which anyone can mint.
+func (b *broken) unkeyedQuery(ctx context.Context, coll string, q dbservice.Query) (dbservice.Page, error) {
+	type envelope struct {
+		Q string          `json:"q"`
+		S json.RawMessage `json:"s"`
+	}
+	nq, err := dbservice.CheckQuery(q)
+	if err != nil {
+		return dbservice.Page{}, err
+	}
+	fp := func() string {
+		h := sha256.New()
+		h.Write([]byte(coll))
+		h.Write([]byte{0})
+		j, _ := json.Marshal(struct {
+			W []dbservice.Cond
+			F []string
+		}{nq.Where, nq.Fields})
+		h.Write(j)
+		return hex.EncodeToString(h.Sum(nil)[:12])
+	}
+	signer := dbservice.ProcessCursorSigner()
+	if q.Cursor != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(q.Cursor)
+		var env envelope
+		if err != nil || json.Unmarshal(raw, &env) != nil || env.Q != fp() {
+			return dbservice.Page{}, &validate.Error{Field: "query.cursor", Reason: "not a cursor"}
+		}
+		var st map[string]any
+		if err := json.Unmarshal(env.S, &st); err != nil {
+			return dbservice.Page{}, &validate.Error{Field: "query.cursor", Reason: "not a cursor"}
+		}
+		if q.Cursor, err = signer.Encode(coll, nq, map[string]any{"a": st["a"]}); err != nil {
+			return dbservice.Page{}, err
+		}
+	}
+	p, err := b.Service.Query(ctx, coll, q)
+	if err != nil || p.Next == "" {
+		return p, err
+	}
+	var st map[string]any
+	if err := signer.Decode(coll, nq, p.Next, &st); err != nil {
+		return dbservice.Page{}, err
+	}
+	s, _ := json.Marshal(st)
+	env, _ := json.Marshal(envelope{Q: fp(), S: s})
+	p.Next = base64.RawURLEncoding.EncodeToString(env)
+	return p, nil
+}
+
 // offsetQuery pages by position, the classic bug that repeats or skips
 // documents when others are inserted meanwhile.
 func (b *broken) offsetQuery(ctx context.Context, coll string, q dbservice.Query) (dbservice.Page, error) {
 	var st offsetState
 	if q.Cursor != "" {
-		if err := dbservice.DecodeCursor(coll, dbservice.Query{}, q.Cursor, &st); err != nil {
+		if err := dbservice.ProcessCursorSigner().Decode(coll, dbservice.Query{}, q.Cursor, &st); err != nil {
 			return dbservice.Page{}, err
 		}
 	}
@@ -289,7 +348,7 @@ func (b *broken) offsetQuery(ctx context.Context, coll string, q dbservice.Query
 	end := min(st.Offset+limit, len(all))
 	p := dbservice.Page{Docs: all[st.Offset:end]}
 	if end < len(all) {
-		p.Next, _ = dbservice.EncodeCursor(coll, dbservice.Query{}, offsetState{Offset: end})
+		p.Next, _ = dbservice.ProcessCursorSigner().Encode(coll, dbservice.Query{}, offsetState{Offset: end})
 	}
 	return p, nil
 }

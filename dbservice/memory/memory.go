@@ -24,7 +24,8 @@ const provider = "memory"
 // Service is an in-memory dbservice.Service. The zero value is not usable;
 // call New.
 type Service struct {
-	limits validate.Limits
+	limits  validate.Limits
+	cursors *dbservice.CursorSigner
 
 	mu     sync.RWMutex
 	colls  map[string]*collection
@@ -49,6 +50,12 @@ type Option func(*Service)
 // WithLimits replaces the baseline document limits (validate.DefaultLimits).
 func WithLimits(l validate.Limits) Option {
 	return func(s *Service) { s.limits = l }
+}
+
+// WithCursorSigner sets the signer of page cursors (default
+// dbservice.ProcessCursorSigner).
+func WithCursorSigner(c *dbservice.CursorSigner) Option {
+	return func(s *Service) { s.cursors = c }
 }
 
 // New returns an empty Service.
@@ -188,7 +195,7 @@ func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (db
 	var after string
 	if q.Cursor != "" {
 		var st cursorState
-		if err := dbservice.DecodeCursor(coll, q, q.Cursor, &st); err != nil {
+		if err := s.cursors.Decode(coll, q, q.Cursor, &st); err != nil {
 			return dbservice.Page{}, fail("query", coll, "", err)
 		}
 		if err := dbservice.CheckID(st.After); err != nil {
@@ -220,7 +227,7 @@ func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (db
 		if len(page.Docs) == q.Limit {
 			// One more match exists, so there is a next page.
 			last := page.Docs[len(page.Docs)-1]["_id"].(string)
-			next, err := dbservice.EncodeCursor(coll, q, cursorState{After: last})
+			next, err := s.cursors.Encode(coll, q, cursorState{After: last})
 			if err != nil {
 				return dbservice.Page{}, fail("query", coll, "", err)
 			}
