@@ -57,7 +57,7 @@ func ApplyWriteOptions(opts ...WriteOption) (WriteOptions, error) {
 // CheckQuery validates q and returns it normalized: Limit defaulted, values
 // in the JSON data model (numbers as float64, time.Time as RFC 3339 text),
 // In values as []any, Exists values as bool. The cursor's form is checked;
-// its content is checked by DecodeCursor.
+// its content is checked by CursorSigner.Decode.
 func CheckQuery(q Query) (Query, error) {
 	if len(q.Where) > validate.MaxConds {
 		return q, &validate.Error{Field: "query.where", Reason: "more than " + strconv.Itoa(validate.MaxConds) + " conditions"}
