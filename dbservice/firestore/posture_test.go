@@ -47,6 +47,7 @@ func TestPostureOnTheEmulator(t *testing.T) {
 		"secrets-manager":    dbservice.Skip,
 		"security-rules":     dbservice.Skip,
 		"network-restricted": dbservice.Skip,
+		"cursor-key":         dbservice.Warn,
 	}
 	checkFindings(t, findings, want)
 	for _, f := range findings {
