@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"testing"
+	"time"
 
 	"github.com/securedb-go/securedb"
 	"github.com/securedb-go/securedb/dbservice"
@@ -30,6 +32,9 @@ func TestRestoreDrillAcrossProviders(t *testing.T) {
 					doc := dbservice.Doc{
 						"name": fmt.Sprintf("agent %d", i), "runs": i, "ratio": float64(i) / 8,
 						"active": i%3 == 0, "note": nil, "owner": map[string]any{"id": "u1", "tags": []any{"a", float64(i)}},
+						// Whole floats beyond 2^53 once made the backup refuse to restore.
+						"numbers": []any{1e17, float64(time.Date(2026, 12, 1, 0, 0, i, 0, time.UTC).UnixNano()), float64(1 << 60),
+							float64(1<<53 + 2), 1e21, 0.1, 1.0 / 3, math.Copysign(0, -1), 1e125, 1e-130},
 					}
 					if _, err := src.Save(ctx, coll, fmt.Sprintf("a%03d", i), doc); err != nil {
 						t.Fatalf("filling %s: %v", from, err)

@@ -23,6 +23,8 @@ type opened struct {
 	// audit is the logger Guard writes the audit trail to (nil when
 	// auditing is off).
 	audit *slog.Logger
+	// cursorKeySource says how Config.CursorKey was given, as credSource.
+	cursorKeySource string
 	// extraClose releases what Open built besides the provider (a Secret
 	// Manager client).
 	extraClose func() error
@@ -73,6 +75,7 @@ func (o *opened) CheckPosture(ctx context.Context) []dbservice.Finding {
 			Detail: o.credVar + " is a " + o.credSource + ":// reference, resolved at run time and re-read on rotation",
 		})
 	}
+	out = append(out, o.cursorKeyFinding()...)
 	return append(out, o.maskingFinding())
 }
 

@@ -74,6 +74,16 @@ type Config struct {
 	// DisableAudit turns audit records off. The security guide asks for an
 	// audit trail, so the posture report flags it.
 	DisableAudit bool
+	// SkipPing makes Open return without calling Ping. By default Open
+	// pings, so a wrong endpoint or password fails Open (ErrUnavailable,
+	// ErrUnauthorized) instead of the first call.
+	SkipPing bool
+	// CursorKey signs page cursors (HMAC-SHA256): at least 32 bytes, or a
+	// secret reference to them (SECUREDB_CURSOR_KEY). Every instance of a
+	// service must share it, so that a cursor survives a restart and a load
+	// balancer. Empty means a random key per process, which the posture item
+	// cursor-key reports as a warning.
+	CursorKey string
 
 	// Secrets resolves credential references in provider settings. nil
 	// means a cached resolver for env:// and file://, plus every scheme
@@ -101,7 +111,7 @@ func ConfigFromEnvFor(provider string) (Config, error) {
 }
 
 func configFromEnv(provider, field string) (Config, error) {
-	cfg := Config{Provider: provider}
+	cfg := Config{Provider: provider, CursorKey: strings.TrimSpace(os.Getenv(EnvCursorKey))}
 	d, err := lookup(provider, field)
 	if err != nil {
 		return Config{}, err
@@ -112,8 +122,9 @@ func configFromEnv(provider, field string) (Config, error) {
 	return cfg, nil
 }
 
-// Open connects to the configured provider and returns it wrapped in
-// dbservice.Guard. The caller closes it.
+// Open connects to the configured provider, pings it (unless
+// Config.SkipPing) and returns it wrapped in dbservice.Guard. On error it
+// closes whatever it opened. The caller closes the Service.
 func Open(ctx context.Context, cfg Config) (dbservice.Service, error) {
 	name := cfg.Provider
 	if v := reflect.ValueOf(cfg.Settings); v.Kind() == reflect.Pointer && v.IsNil() {
@@ -137,12 +148,24 @@ func Open(ctx context.Context, cfg Config) (dbservice.Service, error) {
 	}
 	r, closeFn := credentialResolver(cfg)
 	o.extraClose = closeFn
-	res, err := d.Open(ctx, cfg.Settings, driver.Env{Limits: cfg.Policy.Limits, Secrets: r})
+	cursors, err := cursorSigner(ctx, cfg, o, r)
+	if err != nil {
+		o.closeExtra()
+		return nil, err
+	}
+	res, err := d.Open(ctx, cfg.Settings, driver.Env{Limits: cfg.Policy.Limits, Secrets: r, Cursors: cursors})
 	if err != nil {
 		o.closeExtra()
 		return nil, err
 	}
 	o.credVar, o.credSource = res.Credential.Setting, res.Credential.Origin
+	if !cfg.SkipPing {
+		if err := res.Service.Ping(ctx); err != nil {
+			_ = res.Service.Close()
+			o.closeExtra()
+			return nil, err
+		}
+	}
 	p := cfg.Policy
 	if p.Audit == nil && !cfg.DisableAudit {
 		p.Audit = slog.Default()
@@ -193,5 +216,5 @@ func notLinked() []string {
 }
 
 func openError(field, reason string) error {
-	return dbservice.NewError("open", "securedb", "", "", &validate.Error{Field: field, Reason: reason})
+	return dbservice.NewError("open", "", "", "", &validate.Error{Field: field, Reason: reason})
 }

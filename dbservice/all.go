@@ -63,11 +63,16 @@ func GetAs[T any](ctx context.Context, s Service, collection, id string) (T, err
 
 // SaveAs stores v, which must encode as a JSON object, through
 // encoding/json. Fields tagged with a leading "_" are dropped like any
-// system field. time.Time values are stored like Save stores them, as
-// fixed-width UTC text (validate.TimeLayout), not with encoding/json's
-// variable fraction and the value's own zone offset, so that they order
-// and compare as instants.
+// system field. Numbers follow validate.Sanitize's one number rule: a
+// float64 field is stored as it is, and an integer field float64 cannot
+// hold exactly is refused (ErrInvalid), never rounded. time.Time values
+// are stored like Save stores them, as fixed-width UTC text
+// (validate.TimeLayout), not with encoding/json's variable fraction and
+// the value's own zone offset, so that they order and compare as instants.
 func SaveAs[T any](ctx context.Context, s Service, collection, id string, v T, opts ...WriteOption) (string, error) {
+	if err := validate.CheckIntegers(v); err != nil {
+		return "", NewError("save", "typed", collection, id, err)
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return "", NewError("save", "typed", collection, id, &validate.Error{Field: "doc", Reason: "value cannot be encoded as JSON"})

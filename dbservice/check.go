@@ -31,8 +31,8 @@ func NormalizeDoc(doc Doc, lim validate.Limits) (Doc, error) {
 	return validate.Sanitize(doc, lim)
 }
 
-// ApplyWriteOptions resolves opts. IfRev together with IfAbsent, and a
-// malformed revision, are ErrInvalid.
+// ApplyWriteOptions resolves opts. IfRev together with IfAbsent, IfRev("")
+// and a malformed revision are ErrInvalid.
 func ApplyWriteOptions(opts ...WriteOption) (WriteOptions, error) {
 	var o WriteOptions
 	for _, opt := range opts {
@@ -40,7 +40,10 @@ func ApplyWriteOptions(opts ...WriteOption) (WriteOptions, error) {
 			opt(&o)
 		}
 	}
-	if o.IfRev != "" && o.IfAbsent {
+	if o.ifRevSet && o.IfRev == "" {
+		return o, &validate.Error{Field: "rev", Reason: "IfRev needs a revision; an empty one would make the write unconditional"}
+	}
+	if (o.ifRevSet || o.IfRev != "") && o.IfAbsent {
 		return o, &validate.Error{Field: "options", Reason: "IfRev and IfAbsent exclude each other"}
 	}
 	if o.IfRev != "" {
@@ -55,7 +58,7 @@ func ApplyWriteOptions(opts ...WriteOption) (WriteOptions, error) {
 // in the JSON data model (numbers as float64, time.Time as the fixed-width
 // text of validate.TimeLayout, so a time range compares instants),
 // In values as []any, Exists values as bool. The cursor's form is checked;
-// its content is checked by DecodeCursor.
+// its content is checked by CursorSigner.Decode.
 func CheckQuery(q Query) (Query, error) {
 	if len(q.Where) > validate.MaxConds {
 		return q, &validate.Error{Field: "query.where", Reason: "more than " + strconv.Itoa(validate.MaxConds) + " conditions"}

@@ -26,6 +26,6 @@
 // constant memory.
 //
 // Providers use [CheckCall], [CheckCollection], [CheckID], [NormalizeDoc], [CheckQuery],
-// [Match] and [EncodeCursor] so that validation and semantics are shared
+// [Match] and a [CursorSigner] so that validation and semantics are shared
 // rather than re-implemented.
 package dbservice

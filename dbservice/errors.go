@@ -56,7 +56,11 @@ func NewError(op, provider, collection, id string, err error) *Error {
 // collection and ID are quoted and shortened when they are not plain names,
 // so hostile input is never echoed whole.
 func (e *Error) Error() string {
-	s := "securedb: " + e.Provider + " " + e.Op
+	s := "securedb: "
+	if e.Provider != "" {
+		s += e.Provider + " "
+	}
+	s += e.Op
 	if e.Collection != "" {
 		s += " " + printable(e.Collection)
 		if e.ID != "" {

@@ -26,23 +26,23 @@ func TestCheckQueryNormalizes(t *testing.T) {
 
 func TestCursorIsBoundToItsQuery(t *testing.T) {
 	q := dbservice.Query{Where: []dbservice.Cond{dbservice.Where("a", dbservice.Eq, "x")}}
-	c, err := dbservice.EncodeCursor("agents", q, map[string]string{"after": "a1"})
+	c, err := dbservice.ProcessCursorSigner().Encode("agents", q, map[string]string{"after": "a1"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var st map[string]string
-	if err := dbservice.DecodeCursor("agents", q, c, &st); err != nil || st["after"] != "a1" {
+	if err := dbservice.ProcessCursorSigner().Decode("agents", q, c, &st); err != nil || st["after"] != "a1" {
 		t.Fatalf("DecodeCursor = %v, %v", st, err)
 	}
 	q.Limit = 7 // page size may change between pages
-	if err := dbservice.DecodeCursor("agents", q, c, &st); err != nil {
+	if err := dbservice.ProcessCursorSigner().Decode("agents", q, c, &st); err != nil {
 		t.Fatalf("a new page size invalidated the cursor: %v", err)
 	}
 	other := dbservice.Query{Where: []dbservice.Cond{dbservice.Where("a", dbservice.Eq, "y")}}
 	for name, err := range map[string]error{
-		"another query":      dbservice.DecodeCursor("agents", other, c, &st),
-		"another collection": dbservice.DecodeCursor("users", q, c, &st),
-		"a truncated cursor": dbservice.DecodeCursor("agents", q, c[:len(c)-3], &st),
+		"another query":      dbservice.ProcessCursorSigner().Decode("agents", other, c, &st),
+		"another collection": dbservice.ProcessCursorSigner().Decode("users", q, c, &st),
+		"a truncated cursor": dbservice.ProcessCursorSigner().Decode("agents", q, c[:len(c)-3], &st),
 	} {
 		if !errors.Is(err, dbservice.ErrInvalid) {
 			t.Errorf("%s: %v, want ErrInvalid", name, err)

@@ -132,13 +132,19 @@ type WriteOptions struct {
 	// IfAbsent makes a Save succeed only when no document has the ID;
 	// otherwise ErrConflict.
 	IfAbsent bool
+
+	// ifRevSet records that IfRev was given, so that IfRev("") is refused
+	// rather than read as no condition at all.
+	ifRevSet bool
 }
 
 // IfRev makes the write conditional on the document's current revision
 // (optimistic concurrency). A stale revision, a revision of a deleted or
 // missing document, or one this provider never issued gives ErrConflict.
+// An empty rev is ErrInvalid: it would otherwise make the write
+// unconditional, the very thing the caller asked to prevent.
 func IfRev(rev string) WriteOption {
-	return func(o *WriteOptions) { o.IfRev = rev }
+	return func(o *WriteOptions) { o.IfRev, o.ifRevSet = rev, true }
 }
 
 // IfAbsent makes Save create the document only if it does not exist yet;

@@ -23,8 +23,8 @@ type orderedCursor struct {
 
 // SortedPage answers a query with OrderBy by reading its candidates
 // through scan, sorting them by SortKeys(q) and returning the page after
-// q.Cursor. Providers use it for orderings no index of theirs serves. q
-// must come from CheckQuery; scan is the provider's own unordered Query
+// q.Cursor. Providers use it for orderings no index of theirs serves,
+// with their own cursor signer. q must come from CheckQuery; scan is the provider's own unordered Query
 // (conditions, projection, page size and cursor as usual), called with
 // WithScanBudget so that the whole call reads at most budget documents.
 // When the candidates do not fit in the budget the call is
@@ -33,13 +33,13 @@ type orderedCursor struct {
 // Each call re-reads every candidate, so paging through n candidates in
 // pages of k costs n²/k reads in all: this serves small result sets, not
 // deep walks over large ones.
-func SortedPage(ctx context.Context, provider, collection string, q Query, budget int, scan func(context.Context, Query) (Page, error)) (Page, error) {
+func SortedPage(ctx context.Context, provider, collection string, q Query, budget int, cursors *CursorSigner, scan func(context.Context, Query) (Page, error)) (Page, error) {
 	fail := func(err error) (Page, error) { return Page{}, NewError("query", provider, collection, "", err) }
 	keys := SortKeys(q)
 	var after []any
 	if q.Cursor != "" {
 		var st orderedCursor
-		if err := DecodeCursor(collection, q, q.Cursor, &st); err != nil {
+		if err := cursors.Decode(collection, q, q.Cursor, &st); err != nil {
 			return fail(err)
 		}
 		if err := CheckPosition(st.P, keys); err != nil {
@@ -75,7 +75,7 @@ func SortedPage(ctx context.Context, provider, collection string, q Query, budge
 	slices.SortFunc(cands, func(a, b Doc) int { return CompareDocs(a, b, keys) })
 	out := Page{Stats: Stats{Read: read}}
 	if len(cands) > q.Limit {
-		next, err := EncodeCursor(collection, q, orderedCursor{P: SortValues(cands[q.Limit-1], keys)})
+		next, err := cursors.Encode(collection, q, orderedCursor{P: SortValues(cands[q.Limit-1], keys)})
 		if err != nil {
 			return fail(fmt.Errorf("%w: cursor cannot be encoded", ErrUnavailable))
 		}

@@ -6,6 +6,22 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 STATICCHECK_VERSION=v0.8.2
 
+echo "== go mod tidy -diff"
+# go.mod and go.sum must be what go mod tidy makes of them (direct
+# dependencies not marked indirect, nothing missing or stale).
+if ! go mod tidy -diff; then
+    echo "go.mod/go.sum are not tidy: run go mod tidy and commit the result" >&2
+    exit 1
+fi
+# The go directive is the lowest the dependencies allow: the highest go
+# directive in the build list, so users on that Go can build the module.
+norm() { case "$1" in *.*.*) echo "$1" ;; *) echo "$1.0" ;; esac; }
+need=$(norm "$(go list -m -f '{{if not .Main}}{{.GoVersion}}{{end}}' all | sort -V | tail -n 1)")
+have=$(norm "$(go list -m -f '{{.GoVersion}}')")
+if [ "$need" != "$have" ]; then
+    echo "go.mod says go $have; the dependencies need go $need: set the go directive to $need" >&2
+    exit 1
+fi
 echo "== go vet"
 go vet ./...
 echo "== staticcheck $STATICCHECK_VERSION"

@@ -69,8 +69,9 @@ func FieldPath(path string) error {
 
 // QueryValue checks a condition value and returns it in the JSON data model:
 // nil, bool, string or float64. Maps and arrays are refused (no provider
-// compares them the same way), and so are integers beyond ±2^53, NaN and
-// ±Inf. Strings follow the default string limit.
+// compares them the same way). Numbers follow the one number rule of
+// [Sanitize]: integers float64 cannot hold exactly, NaN and ±Inf are
+// refused. Strings follow the default string limit.
 func QueryValue(v any) (any, error) {
 	w := walker{lim: DefaultLimits(), copy: true}
 	out, err := w.value(v, 1)

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"math"
+	"math/big"
 	"reflect"
 	"strconv"
 	"strings"
@@ -22,9 +23,9 @@ const (
 	DefaultMaxDocBytes  = 256 << 10
 	// MaxKeyLen bounds one field name, in bytes.
 	MaxKeyLen = 256
-	// MaxSafeInt is the largest integer a float64 (the JSON number model)
-	// holds exactly: 2^53. Integers beyond ±MaxSafeInt are refused rather
-	// than silently rounded.
+	// MaxSafeInt is 2^53: every integer within ±MaxSafeInt is exactly a
+	// float64 (the JSON number model). Beyond it an integer is accepted only
+	// when float64 holds it exactly (2^60 is, 2^53+1 is not); see [Sanitize].
 	MaxSafeInt = 1 << 53
 )
 
@@ -84,8 +85,20 @@ func (l Limits) withDefaults() Limits {
 //     '.' (reserved for nested field paths in queries), not of the reserved
 //     form __x__, and at most MaxKeyLen bytes;
 //   - strings must be valid UTF-8;
-//   - numbers become float64; integers beyond ±2^53, NaN and ±Inf are
-//     refused, never rounded;
+//   - numbers become float64, by one rule wherever a number enters (Save,
+//     SaveAs, Import, query values): every finite float64 (and float32) is
+//     accepted as it is, -0 becoming 0; an integer, whether a Go integer
+//     type or a json.Number without fraction or exponent, is accepted when
+//     float64 holds it exactly (always within ±2^53; 1e17 and 2^60 are,
+//     2^53+1 is not) and refused otherwise, never rounded; a json.Number
+//     integer beyond ±2^53 is also accepted when it is the shortest text of
+//     a float64, as encoding/json prints 2^60 (1152921504606847000), while
+//     structs are checked for inexact Go integers before they are encoded
+//     (see CheckIntegers); a json.Number with a fraction or exponent is read
+//     as the nearest float64, as encoding/json does; NaN, ±Inf and numbers
+//     beyond float64's range are refused. Whatever this accepts,
+//     encoding/json writes as text that reads back as the identical float64,
+//     so an Export always Imports;
 //   - time.Time becomes fixed-width RFC 3339 text in UTC (TimeLayout), so
 //     that text order is time order; []byte becomes base64 text, as
 //     encoding/json does; structs and other json.Marshaler values go through
@@ -264,11 +277,7 @@ func (w *walker) reflectValue(rv reflect.Value, depth int) (any, error) {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		return w.int(rv.Int())
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		u := rv.Uint()
-		if u > MaxSafeInt {
-			return nil, w.fail("integer beyond ±2^53 cannot be stored exactly")
-		}
-		return w.int(int64(u))
+		return w.uint(rv.Uint())
 	case reflect.Float32, reflect.Float64:
 		return w.float(rv.Float())
 	case reflect.Pointer, reflect.Interface:
@@ -309,6 +318,9 @@ func (w *walker) reflectValue(rv reflect.Value, depth int) (any, error) {
 // viaJSON converts a struct or json.Marshaler the way encoding/json would
 // store it, then validates the result like any other value.
 func (w *walker) viaJSON(v any, depth int) (any, error) {
+	if err := w.ints(reflect.ValueOf(v), 0); err != nil {
+		return nil, err
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, w.fail("value cannot be encoded as JSON")
@@ -332,36 +344,152 @@ func (w *walker) str(s string) error {
 	return w.sized(len(s) + 2)
 }
 
+const inexact = "integer beyond ±2^53 that float64 cannot hold exactly"
+
 func (w *walker) int(i int64) (any, error) {
-	if i > MaxSafeInt || i < -MaxSafeInt {
-		return nil, w.fail("integer beyond ±2^53 cannot be stored exactly")
+	// float64(i) may round up to 2^63, which int64 cannot hold: compare as
+	// floats first.
+	f := float64(i)
+	if f >= 0x1p63 || int64(f) != i {
+		return nil, w.fail(inexact)
 	}
-	return float64(i), w.sized(numLen(float64(i)))
+	return w.float(f)
+}
+
+func (w *walker) uint(u uint64) (any, error) {
+	f := float64(u)
+	if f >= 0x1p64 || uint64(f) != u {
+		return nil, w.fail(inexact)
+	}
+	return w.float(f)
 }
 
 func (w *walker) float(f float64) (any, error) {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return nil, w.fail("NaN and infinities are not JSON numbers")
 	}
+	if f == 0 {
+		f = 0 // -0: JSON backends do not keep the sign of zero
+	}
 	return f, w.sized(numLen(f))
 }
 
+// maxIntDigits is the number of digits of the largest float64 (1.8e308):
+// an integer literal with more cannot be a finite float64.
+const maxIntDigits = 309
+
 func (w *walker) number(n json.Number) (any, error) {
-	if i, err := n.Int64(); err == nil {
-		return w.int(i)
-	}
 	s := string(n)
-	f, err := strconv.ParseFloat(s, 64)
-	switch {
-	case err != nil && !strings.ContainsAny(s, ".eE") && strings.Trim(s, "-0123456789") == "" && s != "":
-		return nil, w.fail("integer beyond ±2^53 cannot be stored exactly")
-	case err != nil:
-		return nil, w.fail("not a valid number")
-	case !strings.ContainsAny(s, ".eE"):
-		return nil, w.fail("integer beyond ±2^53 cannot be stored exactly")
+	if strings.ContainsAny(s, ".eE") {
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			// Syntax errors and numbers beyond float64's range alike.
+			return nil, w.fail("not a valid number within float64's range")
+		}
+		return w.float(f)
 	}
-	return w.float(f)
+	if i, err := strconv.ParseInt(s, 10, 64); err == nil && i >= -MaxSafeInt && i <= MaxSafeInt {
+		return w.float(float64(i))
+	}
+	digits := strings.TrimLeft(strings.TrimPrefix(s, "-"), "0")
+	if digits == "" || strings.Trim(digits, "0123456789") != "" {
+		return nil, w.fail("not a valid number")
+	}
+	if len(digits) > maxIntDigits {
+		return nil, w.fail(inexact)
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return nil, w.fail(inexact)
+	}
+	if exactText(s, f) {
+		return w.float(f)
+	}
+	return nil, w.fail(inexact)
 }
+
+// exactText reports whether the integer literal s stands for the float64 f
+// without loss: s is f's exact value (2^60 written 1152921504606846976), or
+// the shortest text that reads back as f, which is how encoding/json and
+// JavaScript print a float64 (2^60 written 1152921504606847000). Any other
+// integer would be rounded to f, and is refused.
+func exactText(s string, f float64) bool {
+	if strconv.FormatFloat(f, 'f', -1, 64) == s {
+		return true
+	}
+	var i big.Int
+	if _, ok := i.SetString(s, 10); !ok {
+		return false
+	}
+	// SetInt gives the big.Float the precision to hold i exactly, so the
+	// accuracy says whether float64 rounds it.
+	g, acc := new(big.Float).SetInt(&i).Float64()
+	return acc == big.Exact && g == f
+}
+
+// CheckIntegers refuses (with an error wrapping ErrInvalid) a Go value
+// holding an integer that float64 cannot hold exactly, in its struct
+// fields, maps, slices, arrays and pointers. Values that encode themselves
+// (json.Marshaler) are not looked into. It is the number rule for values
+// that go through encoding/json, which writes such an integer as text that
+// could also be a float64's shortest form: SaveAs and Sanitize call it
+// before encoding a struct, so an int64 is refused, never rounded.
+func CheckIntegers(v any) error {
+	w := walker{lim: DefaultLimits()}
+	return w.ints(reflect.ValueOf(v), 0)
+}
+
+// maxIntsDepth bounds CheckIntegers's walk; encoding/json refuses a value
+// nested this deep (or cyclic) on its own.
+const maxIntsDepth = 1000
+
+func (w *walker) ints(rv reflect.Value, depth int) error {
+	if !rv.IsValid() || depth > maxIntsDepth {
+		return nil
+	}
+	if rv.Type() != timeType && rv.Type().Implements(marshalerType) && (rv.Kind() != reflect.Pointer || !rv.IsNil()) {
+		return nil
+	}
+	switch rv.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		_, err := w.int(rv.Int())
+		return err
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		_, err := w.uint(rv.Uint())
+		return err
+	case reflect.Pointer, reflect.Interface:
+		if rv.IsNil() {
+			return nil
+		}
+		return w.ints(rv.Elem(), depth+1)
+	case reflect.Slice, reflect.Array:
+		if rv.Type().Elem().Kind() == reflect.Uint8 {
+			return nil // bytes: base64 text
+		}
+		for i := range rv.Len() {
+			if err := w.ints(rv.Index(i), depth+1); err != nil {
+				return err
+			}
+		}
+	case reflect.Map:
+		for it := rv.MapRange(); it.Next(); {
+			if err := w.ints(it.Value(), depth+1); err != nil {
+				return err
+			}
+		}
+	case reflect.Struct:
+		for i := range rv.NumField() {
+			if rv.Type().Field(i).IsExported() {
+				if err := w.ints(rv.Field(i), depth+1); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+var marshalerType = reflect.TypeFor[json.Marshaler]()
 
 func (w *walker) object(m map[string]any, depth int) (any, error) {
 	depth++

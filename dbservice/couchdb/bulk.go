@@ -39,7 +39,7 @@ func (s *Service) SaveMany(ctx context.Context, coll string, items []dbservice.B
 		if _, dup := docs[it.ID]; !dup {
 			order = append(order, it.ID)
 		}
-		docs[it.ID] = nd
+		docs[it.ID] = wireDoc(nd)
 	}
 	if len(order) == 0 {
 		return nil

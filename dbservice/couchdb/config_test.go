@@ -209,11 +209,11 @@ func TestRefusedInputSendsNothing(t *testing.T) {
 	defer s.Close()
 	ctx := context.Background()
 	W := dbservice.Where
-	other, err := dbservice.EncodeCursor("other", dbservice.Query{Limit: 100}, cursorState{After: "x"})
+	other, err := dbservice.ProcessCursorSigner().Encode("other", dbservice.Query{Limit: 100}, cursorState{After: "x"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	badID, err := dbservice.EncodeCursor("agents", dbservice.Query{Limit: 100}, cursorState{After: "a\x00b"})
+	badID, err := dbservice.ProcessCursorSigner().Encode("agents", dbservice.Query{Limit: 100}, cursorState{After: "a\x00b"})
 	if err != nil {
 		t.Fatal(err)
 	}

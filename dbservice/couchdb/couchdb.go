@@ -269,6 +269,7 @@ func (s *Service) Save(ctx context.Context, coll, id string, doc dbservice.Doc, 
 	if err != nil {
 		return "", fail("save", coll, id, err)
 	}
+	nd = wireDoc(nd)
 	s.touch(coll)
 	db := s.dbName(coll)
 	var rev string

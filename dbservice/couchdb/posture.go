@@ -41,7 +41,7 @@ import (
 // Anonymous probes go without any credential. Findings name databases,
 // users and settings, never credentials.
 func (s *Service) CheckPosture(ctx context.Context) []dbservice.Finding {
-	out := []dbservice.Finding{s.tlsFinding()}
+	out := []dbservice.Finding{s.tlsFinding(), s.cfg.Cursors.Finding()}
 	entered := !s.closed.Load() && s.calls.enter()
 	if entered {
 		defer s.calls.leave()

@@ -50,6 +50,7 @@ func TestPostureOfTheTestServerWithAdminCredentials(t *testing.T) {
 	}
 	checkFindings(t, s.CheckPosture(t.Context()), map[string]dbservice.Status{
 		"tls":                dbservice.Warn, // plain HTTP, loopback only
+		"cursor-key":         dbservice.Warn, // no shared key: a per-process one
 		"version":            dbservice.Pass,
 		"auth-enabled":       dbservice.Pass,
 		"auth-required":      dbservice.Warn, // require_valid_user is off by default
@@ -65,6 +66,10 @@ func TestPostureWithProvisionedAppCredentials(t *testing.T) {
 	user, pw := newAppUser(t, []string{coll}, nil)
 	cfg := appConfig(t, user, pw)
 	cfg.Collections = []string{coll}
+	var err error
+	if cfg.Cursors, err = dbservice.NewCursorSigner([]byte("a cursor key every instance shares")); err != nil {
+		t.Fatal(err)
+	}
 	s, err := New(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -73,6 +78,7 @@ func TestPostureWithProvisionedAppCredentials(t *testing.T) {
 	fs := s.CheckPosture(t.Context())
 	checkFindings(t, fs, map[string]dbservice.Status{
 		"tls":                dbservice.Warn,
+		"cursor-key":         dbservice.Pass,
 		"version":            dbservice.Pass,
 		"auth-enabled":       dbservice.Pass,
 		"auth-required":      dbservice.Warn,

@@ -46,14 +46,14 @@ func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (db
 	}
 	budget := dbservice.ScanBudget(ctx, s.cfg.ScanBudget)
 	if len(q.OrderBy) > 0 {
-		return dbservice.SortedPage(ctx, provider, coll, q, budget, func(ctx context.Context, inner dbservice.Query) (dbservice.Page, error) {
+		return dbservice.SortedPage(ctx, provider, coll, q, budget, s.cfg.Cursors, func(ctx context.Context, inner dbservice.Query) (dbservice.Page, error) {
 			return s.Query(ctx, coll, inner)
 		})
 	}
 	var after string
 	if q.Cursor != "" {
 		var st cursorState
-		if err := dbservice.DecodeCursor(coll, q, q.Cursor, &st); err != nil {
+		if err := s.cfg.Cursors.Decode(coll, q, q.Cursor, &st); err != nil {
 			return dbservice.Page{}, fail("query", coll, "", err)
 		}
 		if err := checkCursorID(st.After); err != nil {
@@ -170,7 +170,7 @@ func (s *Service) page(ctx context.Context, db, coll string, q dbservice.Query, 
 		}
 	}
 	if more {
-		if page.Next, err = dbservice.EncodeCursor(coll, q, cursorState{After: last}); err != nil {
+		if page.Next, err = s.cfg.Cursors.Encode(coll, q, cursorState{After: last}); err != nil {
 			return dbservice.Page{}, err
 		}
 	}
@@ -460,6 +460,11 @@ func pushdown(c dbservice.Cond) []any {
 	one := func(ops map[string]any) []any { return []any{map[string]any{field: ops}} }
 	if field == "_id" {
 		return idPushdown(c)
+	}
+	if hasSubnormal(c.Value) {
+		// Every operator but Exists needs the field present; Exists takes
+		// a bool, never a number.
+		return one(map[string]any{"$exists": true})
 	}
 	switch c.Op {
 	case dbservice.Eq:

@@ -51,6 +51,9 @@ func (drv) Open(ctx context.Context, s driver.Settings, env driver.Env) (driver.
 	if cc.Limits == (validate.Limits{}) {
 		cc.Limits = env.Limits
 	}
+	if cc.Cursors == nil {
+		cc.Cursors = env.Cursors
+	}
 	var out driver.Opened
 	r := env.Secrets
 	// Refuse what the settings themselves make insecure or invalid (plain

@@ -399,7 +399,7 @@ func hostileDocs() map[string]dbservice.Doc {
 		"NaN":                    {"x": math.NaN()},
 		"infinity":               {"x": math.Inf(1)},
 		"integer beyond 2^53":    {"x": int64(1<<53 + 1)},
-		"huge unsigned":          {"x": uint64(1 << 60)},
+		"huge unsigned":          {"x": uint64(1<<60 + 1)},
 		"channel":                {"x": make(chan int)},
 		"function":               {"x": func() {}},
 		"complex":                {"x": complex(1, 2)},

@@ -62,6 +62,9 @@ func Cases() []Case {
 		{"TypedHelpersRoundTrip", testTyped},
 		{"ErrorsAreTypedAndLeakNothing", testErrorHygiene},
 		{"CloseMakesCallsFailWithErrClosed", testClose},
+		{"BackupKeepsEveryNumber", testBackupKeepsEveryNumber},
+		{"EmptyIfRevIsRefused", testEmptyIfRev},
+		{"ForgedCursorsAreRefused", testForgedCursors},
 	}
 }
 

@@ -59,6 +59,9 @@ type Env struct {
 	// Secrets resolves references (env://, file://, awssm://, gcpsm://)
 	// in credential settings. It is never nil and caches what it resolves.
 	Secrets secrets.Resolver
+	// Cursors signs page cursors; a driver uses it when its settings name
+	// no signer of their own. nil means dbservice.ProcessCursorSigner.
+	Cursors *dbservice.CursorSigner
 }
 
 // Opened is an open provider and what the posture report needs to know

@@ -79,6 +79,11 @@ type Config struct {
 	// database; 0 means dbservice.DefaultScanBudget. Past it a call returns
 	// the matches found so far and a Next cursor (see dbservice.Page).
 	ScanBudget int
+	// Cursors signs the page cursors this Service issues and checks the
+	// ones it is given; nil means dbservice.ProcessCursorSigner, whose
+	// cursors do not survive a restart or cross instances. Give every
+	// instance of a service the same key (securedb.Config.CursorKey).
+	Cursors *dbservice.CursorSigner
 	// AWS, when set, is the base AWS configuration (credentials, retryer,
 	// HTTP client, API options) instead of the SDK's default loading.
 	// Region and EndpointURL above still apply.

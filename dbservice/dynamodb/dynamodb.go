@@ -34,6 +34,7 @@ type Service struct {
 	createMissing bool
 	limits        validate.Limits
 	budget        int
+	cursors       *dbservice.CursorSigner
 	endpoint      *url.URL // nil: the SDK's regional endpoint
 	collections   []string
 	log           *slog.Logger
@@ -83,6 +84,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		createMissing: cfg.createMissing(),
 		budget:        cfg.ScanBudget,
 		limits:        cfg.Limits,
+		cursors:       cfg.Cursors,
 		endpoint:      ep,
 		collections:   append([]string(nil), cfg.Collections...),
 		log:           log,

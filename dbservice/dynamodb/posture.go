@@ -34,7 +34,7 @@ import (
 // Tables are those this Service has used plus Config.Collections. Findings
 // name tables and settings, never credentials.
 func (s *Service) CheckPosture(ctx context.Context) []dbservice.Finding {
-	out := []dbservice.Finding{s.tlsFinding(), credentialsFinding()}
+	out := []dbservice.Finding{s.tlsFinding(), credentialsFinding(), s.cursors.Finding()}
 	tables := s.postureTables()
 	switch {
 	case ctx.Err() != nil || s.closed.Load():

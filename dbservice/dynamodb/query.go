@@ -49,14 +49,14 @@ func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (db
 	}
 	budget := dbservice.ScanBudget(ctx, s.budget)
 	if len(q.OrderBy) > 0 {
-		return dbservice.SortedPage(ctx, provider, coll, q, budget, func(ctx context.Context, inner dbservice.Query) (dbservice.Page, error) {
+		return dbservice.SortedPage(ctx, provider, coll, q, budget, s.cursors, func(ctx context.Context, inner dbservice.Query) (dbservice.Page, error) {
 			return s.Query(ctx, coll, inner)
 		})
 	}
 	var start map[string]types.AttributeValue
 	if q.Cursor != "" {
 		var st cursorState
-		if err := dbservice.DecodeCursor(coll, q, q.Cursor, &st); err != nil {
+		if err := s.cursors.Decode(coll, q, q.Cursor, &st); err != nil {
 			return dbservice.Page{}, fail("query", coll, "", err)
 		}
 		if err := dbservice.CheckID(st.After); err != nil {
@@ -70,7 +70,7 @@ func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (db
 
 	var page dbservice.Page
 	next := func(after string) (dbservice.Page, error) {
-		c, err := dbservice.EncodeCursor(coll, q, cursorState{After: after})
+		c, err := s.cursors.Encode(coll, q, cursorState{After: after})
 		if err != nil {
 			return dbservice.Page{}, fail("query", coll, "", fmt.Errorf("%w: cursor cannot be encoded", dbservice.ErrUnavailable))
 		}

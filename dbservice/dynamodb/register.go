@@ -45,6 +45,9 @@ func (drv) Open(ctx context.Context, s driver.Settings, env driver.Env) (driver.
 	if dc.Limits == (validate.Limits{}) {
 		dc.Limits = env.Limits
 	}
+	if dc.Cursors == nil {
+		dc.Cursors = env.Cursors
+	}
 	svc, err := New(ctx, dc)
 	if err != nil {
 		return driver.Opened{}, err

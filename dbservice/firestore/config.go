@@ -78,6 +78,11 @@ type Config struct {
 	// database; 0 means dbservice.DefaultScanBudget. Past it a call returns
 	// the matches found so far and a Next cursor (see dbservice.Page).
 	ScanBudget int
+	// Cursors signs the page cursors this Service issues and checks the
+	// ones it is given; nil means dbservice.ProcessCursorSigner, whose
+	// cursors do not survive a restart or cross instances. Give every
+	// instance of a service the same key (securedb.Config.CursorKey).
+	Cursors *dbservice.CursorSigner
 	// CallTimeout bounds each call, the SDK's retries of unavailable
 	// servers included; a call that runs out of it returns ErrUnavailable.
 	// Zero means DefaultCallTimeout. The caller's context still applies.

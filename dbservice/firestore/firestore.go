@@ -31,6 +31,7 @@ type Service struct {
 	prefix   string
 	limits   validate.Limits
 	budget   int
+	cursors  *dbservice.CursorSigner
 	timeout  time.Duration
 	log      *slog.Logger
 	closed   atomic.Bool
@@ -73,6 +74,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		prefix:   cfg.CollectionPrefix,
 		budget:   cfg.ScanBudget,
 		limits:   cfg.Limits,
+		cursors:  cfg.Cursors,
 		timeout:  cfg.callTimeout(),
 		log:      log,
 		database: cfg.databaseID(),

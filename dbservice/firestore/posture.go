@@ -75,7 +75,7 @@ func opaqueOptions(opts []option.ClientOption) []string {
 // only stat'ed and its "type" member read.
 func (s *Service) CheckPosture(ctx context.Context) []dbservice.Finding {
 	in := s.posture
-	out := []dbservice.Finding{authFinding(in), tlsFinding(in)}
+	out := []dbservice.Finding{authFinding(in), tlsFinding(in), s.cursors.Finding()}
 	if in.credentialsFile == "" {
 		f := dbservice.Finding{ID: "secrets-manager", Title: "No service-account key file; credentials come from workload identity"}
 		if in.emulator != "" {

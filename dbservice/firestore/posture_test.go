@@ -48,6 +48,7 @@ func TestPostureOnTheEmulator(t *testing.T) {
 		"secrets-manager":    dbservice.Skip,
 		"security-rules":     dbservice.Skip,
 		"network-restricted": dbservice.Skip,
+		"cursor-key":         dbservice.Warn,
 	}
 	checkFindings(t, findings, want)
 	for _, f := range findings {
@@ -236,6 +237,7 @@ func TestCanaryCredentialsNeverLeak(t *testing.T) {
 		"key-file-location":    dbservice.Warn,
 		"security-rules":       dbservice.Skip,
 		"network-restricted":   dbservice.Skip,
+		"cursor-key":           dbservice.Warn,
 	})
 	texts = append(texts, fmt.Sprintf("%+v", cfg), fmt.Sprintf("%#v", cfg), logs.String())
 	for _, text := range texts {

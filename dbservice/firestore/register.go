@@ -45,6 +45,9 @@ func (drv) Open(ctx context.Context, s driver.Settings, env driver.Env) (driver.
 	if fc.Limits == (validate.Limits{}) {
 		fc.Limits = env.Limits
 	}
+	if fc.Cursors == nil {
+		fc.Cursors = env.Cursors
+	}
 	svc, err := New(ctx, fc)
 	if err != nil {
 		return driver.Opened{}, err

@@ -44,7 +44,7 @@ func TestRefusedInputSendsNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	forged, err := dbservice.EncodeCursor(coll, q, cursorState{After: "../other/doc"})
+	forged, err := dbservice.ProcessCursorSigner().Encode(coll, q, cursorState{After: "../other/doc"})
 	if err != nil {
 		t.Fatal(err)
 	}

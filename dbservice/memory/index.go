@@ -323,7 +323,7 @@ func (s *Service) indexQuery(coll string, q dbservice.Query, plan dbservice.Plan
 		} else {
 			next.Index, next.Pos = ix.def.Name, append(slices.Clone(last.vals), last.id)
 		}
-		cur, err := dbservice.EncodeCursor(coll, q, next)
+		cur, err := s.cursors.Encode(coll, q, next)
 		if err != nil {
 			return dbservice.Page{}, fail("query", coll, "", err)
 		}

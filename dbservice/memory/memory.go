@@ -24,8 +24,9 @@ const provider = "memory"
 // Service is an in-memory dbservice.Service. The zero value is not usable;
 // call New.
 type Service struct {
-	limits validate.Limits
-	budget int
+	limits  validate.Limits
+	budget  int
+	cursors *dbservice.CursorSigner
 
 	mu     sync.RWMutex
 	colls  map[string]*collection
@@ -57,6 +58,12 @@ func WithLimits(l validate.Limits) Option {
 // (dbservice.DefaultScanBudget when unset).
 func WithScanBudget(n int) Option {
 	return func(s *Service) { s.budget = n }
+}
+
+// WithCursorSigner sets the signer of page cursors (default
+// dbservice.ProcessCursorSigner).
+func WithCursorSigner(c *dbservice.CursorSigner) Option {
+	return func(s *Service) { s.cursors = c }
 }
 
 // New returns an empty Service.
@@ -213,7 +220,7 @@ func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (db
 	budget := dbservice.ScanBudget(ctx, s.budget)
 	var st cursorState
 	if q.Cursor != "" {
-		if err := dbservice.DecodeCursor(coll, q, q.Cursor, &st); err != nil {
+		if err := s.cursors.Decode(coll, q, q.Cursor, &st); err != nil {
 			return dbservice.Page{}, fail("query", coll, "", err)
 		}
 	}
@@ -226,7 +233,7 @@ func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (db
 	ordered := len(q.OrderBy) > 0
 	switch {
 	case ordered && (plan.Index == nil || !plan.Ordered):
-		return dbservice.SortedPage(ctx, provider, coll, q, budget, func(ctx context.Context, inner dbservice.Query) (dbservice.Page, error) {
+		return dbservice.SortedPage(ctx, provider, coll, q, budget, s.cursors, func(ctx context.Context, inner dbservice.Query) (dbservice.Page, error) {
 			return s.Query(ctx, coll, inner)
 		})
 	case ordered || st.Index != "" || plan.Index != nil && st.After == "":
@@ -283,7 +290,7 @@ func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (db
 		page.Docs = append(page.Docs, e.out(id, q.Fields))
 	}
 	if more {
-		next, err := dbservice.EncodeCursor(coll, q, cursorState{After: last})
+		next, err := s.cursors.Encode(coll, q, cursorState{After: last})
 		if err != nil {
 			return dbservice.Page{}, fail("query", coll, "", err)
 		}

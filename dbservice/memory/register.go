@@ -21,5 +21,5 @@ func (drv) Open(_ context.Context, s driver.Settings, env driver.Env) (driver.Op
 	if s != nil {
 		return driver.Opened{}, driver.WrongSettings(Name, s)
 	}
-	return driver.Opened{Service: New(WithLimits(env.Limits))}, nil
+	return driver.Opened{Service: New(WithLimits(env.Limits), WithCursorSigner(env.Cursors))}, nil
 }
