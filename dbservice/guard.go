@@ -191,6 +191,11 @@ func (g *guard) audit(ctx context.Context, op, collection, id string, start time
 	attrs := make([]slog.Attr, 0, 8)
 	attrs = append(attrs, slog.String("op", op))
 	if collection != "" {
+		// A refused name is hostile input of any size: log only the short
+		// escaped excerpt an error message would quote.
+		if g.p.Collections.Check(collection) != nil {
+			collection = printable(collection)
+		}
 		attrs = append(attrs, slog.String("collection", collection))
 	}
 	if id != "" && (g.p.IDs.Check(id) == nil) {

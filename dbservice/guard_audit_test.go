@@ -1,0 +1,83 @@
+package dbservice_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/securedb-go/securedb/dbservice"
+)
+
+// recorder keeps the records a logger hands it, before any encoding, so a
+// test sees the attribute values a custom handler would see.
+type recorder struct{ recs *[]slog.Record }
+
+func (r recorder) Enabled(context.Context, slog.Level) bool { return true }
+func (r recorder) Handle(_ context.Context, rec slog.Record) error {
+	*r.recs = append(*r.recs, rec.Clone())
+	return nil
+}
+func (r recorder) WithAttrs([]slog.Attr) slog.Handler { return r }
+func (r recorder) WithGroup(string) slog.Handler      { return r }
+
+func TestGuardAuditOfARefusedCollectionIsABoundedEscapedExcerpt(t *testing.T) {
+	// 100 KB of a hostile name: control characters, a line break that
+	// would forge a second audit line, an escape sequence, invalid UTF-8.
+	hostile := strings.Repeat("ev\x00il\n{\"op\":\"x\"}\x1b[2J\xff", 100<<10/20)
+	ctx := context.Background()
+	calls := map[string]func(dbservice.Service) error{
+		"get":   func(g dbservice.Service) error { _, err := g.Get(ctx, hostile, "a1"); return err },
+		"save":  func(g dbservice.Service) error { _, err := g.Save(ctx, hostile, "a1", dbservice.Doc{}); return err },
+		"query": func(g dbservice.Service) error { _, err := g.Query(ctx, hostile, dbservice.Query{}); return err },
+		"save-many": func(g dbservice.Service) error {
+			return g.(dbservice.BulkWriter).SaveMany(ctx, hostile, nil)
+		},
+	}
+	for op, call := range calls {
+		t.Run(op+" logs at most a short escaped excerpt", func(t *testing.T) {
+			var buf bytes.Buffer
+			var recs []slog.Record
+			g, _, _ := newGuard(t, dbservice.Policy{Audit: slog.New(slog.NewTextHandler(&buf, nil))})
+			if err := call(g); err == nil {
+				t.Fatal("a hostile collection name was accepted")
+			}
+			g, _, _ = newGuard(t, dbservice.Policy{Audit: slog.New(recorder{&recs})})
+			_ = call(g)
+
+			line := buf.String()
+			if len(line) > 1024 {
+				t.Fatalf("audit line is %d bytes for a %d-byte name", len(line), len(hostile))
+			}
+			if strings.Count(line, "\n") != 1 {
+				t.Fatalf("audit output is not one line: %q", line)
+			}
+			if len(recs) != 1 {
+				t.Fatalf("%d audit records, want 1", len(recs))
+			}
+			var coll string
+			recs[0].Attrs(func(a slog.Attr) bool {
+				if a.Key == "collection" {
+					coll = a.Value.Resolve().String()
+				}
+				return true
+			})
+			if coll == "" || len(coll) > 256 {
+				t.Fatalf("collection attribute is %d bytes, want a short excerpt", len(coll))
+			}
+			if !utf8.ValidString(coll) {
+				t.Fatalf("collection attribute is not valid UTF-8: %q", coll)
+			}
+			for _, c := range []byte(coll) {
+				if c < 0x20 || c == 0x7f {
+					t.Fatalf("collection attribute holds a raw control character: %q", coll)
+				}
+			}
+			if !strings.HasPrefix(coll, `"ev\x00il\n`) {
+				t.Fatalf("collection attribute %q does not start with the escaped name", coll)
+			}
+		})
+	}
+}
