@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/securedb-go/securedb/internal/verbatim"
 	"github.com/securedb-go/securedb/validate"
 )
 
@@ -188,27 +189,37 @@ func (g *guard) audit(ctx context.Context, op, collection, id string, start time
 	if !g.p.Audit.Enabled(ctx, level) {
 		return
 	}
+	// What passed validation is marked verbatim: an ID that embeds a git
+	// SHA must not reach the trail as "prod-[REDACTED]". The masking
+	// handler still masks by key, and everything else by value.
 	attrs := make([]slog.Attr, 0, 8)
-	attrs = append(attrs, slog.String("op", op))
+	attrs = append(attrs, verbatim.Attr("op", op))
 	if collection != "" {
 		// A refused name is hostile input of any size: log only the short
 		// escaped excerpt an error message would quote.
-		if g.p.Collections.Check(collection) != nil {
-			collection = printable(collection)
+		if g.p.Collections.Check(collection) == nil {
+			attrs = append(attrs, verbatim.Attr("collection", collection))
+		} else {
+			attrs = append(attrs, slog.String("collection", printable(collection)))
 		}
-		attrs = append(attrs, slog.String("collection", collection))
 	}
 	if id != "" && (g.p.IDs.Check(id) == nil) {
-		attrs = append(attrs, slog.String("id", id))
+		attrs = append(attrs, verbatim.Attr("id", id))
 	} else if id != "" {
-		attrs = append(attrs, slog.String("id", "(refused)"))
+		attrs = append(attrs, verbatim.Attr("id", "(refused)"))
 	}
 	if p := PrincipalFrom(ctx); p != "" {
-		attrs = append(attrs, slog.String("principal", p))
+		// A principal is whatever the caller put in the context; only one
+		// that passes the default ID rule is trusted like an ID.
+		if (validate.IDRule{}).Check(p) == nil {
+			attrs = append(attrs, verbatim.Attr("principal", p))
+		} else {
+			attrs = append(attrs, slog.String("principal", p))
+		}
 	}
-	attrs = append(attrs, slog.String("outcome", outcome))
+	attrs = append(attrs, verbatim.Attr("outcome", outcome))
 	if kind != "" {
-		attrs = append(attrs, slog.String("error_kind", kind))
+		attrs = append(attrs, verbatim.Attr("error_kind", kind))
 	}
 	if page != nil && err == nil {
 		attrs = append(attrs, slog.Int("count", len(page.Docs)))

@@ -36,7 +36,7 @@ const (
 	cB64Sym                        // + and /, which the seed's long-token rule also counts
 	cKeySym                        // _ . - which may appear in a bare key
 	cBreak                         // not in [A-Za-z0-9+/]: ends a long-token run
-	cTrigger                       // a separator a rule starts from: = : @ -
+	cTrigger                       // a separator a rule starts from: = : @ - %
 	cWordTrigger                   // a letter a token rule starts from, at a word start
 
 	cAlnum = cLower | cUpper | cDigit
@@ -62,7 +62,7 @@ var class = func() (t [256]uint8) {
 	for _, c := range "_.-" {
 		t[c] |= cKeySym
 	}
-	for _, c := range "=:@-" {
+	for _, c := range "=:@-%" {
 		t[c] |= cTrigger
 	}
 	t['e'] |= cWordTrigger
@@ -103,6 +103,8 @@ var (
 	alnumUnder = setOf("a-z", "A-Z", "0-9", "_")
 	alnumDash  = setOf("a-z", "A-Z", "0-9", "-")
 	b64url     = setOf("a-z", "A-Z", "0-9", "_-")
+	b64urlDot  = setOf("a-z", "A-Z", "0-9", "._-")
+	lowerHex   = setOf("a-f", "0-9")
 	// b64token is RFC 6750's credential alphabet after "Bearer ".
 	b64token = setOf("a-z", "A-Z", "0-9", "-._~+/=")
 )
@@ -136,6 +138,7 @@ var tokenRules = []tokenRule{
 	{prefix: "xoxs-", body: alnumDash, min: 10},
 	{prefix: "xoxr-", body: alnumDash, min: 10},
 	{prefix: "xoxe-", body: alnumDash, min: 10},
+	{prefix: "xapp-", body: alnumDash, min: 10},
 	// Stripe secret and restricted keys, webhook signing secrets; the
 	// publishable pk_ keys are public by design.
 	{prefix: "sk_live_", body: alnum, min: 10},
@@ -143,8 +146,25 @@ var tokenRules = []tokenRule{
 	{prefix: "rk_live_", body: alnum, min: 10},
 	{prefix: "rk_test_", body: alnum, min: 10},
 	{prefix: "whsec_", body: alnum, min: 20},
-	// Google API keys.
+	// Google API keys and OAuth access tokens.
 	{prefix: "AIza", body: b64url, min: 35},
+	{prefix: "ya29.", body: b64urlDot, min: 20},
+	// OpenAI project, service-account, admin and legacy keys, Anthropic
+	// keys: the whole key, so no prefix of the secret part stays.
+	{prefix: "sk-proj-", body: b64url, min: 20},
+	{prefix: "sk-svcacct-", body: b64url, min: 20},
+	{prefix: "sk-admin-", body: b64url, min: 20},
+	{prefix: "sk-ant-", body: b64url, min: 20},
+	{prefix: "sk-", body: b64url, min: 32},
+	// GitLab personal access tokens, npm tokens.
+	{prefix: "glpat-", body: b64url, min: 20},
+	{prefix: "npm_", body: alnum, min: 36},
+	// SendGrid API keys (SG.<22>.<43>), Twilio API key SIDs.
+	{prefix: "SG.", body: b64urlDot, min: 50},
+	{prefix: "SK", body: lowerHex, min: 32, edge: true},
+	// HashiCorp Vault service and batch tokens.
+	{prefix: "hvs.", body: b64url, min: 20},
+	{prefix: "hvb.", body: b64url, min: 20},
 }
 
 var tokensByFirst = func() (t [256][]tokenRule) {
@@ -325,9 +345,14 @@ func (sc *scanner) separator(i int) {
 	case '@':
 		sc.dsnUserinfo(i)
 	case '-':
-		if strings.HasPrefix(s[i:], pemBegin) {
+		switch {
+		case strings.HasPrefix(s[i:], pemBegin):
 			sc.pem(i)
+		case i+1 < len(s) && s[i+1] == '-' && (i == 0 || isSpace(s[i-1]) || s[i-1] == '"' || s[i-1] == '\''):
+			sc.cliFlag(i)
 		}
+	case '%':
+		sc.percent(i)
 	}
 }
 
