@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/securedb-go/securedb/dbservice"
+	"github.com/securedb-go/securedb/masking"
 )
 
 // recorder keeps the records a logger hands it, before any encoding, so a
@@ -79,5 +80,38 @@ func TestGuardAuditOfARefusedCollectionIsABoundedEscapedExcerpt(t *testing.T) {
 				t.Fatalf("collection attribute %q does not start with the escaped name", coll)
 			}
 		})
+	}
+}
+
+func TestGuardAuditOfValidatedFieldsIsNotMaskedByShape(t *testing.T) {
+	const id = "prod-0123456789abcdef0123456789abcdef01234567" // embeds a git SHA
+	const principal = "svc_0123456789abcdef0123456789abcdef01234567"
+	jwt := "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
+	var buf bytes.Buffer
+	audit := slog.New(masking.NewHandler(slog.NewJSONHandler(&buf, nil), nil))
+	g, _, _ := newGuard(t, dbservice.Policy{Audit: audit})
+
+	ctx := dbservice.WithPrincipal(context.Background(), principal)
+	if _, err := g.Save(ctx, "agents", id, dbservice.Doc{"token": "CANARY-" + id}); err != nil {
+		t.Fatal(err)
+	}
+	// A principal that is not a plain identifier gets no such trust: a
+	// token put there by mistake is masked.
+	_, _ = g.Get(dbservice.WithPrincipal(context.Background(), jwt), "agents", id)
+	recs := auditRecords(t, &buf)
+	if len(recs) != 2 {
+		t.Fatalf("%d records, want 2:\n%s", len(recs), buf.String())
+	}
+	if recs[0]["id"] != id || recs[0]["principal"] != principal || recs[0]["collection"] != "agents" || recs[0]["op"] != "save" || recs[0]["outcome"] != "ok" {
+		t.Errorf("validated audit fields were changed: %v", recs[0])
+	}
+	if recs[1]["id"] != id {
+		t.Errorf("id = %v, want %s", recs[1]["id"], id)
+	}
+	if p, _ := recs[1]["principal"].(string); strings.Contains(p, "dozjgNry") {
+		t.Errorf("a token-shaped principal was trusted: %q", p)
+	}
+	if strings.Contains(buf.String(), "CANARY") {
+		t.Fatalf("document contents reached the audit log:\n%s", buf.String())
 	}
 }

@@ -119,6 +119,43 @@ var secretKinds = []func(r *rand.Rand) plantedSecret{
 		sid := randFrom(r, alnumChars, 24)
 		return plantedSecret{"cookie header", "Cookie: theme=dark; session=" + sid + "; lang=en", []string{sid}}
 	},
+	func(r *rand.Rand) plantedSecret {
+		pw := randFrom(r, alnumChars, 4) + randFrom(r, alnumChars+";!,.*#$", 4+r.IntN(12)) + randFrom(r, alnumChars, 2)
+		return plantedSecret{"password with punctuation", "password=" + pw, []string{pw}}
+	},
+	func(r *rand.Rand) plantedSecret {
+		pw := randFrom(r, alnumChars+"!.", 8+r.IntN(12))
+		return plantedSecret{"cli flag", "--password " + pw, []string{pw}}
+	},
+	func(r *rand.Rand) plantedSecret {
+		pw := randFrom(r, alnumChars, 8+r.IntN(12))
+		return plantedSecret{"percent-encoded pair", "q=a%26db_pass%3D" + pw + "%26b%3D1", []string{pw}}
+	},
+	func(r *rand.Rand) plantedSecret {
+		pw := randFrom(r, alnumChars, 8+r.IntN(12))
+		return plantedSecret{"percent-encoded userinfo", "next=https%3A%2F%2Fana%3A" + pw + "%40db.example%2Fx", []string{pw}}
+	},
+	func(r *rand.Rand) plantedSecret {
+		prefix := []string{"glpat-", "hvs.", "hvb.", "sk-proj-", "sk-ant-api03-", "xapp-1-", "ya29."}[r.IntN(7)]
+		tok := prefix + randFrom(r, alnumChars+"-", 24+r.IntN(40))
+		return plantedSecret{"vendor token " + prefix, tok, []string{tok}}
+	},
+	func(r *rand.Rand) plantedSecret {
+		tok := "npm_" + randFrom(r, alnumChars, 36)
+		return plantedSecret{"npm token", tok, []string{tok}}
+	},
+	func(r *rand.Rand) plantedSecret {
+		tok := "SG." + randFrom(r, alnumChars+"_-", 22) + "." + randFrom(r, alnumChars+"_-", 43)
+		return plantedSecret{"sendgrid key", tok, []string{tok}}
+	},
+	func(r *rand.Rand) plantedSecret {
+		hex := make([]byte, 32) // randFrom would start it with a letter past f
+		for i := range hex {
+			hex[i] = "0123456789abcdef"[r.IntN(16)]
+		}
+		tok := "SK" + string(hex)
+		return plantedSecret{"twilio key sid", tok, []string{tok}}
+	},
 }
 
 // FuzzMask plants a secret of every kind at a random place in random text
@@ -168,6 +205,9 @@ var secretFreeWords = []string{
 	`{"user":"ana","count":3}`, "map[a:1 b:2]", "{Name:ana Age:3}", "key=user:42",
 	"Basic setup complete", "bearer of bad news", "eyes", "AKIA", "ghp", "sk_", "xox",
 	"-----BEGIN CERTIFICATE-----", "a == b", "x := 1", "nil", "\n", "\t", ",", ".",
+	"bypass=true", "compass=north", "spin=3", "pinned=true", "ls --color auto", "--verbose", "--",
+	"sk-learn", "npm_config_cache", "SG.md", "SKU-1234", "glpat-docs", "ya29", "hvs.short",
+	"q=user%3Dana%26page%3D2", "https%3A%2F%2Fexample.com%2Fa%40b", "100%", "50%3D", "%20",
 }
 
 // TestSecretFreeTextIsUnchanged is the property test for false positives:
