@@ -3,6 +3,7 @@ package masking
 import (
 	"encoding/base64"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -205,6 +206,12 @@ var secretFreeWords = []string{
 	`{"user":"ana","count":3}`, "map[a:1 b:2]", "{Name:ana Age:3}", "key=user:42",
 	"Basic setup complete", "bearer of bad news", "eyes", "AKIA", "ghp", "sk_", "xox",
 	"-----BEGIN CERTIFICATE-----", "a == b", "x := 1", "nil", "\n", "\t", ",", ".",
+}
+
+// nearMisses are secret-free words that look like the shapes added after
+// review (issue 13); they are kept apart from secretFreeWords so the
+// benchmarks, which log text built from those, stay comparable.
+var nearMisses = []string{
 	"bypass=true", "compass=north", "spin=3", "pinned=true", "ls --color auto", "--verbose", "--",
 	"sk-learn", "npm_config_cache", "SG.md", "SKU-1234", "glpat-docs", "ya29", "hvs.short",
 	"q=user%3Dana%26page%3D2", "https%3A%2F%2Fexample.com%2Fa%40b", "100%", "50%3D", "%20",
@@ -216,10 +223,15 @@ var secretFreeWords = []string{
 func TestSecretFreeTextIsUnchanged(t *testing.T) {
 	m := New(&Options{DisableLongTokens: true})
 	r := rand.New(rand.NewPCG(1, 2))
+	withNearMisses := append(slices.Clip(secretFreeWords), nearMisses...)
 	for i := range 5000 {
 		var b strings.Builder
+		words := secretFreeWords
+		if i%2 == 1 {
+			words = withNearMisses
+		}
 		for range 1 + r.IntN(20) {
-			b.WriteString(secretFreeWords[r.IntN(len(secretFreeWords))])
+			b.WriteString(words[r.IntN(len(words))])
 			b.WriteString([]string{" ", " ", " ", ", ", "\n", "\t"}[r.IntN(6)])
 		}
 		in := b.String()

@@ -249,21 +249,25 @@ func (sc *scanner) scan() {
 		sc.pemBody(0)
 	}
 	// The hot loop: most bytes are letters or digits inside a word and
-	// cost one lookup and one branch.
+	// cost one lookup and one branch. Prefixed tokens start a word ("xAKIA..."
+	// is not an access key), so they are looked for only after the bytes
+	// that end one, never at every letter.
+	sc.tokenAt(0)
 	runStart := 0 // start of the current [A-Za-z0-9+/] run
 	for i := 0; i < len(s); i++ {
 		cl := class[s[i]]
-		if cl&(cBreak|cTrigger|cWordTrigger) == 0 {
+		if cl&(cBreak|cTrigger|cB64Sym) == 0 {
 			continue
 		}
 		if sc.work > sc.budget {
 			sc.add(i, len(s), quoteNone)
 			return
 		}
-		if cl&cWordTrigger != 0 {
-			// Prefixed tokens start a word: "xAKIA..." is not an access key.
-			if canStartToken(s, i) && (i == 0 || class[s[i-1]]&cAlnum == 0) {
-				sc.wordStart(i)
+		next := i + 1
+		if cl&cBreak == 0 {
+			// + and / continue a long-token run but start a word.
+			if next < len(s) && class[s[next]]&cWordTrigger != 0 {
+				sc.tokenAt(next)
 			}
 			continue
 		}
@@ -273,6 +277,9 @@ func (sc *scanner) scan() {
 		runStart = i + 1
 		if cl&cTrigger != 0 {
 			sc.separator(i)
+		}
+		if next < len(s) && class[s[next]]&cWordTrigger != 0 {
+			sc.tokenAt(next)
 		}
 	}
 	if len(s)-runStart >= longTokenLen {
@@ -353,6 +360,13 @@ func (sc *scanner) separator(i int) {
 		}
 	case '%':
 		sc.percent(i)
+	}
+}
+
+// tokenAt tries the prefixed token rules at i, which starts a word.
+func (sc *scanner) tokenAt(i int) {
+	if i < len(sc.s) && class[sc.s[i]]&cWordTrigger != 0 && canStartToken(sc.s, i) {
+		sc.wordStart(i)
 	}
 }
 
