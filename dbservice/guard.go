@@ -204,18 +204,13 @@ func (g *guard) audit(ctx context.Context, op, collection, id string, start time
 		}
 	}
 	if id != "" && (g.p.IDs.Check(id) == nil) {
-		attrs = append(attrs, verbatim.Attr("id", id))
+		attrs = append(attrs, auditAttr("id", id))
 	} else if id != "" {
 		attrs = append(attrs, verbatim.Attr("id", "(refused)"))
 	}
 	if p := PrincipalFrom(ctx); p != "" {
-		// A principal is whatever the caller put in the context; only one
-		// that passes the default ID rule is trusted like an ID.
-		if (validate.IDRule{}).Check(p) == nil {
-			attrs = append(attrs, verbatim.Attr("principal", p))
-		} else {
-			attrs = append(attrs, slog.String("principal", p))
-		}
+		// A principal is whatever the caller put in the context.
+		attrs = append(attrs, auditAttr("principal", p))
 	}
 	attrs = append(attrs, verbatim.Attr("outcome", outcome))
 	if kind != "" {
@@ -226,4 +221,16 @@ func (g *guard) audit(ctx context.Context, op, collection, id string, start time
 	}
 	attrs = append(attrs, slog.Duration("duration", time.Since(start)))
 	g.p.Audit.LogAttrs(ctx, level, "securedb.audit", attrs...)
+}
+
+// auditAttr marks value verbatim only when it passes the default ID rule as
+// well as any looser rule a Policy sets: letters, digits, '_' and '-' hold
+// none of the separators masking's value rules start from (= : @ %), so
+// such a value can only be mistaken for a secret (a git SHA in an ID), not
+// carry one in a key=value or URL. Anything else is left to masking.
+func auditAttr(key, value string) slog.Attr {
+	if (validate.IDRule{}).Check(value) == nil {
+		return verbatim.Attr(key, value)
+	}
+	return slog.String(key, value)
 }

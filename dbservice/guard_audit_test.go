@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"regexp"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/securedb-go/securedb/dbservice"
 	"github.com/securedb-go/securedb/masking"
+	"github.com/securedb-go/securedb/validate"
 )
 
 // recorder keeps the records a logger hands it, before any encoding, so a
@@ -113,5 +115,22 @@ func TestGuardAuditOfValidatedFieldsIsNotMaskedByShape(t *testing.T) {
 	}
 	if strings.Contains(buf.String(), "CANARY") {
 		t.Fatalf("document contents reached the audit log:\n%s", buf.String())
+	}
+}
+
+func TestGuardAuditTrustsOnlyIDsOfTheDefaultShape(t *testing.T) {
+	// A Policy may loosen the ID rule; such IDs are audited, but masked by
+	// value as any other text would be.
+	loose := validate.IDRule{Pattern: regexp.MustCompile(`^[a-z0-9=_-]+$`)}
+	var buf bytes.Buffer
+	audit := slog.New(masking.NewHandler(slog.NewJSONHandler(&buf, nil), nil))
+	g, _, _ := newGuard(t, dbservice.Policy{Audit: audit, IDs: loose})
+	_, _ = g.Get(context.Background(), "agents", "password=hunter2")
+	recs := auditRecords(t, &buf)
+	if len(recs) != 1 {
+		t.Fatalf("%d records, want 1:\n%s", len(recs), buf.String())
+	}
+	if id, _ := recs[0]["id"].(string); strings.Contains(id, "hunter2") || !strings.HasPrefix(id, "password=") {
+		t.Fatalf("id = %q, want the value after password= masked", id)
 	}
 }
