@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/securedb-go/securedb/internal/verbatim"
 	"github.com/securedb-go/securedb/validate"
 )
 
@@ -241,26 +242,48 @@ func (g *guard) audit(ctx context.Context, op, collection, id string, start time
 	if !g.p.Audit.Enabled(ctx, level) {
 		return
 	}
+	// What passed validation is marked verbatim: an ID that embeds a git
+	// SHA must not reach the trail as "prod-[REDACTED]". The masking
+	// handler still masks by key, and everything else by value.
 	attrs := make([]slog.Attr, 0, 8)
-	attrs = append(attrs, slog.String("op", op))
+	attrs = append(attrs, verbatim.Attr("op", op))
 	if collection != "" {
-		attrs = append(attrs, slog.String("collection", collection))
+		// A refused name is hostile input of any size: log only the short
+		// escaped excerpt an error message would quote.
+		if g.p.Collections.Check(collection) == nil {
+			attrs = append(attrs, verbatim.Attr("collection", collection))
+		} else {
+			attrs = append(attrs, slog.String("collection", printable(collection)))
+		}
 	}
 	if id != "" && (g.p.IDs.Check(id) == nil) {
-		attrs = append(attrs, slog.String("id", id))
+		attrs = append(attrs, auditAttr("id", id))
 	} else if id != "" {
-		attrs = append(attrs, slog.String("id", "(refused)"))
+		attrs = append(attrs, verbatim.Attr("id", "(refused)"))
 	}
 	if p := PrincipalFrom(ctx); p != "" {
-		attrs = append(attrs, slog.String("principal", p))
+		// A principal is whatever the caller put in the context.
+		attrs = append(attrs, auditAttr("principal", p))
 	}
-	attrs = append(attrs, slog.String("outcome", outcome))
+	attrs = append(attrs, verbatim.Attr("outcome", outcome))
 	if kind != "" {
-		attrs = append(attrs, slog.String("error_kind", kind))
+		attrs = append(attrs, verbatim.Attr("error_kind", kind))
 	}
 	if page != nil && err == nil {
 		attrs = append(attrs, slog.Int("count", len(page.Docs)))
 	}
 	attrs = append(attrs, slog.Duration("duration", time.Since(start)))
 	g.p.Audit.LogAttrs(ctx, level, "securedb.audit", attrs...)
+}
+
+// auditAttr marks value verbatim only when it passes the default ID rule as
+// well as any looser rule a Policy sets: letters, digits, '_' and '-' hold
+// none of the separators masking's value rules start from (= : @ %), so
+// such a value can only be mistaken for a secret (a git SHA in an ID), not
+// carry one in a key=value or URL. Anything else is left to masking.
+func auditAttr(key, value string) slog.Attr {
+	if (validate.IDRule{}).Check(value) == nil {
+		return verbatim.Attr(key, value)
+	}
+	return slog.String(key, value)
 }

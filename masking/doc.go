@@ -22,24 +22,28 @@
 // "apiKey", "API-KEY" and "x_api_key" are the same key. A key is sensitive
 // when, after that normalization:
 //
-//   - it contains password, passwd, passphrase, secret, credential,
-//     privatekey, apikey, accesskey, authorization, cookie, connectionstring
-//     or connstr ("db_password", "client_secret", "aws_secret_access_key",
-//     "Set-Cookie"); or
+//   - it contains password, passwd, passwort, passphrase, secret,
+//     credential, privatekey, apikey, accesskey, authorization, cookie,
+//     connectionstring or connstr ("db_password", "client_secret",
+//     "aws_secret_access_key", "Set-Cookie"); or
 //   - it ends with token, session, sessionid, sessid, pwd, dsn or signature
 //     ("access_token", "csrftoken", "user_session", "session_id",
-//     "JSESSIONID", "sentry_dsn", "X-Amz-Signature"); or
-//   - it is exactly pass, pw, auth, sig or bearer.
+//     "JSESSIONID", "sentry_dsn", "X-Amz-Signature"), or with one of the
+//     compounds that name a password: dbpass, sqlpass, userpass, adminpass,
+//     rootpass, smtppass, mailpass, ftppass, redispass, ldappass ("db_pass",
+//     "MYSQL_PASS"); or
+//   - it is exactly pass, pw, pin, pincode, auth, sig or bearer.
 //
 // The split is deliberate. Words that only ever name credentials match
 // anywhere, so "dbpassword" is caught even without separators; the price is
 // that "secret_ref", "secretary" and "cookie_consent" are masked too
-// (list them in [Options.AllowKeys] to keep them). Words that also name
-// ordinary counters must end the key, so "token_count", "max_tokens",
-// "token_type" and "session_duration" stay readable while "session_id"
-// (a bearer credential in most web frameworks) is masked. A sensitive group
-// name (slog.Group or WithGroup) masks everything inside it. Add keys with
-// [Options.Keys].
+// (list them in [Options.AllowKeys] to keep them). "pass" alone names a
+// password only as the whole key, so "bypass" and "compass" stay. Words
+// that also name ordinary counters must end the key, so "token_count",
+// "max_tokens", "token_type" and "session_duration" stay readable while
+// "session_id" (a bearer credential in most web frameworks) is masked. A
+// sensitive group name (slog.Group or WithGroup) masks everything inside
+// it. Add keys with [Options.Keys].
 //
 // # By value
 //
@@ -54,18 +58,34 @@
 //   - key/value pairs with a sensitive key: JSON ("password": "x"; a
 //     number, array or object becomes the JSON string "[REDACTED]" so the
 //     JSON stays valid), key=value, key: value, Go's %v of maps and structs
-//     (Password:x), slog's TextHandler (password="a b"), and HTTP headers
-//     ("Authorization: Bearer x" keeps "Bearer"). An unquoted value ends at
-//     white space or punctuation such as , ; & except after "Cookie:" and
-//     for "Key: value" at the start of a line (a header or YAML), where it
-//     runs to the end of the line. No value runs past the end of its line.
+//     (Password:x), slog's TextHandler (password="a b"), HTTP headers
+//     ("Authorization: Bearer x" keeps "Bearer"), and command lines
+//     ("--password hunter2", "--password=hunter2").
+//   - the rule for where a value ends: a quoted value runs to its closing
+//     quote, spaces included (password="a b" is masked whole). An unquoted
+//     value runs to white space, a quote, or a closing bracket it did not
+//     open, so the punctuation passwords hold is masked with them
+//     (password=Xy7;kP!2q); a ',', ';' or '&' ends it only before white
+//     space or where the next key= visibly starts (Pwd=x;Encrypt=true,
+//     token=x&state=y). So password=a b masks "a" and leaves "b": quote a
+//     value that holds spaces. After "Cookie:" and for "Key: value" at the
+//     start of a line (a header or YAML) the value runs to the end of the
+//     line. No value runs past the end of its line.
+//   - percent-encoded URLs and pairs, as found inside query parameters and
+//     form bodies: "https%3A%2F%2Fuser%3Apw%40host" and "password%3Dx"
+//     (also %22token%22%3D%22x%22) in either case of hex digits.
 //   - standalone "Bearer x" and "Basic x" credentials, spelled as in an HTTP
 //     header, when x looks random (8 or more characters mixing two of lower
 //     case, upper case and digits).
 //   - AWS access key IDs (AKIA, ASIA, ABIA, ACCA), GitHub (ghp_, gho_, ghu_,
-//     ghs_, ghr_, github_pat_), Slack (xoxb-, xoxp-, xoxa-, xoxs-, xoxr-,
-//     xoxe-), Stripe (sk_live_, sk_test_, rk_live_, rk_test_, whsec_) and
-//     Google API keys (AIza), JWTs, and the bodies of PEM private key blocks.
+//     ghs_, ghr_, github_pat_), GitLab (glpat-), npm (npm_), Slack (xoxb-,
+//     xoxp-, xoxa-, xoxs-, xoxr-, xoxe-, xapp-), Stripe (sk_live_, sk_test_,
+//     rk_live_, rk_test_, whsec_), OpenAI and Anthropic (sk-proj-,
+//     sk-svcacct-, sk-admin-, sk-ant-, sk- with 32 or more characters),
+//     SendGrid (SG.x.y), Twilio API key SIDs (SK and 32 hex digits), Vault
+//     (hvs., hvb.), Google API keys (AIza) and OAuth access tokens (ya29.),
+//     JWTs, and the bodies of PEM private key blocks. A token is replaced
+//     whole, prefix included, and only where it starts a word.
 //   - long tokens: runs of 40 or more [A-Za-z0-9+/] characters that mix at
 //     least two of lower case, upper case and digits. This catches unknown
 //     API keys and AWS secret keys without context, but also git SHAs and
@@ -97,4 +117,14 @@
 // A value whose LogValue already hides a secret (such as a secret type that
 // logs as "[REDACTED]") stays hidden: values are resolved before masking and
 // masking never restores text.
+//
+// # Validated values
+//
+// The audit records of dbservice.Guard mark the fields Guard has validated
+// (operation, collection, document ID, a principal that passes the ID rule,
+// outcome) with a type internal to this module. The handler does not mask
+// those by value, so a document ID that embeds a git SHA
+// ("prod-0123…4567") reaches the audit trail whole; it still masks them by
+// key and by group. Nothing a program logs can carry the mark: a string, a
+// LogValuer or JSON that looks like a marked value is masked as usual.
 package masking

@@ -3,6 +3,7 @@ package masking
 import (
 	"encoding/base64"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -119,6 +120,43 @@ var secretKinds = []func(r *rand.Rand) plantedSecret{
 		sid := randFrom(r, alnumChars, 24)
 		return plantedSecret{"cookie header", "Cookie: theme=dark; session=" + sid + "; lang=en", []string{sid}}
 	},
+	func(r *rand.Rand) plantedSecret {
+		pw := randFrom(r, alnumChars, 4) + randFrom(r, alnumChars+";!,.*#$", 4+r.IntN(12)) + randFrom(r, alnumChars, 2)
+		return plantedSecret{"password with punctuation", "password=" + pw, []string{pw}}
+	},
+	func(r *rand.Rand) plantedSecret {
+		pw := randFrom(r, alnumChars+"!.", 8+r.IntN(12))
+		return plantedSecret{"cli flag", "--password " + pw, []string{pw}}
+	},
+	func(r *rand.Rand) plantedSecret {
+		pw := randFrom(r, alnumChars, 8+r.IntN(12))
+		return plantedSecret{"percent-encoded pair", "q=a%26db_pass%3D" + pw + "%26b%3D1", []string{pw}}
+	},
+	func(r *rand.Rand) plantedSecret {
+		pw := randFrom(r, alnumChars, 8+r.IntN(12))
+		return plantedSecret{"percent-encoded userinfo", "next=https%3A%2F%2Fana%3A" + pw + "%40db.example%2Fx", []string{pw}}
+	},
+	func(r *rand.Rand) plantedSecret {
+		prefix := []string{"glpat-", "hvs.", "hvb.", "sk-proj-", "sk-ant-api03-", "xapp-1-", "ya29."}[r.IntN(7)]
+		tok := prefix + randFrom(r, alnumChars+"-", 24+r.IntN(40))
+		return plantedSecret{"vendor token " + prefix, tok, []string{tok}}
+	},
+	func(r *rand.Rand) plantedSecret {
+		tok := "npm_" + randFrom(r, alnumChars, 36)
+		return plantedSecret{"npm token", tok, []string{tok}}
+	},
+	func(r *rand.Rand) plantedSecret {
+		tok := "SG." + randFrom(r, alnumChars+"_-", 22) + "." + randFrom(r, alnumChars+"_-", 43)
+		return plantedSecret{"sendgrid key", tok, []string{tok}}
+	},
+	func(r *rand.Rand) plantedSecret {
+		hex := make([]byte, 32) // randFrom would start it with a letter past f
+		for i := range hex {
+			hex[i] = "0123456789abcdef"[r.IntN(16)]
+		}
+		tok := "SK" + string(hex)
+		return plantedSecret{"twilio key sid", tok, []string{tok}}
+	},
 }
 
 // FuzzMask plants a secret of every kind at a random place in random text
@@ -170,16 +208,30 @@ var secretFreeWords = []string{
 	"-----BEGIN CERTIFICATE-----", "a == b", "x := 1", "nil", "\n", "\t", ",", ".",
 }
 
+// nearMisses are secret-free words that look like the shapes added after
+// review (issue 13); they are kept apart from secretFreeWords so the
+// benchmarks, which log text built from those, stay comparable.
+var nearMisses = []string{
+	"bypass=true", "compass=north", "spin=3", "pinned=true", "ls --color auto", "--verbose", "--",
+	"sk-learn", "npm_config_cache", "SG.md", "SKU-1234", "glpat-docs", "ya29", "hvs.short",
+	"q=user%3Dana%26page%3D2", "https%3A%2F%2Fexample.com%2Fa%40b", "100%", "50%3D", "%20",
+}
+
 // TestSecretFreeTextIsUnchanged is the property test for false positives:
 // generated text made only of secret-free words comes back unchanged when
 // the long-token rule (which hits hashes by design) is off.
 func TestSecretFreeTextIsUnchanged(t *testing.T) {
 	m := New(&Options{DisableLongTokens: true})
 	r := rand.New(rand.NewPCG(1, 2))
+	withNearMisses := append(slices.Clip(secretFreeWords), nearMisses...)
 	for i := range 5000 {
 		var b strings.Builder
+		words := secretFreeWords
+		if i%2 == 1 {
+			words = withNearMisses
+		}
 		for range 1 + r.IntN(20) {
-			b.WriteString(secretFreeWords[r.IntN(len(secretFreeWords))])
+			b.WriteString(words[r.IntN(len(words))])
 			b.WriteString([]string{" ", " ", " ", ", ", "\n", "\t"}[r.IntN(6)])
 		}
 		in := b.String()

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+
+	"github.com/securedb-go/securedb/internal/verbatim"
 )
 
 // NewHandler returns a slog.Handler that masks secrets in every record and
@@ -104,6 +106,14 @@ func (m *Masker) maskAttr(a slog.Attr, hidden bool) (slog.Attr, bool) {
 	v := a.Value
 	changed := false
 	if v.Kind() == slog.KindLogValuer {
+		if _, ok := v.LogValuer().(verbatim.String); ok {
+			// Validated by this module (an audit record's ID, say):
+			// exempt from value rules, never from key rules.
+			if hidden || a.Key != "" && m.SensitiveKey(a.Key) {
+				return slog.String(a.Key, m.repl), true
+			}
+			return a, false
+		}
 		// Resolve before masking, and hand on the resolved value so the
 		// next handler cannot call LogValue again and see the original.
 		v, changed = v.Resolve(), true

@@ -181,7 +181,7 @@ func (sc *scanner) value(v int, kq quoteStyle, toEOL bool) {
 				end--
 			}
 		} else {
-			end = unquotedEnd(line, start)
+			end = valueEnd(line, start)
 			if end < len(s) && s[end] == '"' && end > start && s[end-1] == '\\' {
 				end-- // keep the \" that closes an enclosing escaped string
 			}
@@ -240,10 +240,12 @@ func terminates(c byte) bool {
 	return false
 }
 
-// unquotedEnd returns the end of an unquoted value starting at i. Closing
-// brackets end it only when it did not open them, so that
-// dsn=u:p@tcp(h:3306)/db is one value.
-func unquotedEnd(s string, i int) int {
+// valueEnd returns the end of the unquoted value of a sensitive pair
+// starting at i. Passwords hold punctuation (Xy7;kP!2q), so the value runs
+// to white space, a quote, or a closing bracket it did not open; a ',', ';'
+// or '&' ends it only where the next pair visibly starts (;Encrypt=true,
+// &state=x) or white space follows, as in ODBC strings and query strings.
+func valueEnd(s string, i int) int {
 	depth := 0
 	for ; i < len(s); i++ {
 		switch c := s[i]; c {
@@ -254,13 +256,24 @@ func unquotedEnd(s string, i int) int {
 				return i
 			}
 			depth--
-		default:
-			if terminates(c) {
+		case ',', ';', '&':
+			if i+1 == len(s) || isSpace(s[i+1]) || pairAhead(s, i+1) {
 				return i
 			}
+		case ' ', '\t', '\n', '\r', '\v', '\f', '"', '\'', '`', '<', '>':
+			return i
 		}
 	}
 	return i
+}
+
+// pairAhead reports whether s[i:] starts with key= .
+func pairAhead(s string, i int) bool {
+	j := i
+	for j < len(s) && j-i < maxKeyLen && class[s[j]]&cKey != 0 {
+		j++
+	}
+	return j > i && j < len(s) && s[j] == '='
 }
 
 // jsonEnds reports whether c ends a JSON number or literal.

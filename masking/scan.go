@@ -36,7 +36,7 @@ const (
 	cB64Sym                        // + and /, which the long-token rule [A-Za-z0-9+/]{40,} also counts
 	cKeySym                        // _ . - which may appear in a bare key
 	cBreak                         // not in [A-Za-z0-9+/]: ends a long-token run
-	cTrigger                       // a separator a rule starts from: = : @ -
+	cTrigger                       // a separator a rule starts from: = : @ - %
 	cWordTrigger                   // a letter a token rule starts from, at a word start
 
 	cAlnum = cLower | cUpper | cDigit
@@ -63,7 +63,7 @@ var class = func() (t [256]uint8) {
 	for _, c := range "_.-" {
 		t[c] |= cKeySym
 	}
-	for _, c := range "=:@-" {
+	for _, c := range "=:@-%" {
 		t[c] |= cTrigger
 	}
 	t['e'] |= cWordTrigger
@@ -104,6 +104,8 @@ var (
 	alnumUnder = setOf("a-z", "A-Z", "0-9", "_")
 	alnumDash  = setOf("a-z", "A-Z", "0-9", "-")
 	b64url     = setOf("a-z", "A-Z", "0-9", "_-")
+	b64urlDot  = setOf("a-z", "A-Z", "0-9", "._-")
+	lowerHex   = setOf("a-f", "0-9")
 	// b64token is RFC 6750's credential alphabet after "Bearer ".
 	b64token = setOf("a-z", "A-Z", "0-9", "-._~+/=")
 )
@@ -137,6 +139,7 @@ var tokenRules = []tokenRule{
 	{prefix: "xoxs-", body: alnumDash, min: 10},
 	{prefix: "xoxr-", body: alnumDash, min: 10},
 	{prefix: "xoxe-", body: alnumDash, min: 10},
+	{prefix: "xapp-", body: alnumDash, min: 10},
 	// Stripe secret and restricted keys, webhook signing secrets; the
 	// publishable pk_ keys are public by design.
 	{prefix: "sk_live_", body: alnum, min: 10},
@@ -144,8 +147,25 @@ var tokenRules = []tokenRule{
 	{prefix: "rk_live_", body: alnum, min: 10},
 	{prefix: "rk_test_", body: alnum, min: 10},
 	{prefix: "whsec_", body: alnum, min: 20},
-	// Google API keys.
+	// Google API keys and OAuth access tokens.
 	{prefix: "AIza", body: b64url, min: 35},
+	{prefix: "ya29.", body: b64urlDot, min: 20},
+	// OpenAI project, service-account, admin and legacy keys, Anthropic
+	// keys: the whole key, so no prefix of the secret part stays.
+	{prefix: "sk-proj-", body: b64url, min: 20},
+	{prefix: "sk-svcacct-", body: b64url, min: 20},
+	{prefix: "sk-admin-", body: b64url, min: 20},
+	{prefix: "sk-ant-", body: b64url, min: 20},
+	{prefix: "sk-", body: b64url, min: 32},
+	// GitLab personal access tokens, npm tokens.
+	{prefix: "glpat-", body: b64url, min: 20},
+	{prefix: "npm_", body: alnum, min: 36},
+	// SendGrid API keys (SG.<22>.<43>), Twilio API key SIDs.
+	{prefix: "SG.", body: b64urlDot, min: 50},
+	{prefix: "SK", body: lowerHex, min: 32, edge: true},
+	// HashiCorp Vault service and batch tokens.
+	{prefix: "hvs.", body: b64url, min: 20},
+	{prefix: "hvb.", body: b64url, min: 20},
 }
 
 var tokensByFirst = func() (t [256][]tokenRule) {
@@ -230,21 +250,25 @@ func (sc *scanner) scan() {
 		sc.pemBody(0)
 	}
 	// The hot loop: most bytes are letters or digits inside a word and
-	// cost one lookup and one branch.
+	// cost one lookup and one branch. Prefixed tokens start a word ("xAKIA..."
+	// is not an access key), so they are looked for only after the bytes
+	// that end one, never at every letter.
+	sc.tokenAt(0)
 	runStart := 0 // start of the current [A-Za-z0-9+/] run
 	for i := 0; i < len(s); i++ {
 		cl := class[s[i]]
-		if cl&(cBreak|cTrigger|cWordTrigger) == 0 {
+		if cl&(cBreak|cTrigger|cB64Sym) == 0 {
 			continue
 		}
 		if sc.work > sc.budget {
 			sc.add(i, len(s), quoteNone)
 			return
 		}
-		if cl&cWordTrigger != 0 {
-			// Prefixed tokens start a word: "xAKIA..." is not an access key.
-			if canStartToken(s, i) && (i == 0 || class[s[i-1]]&cAlnum == 0) {
-				sc.wordStart(i)
+		next := i + 1
+		if cl&cBreak == 0 {
+			// + and / continue a long-token run but start a word.
+			if next < len(s) && class[s[next]]&cWordTrigger != 0 {
+				sc.tokenAt(next)
 			}
 			continue
 		}
@@ -254,6 +278,9 @@ func (sc *scanner) scan() {
 		runStart = i + 1
 		if cl&cTrigger != 0 {
 			sc.separator(i)
+		}
+		if next < len(s) && class[s[next]]&cWordTrigger != 0 {
+			sc.tokenAt(next)
 		}
 	}
 	if len(s)-runStart >= longTokenLen {
@@ -326,9 +353,21 @@ func (sc *scanner) separator(i int) {
 	case '@':
 		sc.dsnUserinfo(i)
 	case '-':
-		if strings.HasPrefix(s[i:], pemBegin) {
+		switch {
+		case strings.HasPrefix(s[i:], pemBegin):
 			sc.pem(i)
+		case i+1 < len(s) && s[i+1] == '-' && (i == 0 || isSpace(s[i-1]) || s[i-1] == '"' || s[i-1] == '\''):
+			sc.cliFlag(i)
 		}
+	case '%':
+		sc.percent(i)
+	}
+}
+
+// tokenAt tries the prefixed token rules at i, which starts a word.
+func (sc *scanner) tokenAt(i int) {
+	if i < len(sc.s) && class[sc.s[i]]&cWordTrigger != 0 && canStartToken(sc.s, i) {
+		sc.wordStart(i)
 	}
 }
 

@@ -19,16 +19,35 @@ const MaxFileSize = 64 << 10
 
 // File returns a Resolver for file:///absolute/path[#key] references.
 //
-// It follows symbolic links, as Kubernetes secret volumes need
-// (password -> ..data/password, ..data -> ..2026_11_22_10_00_00.123), and
-// checks the final target: a target that is not a regular file, or that group
-// or others can write, is refused with [ErrInsecure], because whoever can
-// write the file can choose the database password. Files larger than
-// [MaxFileSize] are refused. One trailing newline ("\n" or "\r\n"), which
-// editors and echo add, is trimmed.
+// Whoever can change the file chooses the database password, so on Unix
+// the path is trusted only as far as root and the process's effective
+// user control it:
 //
-// On Windows the permission bits only reflect the read-only attribute, so
-// only read-only files pass the check there.
+//   - the file and every directory and symbolic link on the way to it must
+//     be owned by root or the effective user;
+//   - no directory on the way may let group or others write it unless it
+//     has the sticky bit (as /tmp does), where only an entry's owner can
+//     rename or delete it. Group-writable directories are refused like
+//     world-writable ones: a group is as wide as its membership, which this
+//     process cannot see;
+//   - the file must be a regular file that group and others cannot write,
+//     at most [MaxFileSize] bytes.
+//
+// Anything else is refused with [ErrInsecure]. Symbolic links are
+// followed, one component at a time, because Kubernetes secret volumes are
+// built from them (password -> ..data/password, ..data ->
+// ..2026_11_22_10_00_00.123, all root-owned). The file is then opened
+// without following a link and without blocking (O_NOFOLLOW|O_NONBLOCK) and
+// checked again on the opened descriptor, so a path swapped for a link or a
+// FIFO after the checks is refused rather than followed or waited on. The
+// read runs apart from the caller, which stops waiting when ctx ends (a hung
+// network file system), so a [Cache] in front of this resolver is never
+// stuck behind it. One trailing newline ("\n" or "\r\n"), which editors and
+// echo add, is trimmed.
+//
+// On other systems only the file's own mode is checked, and there the
+// permission bits only reflect the read-only attribute, so only read-only
+// files pass.
 func File() Resolver { return fileResolver{} }
 
 type fileResolver struct{}
@@ -52,7 +71,7 @@ func (fileResolver) Resolve(ctx context.Context, ref string) (Secret, error) {
 	if err := ctx.Err(); err != nil {
 		return Secret{}, &Error{Ref: ref, Err: err}
 	}
-	data, err := readSecretFile(path)
+	data, err := readWithContext(ctx, path)
 	if err != nil {
 		return Secret{}, &Error{Ref: ref, Err: err}
 	}
@@ -63,32 +82,34 @@ func (fileResolver) Resolve(ctx context.Context, ref string) (Secret, error) {
 	return s, nil
 }
 
-func readSecretFile(path string) ([]byte, error) {
-	// Stat before Open: opening a FIFO would block until a writer appears.
-	before, err := os.Stat(path)
-	if err != nil {
-		return nil, fileErr(err)
+// readWithContext reads the file in its own goroutine and gives up when
+// ctx ends. A local read never blocks for long, but one on a hung NFS or
+// FUSE mount can block forever, and the caller may be a Cache's
+// singleflight that every other caller waits behind.
+func readWithContext(ctx context.Context, path string) ([]byte, error) {
+	type result struct {
+		data []byte
+		err  error
 	}
-	if err := checkMode(before); err != nil {
-		return nil, err
+	done := make(chan result, 1)
+	go func() {
+		data, err := readSecretFile(path)
+		done <- result{data, err}
+	}()
+	select {
+	case r := <-done:
+		return r.data, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fileErr(err)
-	}
-	defer f.Close()
-	// Check the opened file again so a link swapped between Stat and Open
-	// cannot slip an unchecked file in.
-	after, err := f.Stat()
-	if err != nil {
-		return nil, fileErr(err)
-	}
-	if !os.SameFile(before, after) {
-		return nil, fmt.Errorf("%w: file changed while opening it", ErrUnavailable)
-	}
-	if err := checkMode(after); err != nil {
-		return nil, err
-	}
+}
+
+// beforeOpen, when set by a test, runs after the path has been checked and
+// before the file is opened: the window an attacker would swap the path in.
+var beforeOpen func(path string)
+
+// readAll reads at most MaxFileSize bytes of f.
+func readAll(f *os.File) ([]byte, error) {
 	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {
 		return nil, fileErr(err)

@@ -1,6 +1,7 @@
 package dynamodb
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -286,6 +287,10 @@ func (c Config) Format(f fmt.State, verb rune) { _, _ = f.Write([]byte(c.String(
 
 // LogValue implements slog.LogValuer with the redacted form.
 func (c Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+// MarshalJSON encodes the redacted form, so a Config never reaches JSON (a
+// debug endpoint, a crash report, a slog.JSONHandler) with a credential.
+func (c Config) MarshalJSON() ([]byte, error) { return json.Marshal(c.String()) }
 
 // safeEndpoint returns scheme://host[:port]/path of an endpoint, dropping
 // anything that could carry a secret (userinfo, query).

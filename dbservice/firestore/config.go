@@ -1,6 +1,7 @@
 package firestore
 
 import (
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
@@ -253,3 +254,7 @@ func (c Config) Format(f fmt.State, verb rune) { _, _ = f.Write([]byte(c.String(
 
 // LogValue implements slog.LogValuer with the redacted form.
 func (c Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+// MarshalJSON encodes the redacted form, so a Config never reaches JSON (a
+// debug endpoint, a crash report, a slog.JSONHandler) with a credential.
+func (c Config) MarshalJSON() ([]byte, error) { return json.Marshal(c.String()) }
