@@ -35,19 +35,18 @@ func (c Config) String() string {
 	} else {
 		b.WriteString("default")
 	}
-	// A provider's settings are shown when they are set or chosen, so
-	// the line stays short for the common case of one provider.
-	if c.Provider == CouchDB || !reflect.ValueOf(c.CouchDB).IsZero() {
-		b.WriteString(", CouchDB: ")
-		b.WriteString(c.CouchDB.String())
+	if c.CursorKey != "" {
+		b.WriteString(", CursorKey: [REDACTED]")
 	}
-	if c.Provider == DynamoDB || !reflect.ValueOf(c.DynamoDB).IsZero() {
-		b.WriteString(", DynamoDB: ")
-		b.WriteString(c.DynamoDB.String())
-	}
-	if c.Provider == Firestore || !reflect.ValueOf(c.Firestore).IsZero() {
-		b.WriteString(", Firestore: ")
-		b.WriteString(c.Firestore.String())
+	// The provider's settings print in their own redacted form; settings
+	// of a type that has none are only said to be there.
+	if c.Settings != nil && !(reflect.ValueOf(c.Settings).Kind() == reflect.Pointer && reflect.ValueOf(c.Settings).IsNil()) {
+		b.WriteString(", Settings: ")
+		if st, ok := c.Settings.(fmt.Stringer); ok {
+			b.WriteString(st.String())
+		} else {
+			b.WriteString("[set]")
+		}
 	}
 	b.WriteString("}")
 	return b.String()

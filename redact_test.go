@@ -27,6 +27,7 @@ import (
 
 	"github.com/securedb-go/securedb"
 	"github.com/securedb-go/securedb/dbservice/couchdb"
+	"github.com/securedb-go/securedb/dbservice/driver"
 	"github.com/securedb-go/securedb/dbservice/dynamodb"
 	"github.com/securedb-go/securedb/dbservice/firestore"
 	"github.com/securedb-go/securedb/secrets"
@@ -46,6 +47,7 @@ var credentialTypes = []any{
 	dynamodb.Config{},
 	firestore.Config{},
 	secrets.Secret{},
+	driver.Env{},
 }
 
 // credentialName is a field or type name that names a credential.

@@ -53,7 +53,7 @@ func (fakeDriver) Open(ctx context.Context, s driver.Settings, env driver.Env) (
 		if scheme, ok := secrets.SchemeOf(fs.Password); ok && secrets.IsRef(env.Secrets, fs.Password) {
 			origin = scheme
 		}
-		out.Credential = driver.Credential{Setting: "FAKE_PASSWORD", Origin: origin}
+		out.Provenance = driver.Provenance{Setting: "FAKE_PASSWORD", Origin: origin}
 	}
 	return out, nil
 }

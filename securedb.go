@@ -158,7 +158,7 @@ func Open(ctx context.Context, cfg Config) (dbservice.Service, error) {
 		o.closeExtra()
 		return nil, err
 	}
-	o.credVar, o.credSource = res.Credential.Setting, res.Credential.Origin
+	o.credVar, o.credSource = res.Provenance.Setting, res.Provenance.Origin
 	if !cfg.SkipPing {
 		if err := res.Service.Ping(ctx); err != nil {
 			_ = res.Service.Close()

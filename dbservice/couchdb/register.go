@@ -76,7 +76,7 @@ func (drv) Open(ctx context.Context, s driver.Settings, env driver.Env) (driver.
 		return out, openErr(err)
 	}
 	if cc.PasswordSource == nil && cc.Password != "" {
-		out.Credential = driver.Credential{Setting: EnvPassword, Origin: credentialOrigin(r, cc.Password)}
+		out.Provenance = driver.Provenance{Setting: EnvPassword, Origin: credentialOrigin(r, cc.Password)}
 		cc.PasswordSource = PasswordSource(secrets.Source(r, cc.Password))
 		cc.Password = ""
 		// Resolve once now, so a wrong reference fails Open rather than the

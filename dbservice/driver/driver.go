@@ -19,7 +19,9 @@ package driver
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"log/slog"
 	"maps"
 	"regexp"
 	"slices"
@@ -64,20 +66,43 @@ type Env struct {
 	Cursors *dbservice.CursorSigner
 }
 
+// String describes the environment without the resolver's or the
+// signer's contents.
+func (e Env) String() string {
+	sec := "nil"
+	if e.Secrets != nil {
+		sec = "set"
+	}
+	return fmt.Sprintf("driver.Env{Limits: %+v, Secrets: %s, Cursors: %s}", e.Limits, sec, e.Cursors.String())
+}
+
+// GoString implements fmt.GoStringer with the same text as String.
+func (e Env) GoString() string { return e.String() }
+
+// Format implements fmt.Formatter, so that no verb prints a field.
+func (e Env) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(e.String())) }
+
+// LogValue implements slog.LogValuer with the redacted text.
+func (e Env) LogValue() slog.Value { return slog.StringValue(e.String()) }
+
+// MarshalJSON implements json.Marshaler with the redacted text.
+func (e Env) MarshalJSON() ([]byte, error) { return json.Marshal(e.String()) }
+
 // Opened is an open provider and what the posture report needs to know
 // about how it was configured.
 type Opened struct {
 	// Service is the provider. securedb.Open wraps it in dbservice.Guard.
 	Service dbservice.Service
-	// Credential says where the provider's secret came from; the zero
+	// Provenance says where the provider's secret came from; the zero
 	// value means the provider took none (its credentials come from an
 	// SDK's own chain, such as an IAM role).
-	Credential Credential
+	Provenance Provenance
 }
 
-// Credential names the setting that held a provider's secret and how it
-// was given, for the secrets-manager item of the security checklist.
-type Credential struct {
+// Provenance names the setting that held a provider's secret and how it
+// was given, for the secrets-manager item of the security checklist. It
+// holds names only, never the secret.
+type Provenance struct {
 	// Setting is the environment variable the secret belongs in, such as
 	// COUCHDB_PASSWORD.
 	Setting string
