@@ -55,9 +55,9 @@ package couchdb
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -132,7 +132,9 @@ func (s *Service) rawDo(ctx context.Context, method, path string, query url.Valu
 }
 
 // docPath is the URL path of a document.
-func docPath(db, id string) string { return "/" + url.PathEscape(db) + "/" + url.PathEscape(couchID(id)) }
+func docPath(db, id string) string {
+	return "/" + url.PathEscape(db) + "/" + url.PathEscape(couchID(id))
+}
 
 // writeTokenKey is the field that makes every cluster write's revision
 // distinct; see the comment at the top of this file.

@@ -89,6 +89,15 @@ func (s *Server) Stop() {
 // recorded in DIR/pid, and waits until its port refuses connections.
 func (s *Server) Kill() {
 	s.t.Helper()
+	s.Signal(syscall.SIGKILL)
+	s.waitClosed("the killed server's port to close")
+}
+
+// Signal sends sig to the serving process, the PID its script recorded in
+// DIR/pid: SIGSTOP freezes the server (connections stay open, nothing is
+// answered) and SIGCONT resumes it.
+func (s *Server) Signal(sig syscall.Signal) {
+	s.t.Helper()
 	b, err := os.ReadFile(filepath.Join(s.dir, "pid"))
 	if err != nil {
 		s.t.Fatal(err)
@@ -97,10 +106,9 @@ func (s *Server) Kill() {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+	if err := syscall.Kill(pid, sig); err != nil {
 		s.t.Fatal(err)
 	}
-	s.waitClosed("the killed server's port to close")
 }
 
 func (s *Server) waitClosed(what string) {

@@ -17,7 +17,11 @@
 # comma-separated, in node order) and COUCHDB_CLUSTER_DIR (the base
 # directory: a test stops node N with `couchdb-server.sh stop DIR/nodeN` and
 # restarts it with `couchdb-server.sh node-start DIR N`; the script's path
-# is in COUCHDB_SERVER_SCRIPT).
+# is in COUCHDB_SERVER_SCRIPT). STATE_DIR/pid holds node 1's PID.
+#
+# COUCHDB_CLUSTER_PORT chooses node 1's port. With COUCHDB_RESTART=1, start
+# brings back the nodes of the previous start in STATE_DIR that are gone,
+# keeping their data; otherwise every start is fresh.
 set -euo pipefail
 # shellcheck source=scripts/servers/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -29,6 +33,20 @@ NODES=3
 
 install() { bash "$(dirname "${BASH_SOURCE[0]}")/couchdb.sh" install; }
 
+# restart STATE_DIR: start again every node of the cluster in STATE_DIR
+# whose process is gone, with its name, cookie and data.
+restart() {
+    local state=$1 base=$1/cluster n pid
+    for n in $(seq 1 $NODES); do
+        pid=$(cat "$base/node$n/couchdb.pid" 2>/dev/null || true)
+        if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then continue; fi
+        "$SHARED/couchdb-server.sh" node-start "$base" "$n" >>"$state/start.log" 2>&1 \
+            || { log "node $n did not start again; see $state/start.log"; return 1; }
+    done
+    cp "$base/node1/couchdb.pid" "$state/pid"
+    log "CouchDB cluster in $base running again"
+}
+
 start() {
     local state=$1 base pw ports=() p n urls=""
     mkdir -p "$CACHE" "$state"
@@ -37,11 +55,18 @@ start() {
     state="$(cd "$state" && pwd -P)"
     [ "$state" != / ] || { log "refusing to use / as the state directory"; return 1; }
     base="$state/cluster"
+    if [ "${COUCHDB_RESTART:-}" = 1 ] && [ -f "$base/cluster.env" ]; then
+        restart "$state"
+        return
+    fi
     if [ -f "$base/cluster.env" ]; then
         "$SHARED/couchdb-server.sh" cluster-stop "$base" >/dev/null 2>&1 || true
     fi
     rm -rf "$base"
     mkdir -p "$base"
+    # A private instance's first port comes from testenv.StartServer.
+    p=${COUCHDB_CLUSTER_PORT:-$(printenv COUCHDB-CLUSTER_PORT || true)}
+    [ -z "$p" ] || ports+=("$p")
     while [ ${#ports[@]} -lt $NODES ]; do
         p=$(free_port)
         [[ " ${ports[*]} " == *" $p "* ]] || ports+=("$p")
@@ -73,6 +98,7 @@ export COUCHDB_CLUSTER_DIR=$base
 export COUCHDB_SERVER_SCRIPT=$SHARED/couchdb-server.sh
 EOF
     )
+    cp "$base/node1/couchdb.pid" "$state/pid"
     log "CouchDB 3.5.0 cluster of $NODES nodes on 127.0.0.1 ports ${ports[*]}"
 }
 

@@ -98,6 +98,8 @@ export COUCHDB_PASSWORD=$pw
 export SECUREDB_COUCHDB_DIR=$srv
 EOF
     )
+    # The serving process (beam.smp), for tests that signal it.
+    cp "$srv/couchdb.pid" "$state/pid"
     log "CouchDB 3.5.0 on 127.0.0.1:$port (pid $(cat "$srv/couchdb.pid"))"
 }
 
