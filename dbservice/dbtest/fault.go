@@ -62,7 +62,10 @@ func FaultIncrements(t *testing.T, s dbservice.Service, fault func(), lost bool)
 	typed := func(err error) bool {
 		return errors.Is(err, dbservice.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
 	}
+	// note records a failure; the writer then pauses as a retrying client
+	// would, instead of spinning against a dead port.
 	note := func(err error) {
+		defer time.Sleep(50 * time.Millisecond)
 		mu.Lock()
 		defer mu.Unlock()
 		if typed(err) {
