@@ -14,20 +14,20 @@ import (
 // the serving process frozen (SIGSTOP) for 6 s and resumed, and killed
 // (SIGKILL) and started again on its data. Each returns once the server
 // answers again.
-func faults(t *testing.T, srv *testenv.Server) []struct {
+func faults(srv *testenv.Server) []struct {
 	name  string
-	fault func()
+	fault func(t *testing.T)
 } {
 	return []struct {
 		name  string
-		fault func()
+		fault func(t *testing.T)
 	}{
-		{"FrozenFor6s", func() {
+		{"FrozenFor6s", func(*testing.T) {
 			srv.Signal(syscall.SIGSTOP)
 			time.Sleep(6 * time.Second) // the length of the freeze, not a wait for an event
 			srv.Signal(syscall.SIGCONT)
 		}},
-		{"KilledAndRestarted", func() {
+		{"KilledAndRestarted", func(t *testing.T) {
 			srv.Kill()
 			if err := srv.Start("COUCHDB_RESTART=1"); err != nil {
 				t.Fatalf("restarting: %v", err)
@@ -41,14 +41,14 @@ func faults(t *testing.T, srv *testenv.Server) []struct {
 // after Close. CouchDB keeps its data on disk, so a restart loses nothing
 // and the invariants cover the whole run.
 func runFaults(t *testing.T, srv *testenv.Server, cfg func() Config) {
-	for _, f := range faults(t, srv) {
+	for _, f := range faults(srv) {
 		t.Run(f.name, func(t *testing.T) {
 			baseline := runtime.NumGoroutine()
 			s, err := New(t.Context(), cfg())
 			if err != nil {
 				t.Fatal(err)
 			}
-			res := dbtest.FaultIncrements(t, s, f.fault, false)
+			res := dbtest.FaultIncrements(t, s, func() { f.fault(t) }, false)
 			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}

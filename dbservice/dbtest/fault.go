@@ -18,6 +18,18 @@ const FaultDeadline = 2 * time.Second
 // be acknowledged again.
 const MaxRecovery = 5 * time.Second
 
+// testenvWait polls cond every 20 ms until it holds, failing t after within.
+func testenvWait(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // FaultResult is what FaultIncrements measured.
 type FaultResult struct {
 	Acked     int           // increments acknowledged in the final epoch
@@ -29,8 +41,8 @@ type FaultResult struct {
 
 // FaultIncrements runs eight writers doing IfRev increments of one counter,
 // every call under a FaultDeadline deadline, while fault disturbs the
-// server. fault returns once the server answers again (after SIGCONT, or
-// after a restart). When the restart lost the data (an in-memory server),
+// server. fault returns once the server is back (after SIGCONT, or after a
+// restart); the server answers again when a Ping succeeds. When the restart lost the data (an in-memory server),
 // lost must be true: the writers then re-create the counter with IfAbsent
 // in a new epoch (a field of the document), and the checks apply to that
 // epoch, the only one whose data still exists.
@@ -144,7 +156,16 @@ func FaultIncrements(t *testing.T, s dbservice.Service, fault func(), lost bool)
 	if lost {
 		epoch.Store(1)
 	}
+	// The server answers again when a Ping through the same Service does:
+	// a restarted JVM-based emulator opens its port well before it serves.
+	faultEnd := time.Now()
+	testenvWait(t, 60*time.Second, "the server to answer a Ping again", func() bool {
+		ctx, cancel := call()
+		defer cancel()
+		return s.Ping(ctx) == nil
+	})
 	answering.Store(time.Now().UnixNano())
+	pingAfter := time.Since(faultEnd)
 	// Let the writers run on until they have been acknowledged again, and
 	// a little more, bounded.
 	deadline := time.Now().Add(MaxRecovery + 10*time.Second)
@@ -190,6 +211,6 @@ func FaultIncrements(t *testing.T, s dbservice.Service, fault func(), lost bool)
 	if res.Final > res.Acked+res.Ambiguous {
 		t.Errorf("counter = %d, more than %d acknowledged + %d ambiguous increments: a phantom update", res.Final, res.Acked, res.Ambiguous)
 	}
-	t.Logf("acknowledged %d, ambiguous %d, final %d, typed errors %d, recovery %v", res.Acked, res.Ambiguous, res.Final, res.Errors, res.Recovery.Round(time.Millisecond))
+	t.Logf("acknowledged %d, ambiguous %d, final %d, typed errors %d, first Ping %v after the fault ended, recovery %v after that", res.Acked, res.Ambiguous, res.Final, res.Errors, pingAfter.Round(time.Millisecond), res.Recovery.Round(time.Millisecond))
 	return res
 }

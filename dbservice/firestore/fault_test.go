@@ -23,14 +23,14 @@ func TestFaults(t *testing.T) {
 	for _, f := range []struct {
 		name  string
 		lost  bool
-		fault func()
+		fault func(t *testing.T)
 	}{
-		{"FrozenFor6s", false, func() {
+		{"FrozenFor6s", false, func(*testing.T) {
 			srv.Signal(syscall.SIGSTOP)
 			time.Sleep(6 * time.Second) // the length of the freeze, not a wait for an event
 			srv.Signal(syscall.SIGCONT)
 		}},
-		{"KilledAndRestarted", true, func() {
+		{"KilledAndRestarted", true, func(t *testing.T) {
 			srv.Kill()
 			if err := srv.Start(); err != nil {
 				t.Fatalf("restarting: %v", err)
@@ -50,7 +50,7 @@ func TestFaults(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			res := dbtest.FaultIncrements(t, s, f.fault, f.lost)
+			res := dbtest.FaultIncrements(t, s, func() { f.fault(t) }, f.lost)
 			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}

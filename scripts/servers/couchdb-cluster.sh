@@ -39,7 +39,9 @@ restart() {
     local state=$1 base=$1/cluster n pid
     for n in $(seq 1 $NODES); do
         pid=$(cat "$base/node$n/couchdb.pid" 2>/dev/null || true)
-        if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then continue; fi
+        # Alive and not a zombie (a killed node no one reaped yet).
+        if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null \
+            && [ "$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -c1)" != Z ]; then continue; fi
         "$SHARED/couchdb-server.sh" node-start "$base" "$n" >>"$state/start.log" 2>&1 \
             || { log "node $n did not start again; see $state/start.log"; return 1; }
     done

@@ -58,7 +58,9 @@ start() {
     install
     state="$(cd "$state" && pwd -P)"
     srv="$state/couchdb"
-    if [ -f "$srv/couchdb.pid" ] && kill -0 "$(cat "$srv/couchdb.pid")" 2>/dev/null; then
+    # A killed server no one reaped yet is a zombie: gone, though kill -0 works.
+    if [ -f "$srv/couchdb.pid" ] && kill -0 "$(cat "$srv/couchdb.pid")" 2>/dev/null \
+        && [ "$(sed 's/.*) //' "/proc/$(cat "$srv/couchdb.pid")/stat" 2>/dev/null | cut -c1)" != Z ]; then
         log "a CouchDB is already running in $srv (pid $(cat "$srv/couchdb.pid"))"
         return 1
     fi
