@@ -136,14 +136,12 @@ func FaultIncrements(t *testing.T, s dbservice.Service, fault func(), lost bool)
 			}
 		})
 	}
+	// waitAcks waits until the checked epoch has min acknowledgements.
 	waitAcks := func(min int, within time.Duration) {
 		deadline := time.Now().Add(within)
 		for time.Now().Before(deadline) {
 			mu.Lock()
-			n := 0
-			for _, v := range acked {
-				n += v
-			}
+			n := acked[int(epoch.Load())]
 			mu.Unlock()
 			if n >= min {
 				return
