@@ -1,8 +1,11 @@
 # securedb: `make test` is the project's test command (README, .ci/run).
-.PHONY: test bench examples servers-stop
+.PHONY: test test-faults bench examples servers-stop
 
 test:
 	bash scripts/test.sh
+
+test-faults:
+	bash scripts/test-faults.sh
 
 bench:
 	bash scripts/bench.sh

@@ -88,7 +88,18 @@ func (s *Service) bulkUpsert(ctx context.Context, db string, ids []string, docs 
 			}
 			batch[i] = d
 		}
-		results, err := s.db(db).BulkDocs(ctx, batch)
+		// On a cluster, ask every copy (see conflicts.go): a document
+		// two writers split between copies is settled by the next
+		// conditional write of it, by CouchDB's winner rule.
+		n, err := s.copiesOf(ctx, db)
+		if err != nil {
+			return err
+		}
+		var opts []kivik.Option
+		if n > 1 {
+			opts = append(opts, kivik.Param("w", n))
+		}
+		results, err := s.db(db).BulkDocs(ctx, batch, opts...)
 		if err != nil {
 			return err
 		}

@@ -45,6 +45,7 @@ type Service struct {
 
 	dbs     sync.Map // database name -> *kivik.DB
 	known   sync.Map // database name -> struct{}: seen to exist
+	copies  sync.Map // database name -> int: shard copies (n), see conflicts.go
 	revs    revCache
 	indexes indexCache
 
@@ -247,7 +248,7 @@ func scanDoc(d *kivik.Document, into any) error {
 // _conflicts, ...) go.
 func clean(doc dbservice.Doc, id string) dbservice.Doc {
 	for k := range doc {
-		if strings.HasPrefix(k, "_") && k != "_rev" {
+		if strings.HasPrefix(k, "_") && k != "_rev" || k == writeTokenKey {
 			delete(doc, k)
 		}
 	}
@@ -280,6 +281,17 @@ func (s *Service) Save(ctx context.Context, coll, id string, doc dbservice.Doc, 
 			return err
 		case !exists:
 			return errIfRev // no database, no document, no current revision
+		}
+		n, err := s.copiesOf(ctx, db)
+		switch {
+		case err != nil:
+			return err
+		case n > 1 && o.IfRev != "":
+			rev, err = s.clusterPutIfRev(ctx, db, id, nd, o.IfRev, n)
+		case n > 1 && o.IfAbsent:
+			rev, err = s.clusterPut(ctx, db, id, nd, "", n)
+		case n > 1:
+			rev, err = s.clusterUpsert(ctx, db, id, nd, n)
 		case o.IfRev != "":
 			rev, err = s.putIfRev(ctx, db, id, nd, o.IfRev)
 		case o.IfAbsent:
@@ -451,7 +463,18 @@ func (s *Service) Delete(ctx context.Context, coll, id string, opts ...dbservice
 	}
 	s.touch(coll)
 	db := s.dbName(coll)
-	err = s.do(func() error { return s.delete(ctx, db, id, o.IfRev) })
+	err = s.do(func() error {
+		n, err := s.copiesOf(ctx, db)
+		switch {
+		case httpStatus(err) == http.StatusNotFound:
+			return errNoDoc
+		case err != nil:
+			return err
+		case n > 1:
+			return s.clusterDelete(ctx, db, id, o.IfRev, n)
+		}
+		return s.delete(ctx, db, id, o.IfRev)
+	})
 	s.revs.drop(db, id)
 	if err != nil {
 		return fail("delete", coll, id, s.classify(ctx, err))

@@ -58,7 +58,9 @@ start() {
     install
     state="$(cd "$state" && pwd -P)"
     srv="$state/couchdb"
-    if [ -f "$srv/couchdb.pid" ] && kill -0 "$(cat "$srv/couchdb.pid")" 2>/dev/null; then
+    # A killed server no one reaped yet is a zombie: gone, though kill -0 works.
+    if [ -f "$srv/couchdb.pid" ] && kill -0 "$(cat "$srv/couchdb.pid")" 2>/dev/null \
+        && [ "$(sed 's/.*) //' "/proc/$(cat "$srv/couchdb.pid")/stat" 2>/dev/null | cut -c1)" != Z ]; then
         log "a CouchDB is already running in $srv (pid $(cat "$srv/couchdb.pid"))"
         return 1
     fi
@@ -98,6 +100,8 @@ export COUCHDB_PASSWORD=$pw
 export SECUREDB_COUCHDB_DIR=$srv
 EOF
     )
+    # The serving process (beam.smp), for tests that signal it.
+    cp "$srv/couchdb.pid" "$state/pid"
     log "CouchDB 3.5.0 on 127.0.0.1:$port (pid $(cat "$srv/couchdb.pid"))"
 }
 

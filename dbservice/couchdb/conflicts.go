@@ -1,0 +1,464 @@
+package couchdb
+
+// Conflict handling on a CouchDB cluster.
+//
+// On a cluster every database shard has n copies on different nodes, and a
+// write goes to all of them; each copy accepts the first edit of a given
+// revision it sees and refuses later ones (409), but the copies decide
+// independently. Two writes of the same parent revision can therefore each
+// be accepted by some copy. The coordinator answers 201 once w copies
+// (default: a majority) agree and 202 when fewer did, and internal
+// replication then merges the copies: the document ends with two leaf
+// revisions, one of them the winner by CouchDB's fixed rule (a live leaf
+// beats a deleted one, then the longer history, then the greater revision
+// ID) and the other a hidden conflict revision (_conflicts). An
+// acknowledged write can thus vanish behind one that was refused, and
+// later edits of the losing branch are accepted too: updates are lost.
+//
+// The provider closes this as follows once it knows a database has more
+// than one copy (n from GET /db, read once per database):
+//
+//   - Every write asks for all copies: ?w=n. 201 then means every copy
+//     took this revision, so no copy can accept another child of the same
+//     parent afterwards: the write is final, at no extra request. 409
+//     means no copy that answered took it. Anything else (202, accepted by
+//     some copies only, with a node down, or with copies split between
+//     concurrent writers) is settled below before the call returns.
+//   - Settling: once the coordinator has heard from every copy, each copy
+//     that is up holds the one child of the parent it accepted, so reading
+//     the document's leaves from all copies (open_revs=all, r=n) shows every
+//     competitor. Every writer applies CouchDB's own winner rule to the same
+//     leaves, so all agree: the winner's write succeeds; a loser deletes
+//     its own revision (so it can never be built on) and answers
+//     ErrConflict, and the caller's retry loop reads the winner.
+//   - CouchDB's revision ID is a hash of the parent revision and the
+//     content, so two writers saving the same content on the same parent
+//     make the same revision, and copies split between them each answer
+//     "ok": both would be told they won, and one update is lost (two
+//     increments of a counter from 5 both write {"n": 6}). On a cluster
+//     every write therefore carries a random write token in the field
+//     $securedb_w (callers can neither write nor query a field starting
+//     with '$', and CouchDB refuses top-level fields starting with '_'),
+//     which makes every revision distinct; Get and Query drop it.
+//   - A conditional write first reads the leaves the same way (instead of
+//     a HEAD): its revision must be the winning live leaf, and any other
+//     live leaf left by an interrupted writer (a timeout, a crash) is
+//     deleted then, so a conflict never outlives the next conditional
+//     write.
+//
+// What remains outside this: a node that was down comes back with its old
+// copy, and a write that read the document before an edit the other nodes
+// took and reaches that node before internal replication catches up can be
+// accepted there; its writer then settles against the newer edit by the
+// same rule, which may or may not keep it. On a single node (n=1) none of
+// this runs: the only extra request is the one GET /db per database.
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/go-kivik/kivik/v4/couchdb/chttp"
+
+	"github.com/securedb-go/securedb/dbservice"
+)
+
+// maxLeavesBody bounds the open_revs answer read while settling: every
+// leaf comes with its body (at most the document limit each).
+const maxLeavesBody = 32 << 20
+
+// copiesOf returns how many copies CouchDB keeps of db's shards (1 on a
+// single node), asking once per database.
+func (s *Service) copiesOf(ctx context.Context, db string) (int, error) {
+	if v, ok := s.copies.Load(db); ok {
+		return v.(int), nil
+	}
+	resp, err := s.rawDo(ctx, http.MethodGet, "/"+url.PathEscape(db), nil, nil)
+	if err != nil {
+		return 0, err
+	}
+	var info struct {
+		Cluster struct {
+			N int `json:"n"`
+		} `json:"cluster"`
+	}
+	err = json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&info)
+	resp.Body.Close()
+	if err != nil {
+		return 0, fmt.Errorf("%w: couchdb answered GET /db with something unreadable", dbservice.ErrUnavailable)
+	}
+	n := max(info.Cluster.N, 1)
+	s.copies.Store(db, n)
+	return n, nil
+}
+
+// rawDo sends one request with the Service's credentials and returns the
+// response of a 2xx answer; any other status is a *chttp.HTTPError, as
+// kivik reports it, so classification and the 401 retry work unchanged.
+func (s *Service) rawDo(ctx context.Context, method, path string, query url.Values, body []byte) (*http.Response, error) {
+	u := s.base + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, r)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := s.authClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if err := chttp.ResponseError(resp); err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// docPath is the URL path of a document.
+func docPath(db, id string) string {
+	return "/" + url.PathEscape(db) + "/" + url.PathEscape(couchID(id))
+}
+
+// writeTokenKey is the field that makes every cluster write's revision
+// distinct; see the comment at the top of this file.
+const writeTokenKey = "$securedb_w"
+
+// writeToken is a fresh random value for writeTokenKey.
+func writeToken() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// clusterWrite PUTs doc (with _rev rev, none when empty) or, when doc is
+// nil, DELETEs revision rev, asking all n copies. final is true for 201
+// (or 200): every copy took it.
+func (s *Service) clusterWrite(ctx context.Context, db, id string, doc dbservice.Doc, rev string, n int) (newRev string, final bool, err error) {
+	q := url.Values{"w": {strconv.Itoa(n)}}
+	method, body := http.MethodDelete, []byte(nil)
+	if doc != nil {
+		method = http.MethodPut
+		if rev != "" {
+			doc["_rev"] = rev
+		} else {
+			delete(doc, "_rev")
+		}
+		doc[writeTokenKey] = writeToken()
+		if body, err = json.Marshal(doc); err != nil {
+			return "", false, fmt.Errorf("%w: document cannot be encoded", dbservice.ErrInvalid)
+		}
+	} else {
+		q.Set("rev", rev)
+	}
+	resp, err := s.rawDo(ctx, method, docPath(db, id), q, body)
+	if isDBMissing(err) && doc != nil { // deleted since useDB saw it
+		s.known.Delete(db)
+		if err := s.ensureDB(ctx, db); err != nil {
+			return "", false, err
+		}
+		resp, err = s.rawDo(ctx, method, docPath(db, id), q, body)
+	}
+	if err != nil {
+		return "", false, err
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Rev string `json:"rev"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&out); err != nil || out.Rev == "" {
+		// The write happened or not: the answer is lost, so it is unknown.
+		return "", false, fmt.Errorf("%w: couchdb's answer to a write was unreadable; the write may or may not have happened", dbservice.ErrUnavailable)
+	}
+	return out.Rev, resp.StatusCode != http.StatusAccepted, nil
+}
+
+// leaf is one leaf revision of a document's revision tree.
+type leaf struct {
+	rev     string
+	gen     int
+	hash    string
+	deleted bool
+	history map[string]bool // ancestor revisions, generation-hash form
+}
+
+// beats reports whether l wins over o by CouchDB's rule: live before
+// deleted, then the higher generation, then the greater revision hash.
+func (l leaf) beats(o leaf) bool {
+	if l.deleted != o.deleted {
+		return !l.deleted
+	}
+	if l.gen != o.gen {
+		return l.gen > o.gen
+	}
+	return l.hash > o.hash
+}
+
+// tree is what settling needs of a document: its leaves, ancestors
+// already filtered out.
+type tree struct{ leaves []leaf }
+
+// winner is the leaf CouchDB presents as the document; ok is false when
+// there is no leaf at all.
+func (t tree) winner() (leaf, bool) {
+	var w leaf
+	for i, l := range t.leaves {
+		if i == 0 || l.beats(w) {
+			w = l
+		}
+	}
+	return w, len(t.leaves) > 0
+}
+
+// has reports whether rev is the winner or one of its ancestors.
+func (t tree) has(rev string) bool {
+	w, ok := t.winner()
+	return ok && (w.rev == rev || w.history[rev])
+}
+
+// readTree reads every leaf revision of a document from all n copies
+// (open_revs=all, r=n); a missing document is an empty tree.
+func (s *Service) readTree(ctx context.Context, db, id string, n int) (tree, error) {
+	q := url.Values{"open_revs": {"all"}, "revs": {"true"}, "r": {strconv.Itoa(n)}}
+	resp, err := s.rawDo(ctx, http.MethodGet, docPath(db, id), q, nil)
+	if httpStatus(err) == http.StatusNotFound {
+		return tree{}, nil
+	}
+	if err != nil {
+		return tree{}, err
+	}
+	defer resp.Body.Close()
+	var rows []struct {
+		OK *struct {
+			Rev       string `json:"_rev"`
+			Deleted   bool   `json:"_deleted"`
+			Revisions struct {
+				Start int      `json:"start"`
+				IDs   []string `json:"ids"`
+			} `json:"_revisions"`
+		} `json:"ok"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxLeavesBody)).Decode(&rows); err != nil {
+		return tree{}, fmt.Errorf("%w: couchdb's list of revisions was unreadable", dbservice.ErrUnavailable)
+	}
+	var all []leaf
+	inner := map[string]bool{}
+	for _, r := range rows {
+		if r.OK == nil {
+			continue
+		}
+		gen, hash, ok := strings.Cut(r.OK.Rev, "-")
+		g, err := strconv.Atoi(gen)
+		if !ok || err != nil {
+			continue
+		}
+		l := leaf{rev: r.OK.Rev, gen: g, hash: hash, deleted: r.OK.Deleted, history: map[string]bool{}}
+		for i, h := range r.OK.Revisions.IDs {
+			if i == 0 {
+				continue // the leaf itself
+			}
+			anc := strconv.Itoa(r.OK.Revisions.Start-i) + "-" + h
+			l.history[anc] = true
+			inner[anc] = true
+		}
+		all = append(all, l)
+	}
+	// A copy that has not caught up reports an ancestor as its leaf.
+	var t tree
+	seen := map[string]bool{}
+	for _, l := range all {
+		if !inner[l.rev] && !seen[l.rev] {
+			seen[l.rev] = true
+			t.leaves = append(t.leaves, l)
+		}
+	}
+	return t, nil
+}
+
+// prune deletes every live leaf but the winner, so no one builds on a
+// losing branch.
+func (s *Service) prune(ctx context.Context, db, id string, t tree, n int) error {
+	w, _ := t.winner()
+	for _, l := range t.leaves {
+		if l.rev == w.rev || l.deleted {
+			continue
+		}
+		// Concurrent writers prune the same leaf: the copies then answer
+		// a mix of success, 409 and 404, which CouchDB reports as 409, 404
+		// or, with no quorum of any, 500. The decision never depends on
+		// the pruning (it was taken on the leaves read), and a leaf left
+		// over is pruned by the next conditional write, so only a
+		// refused credential (for the re-login) or a transport failure
+		// is passed on.
+		_, _, err := s.clusterWrite(ctx, db, id, nil, l.rev, n)
+		if st := httpStatus(err); err != nil && (st == 0 || st == http.StatusUnauthorized) {
+			return err
+		}
+	}
+	return nil
+}
+
+// errLostRace is the conflict of a write that copies accepted but that
+// lost to a concurrent write of the same revision.
+var errLostRace = fmt.Errorf("%w: a concurrent write of the same revision won on the cluster", dbservice.ErrConflict)
+
+// settle decides a write that only some copies took (202): it stands when
+// rev is the winner or an ancestor of it; otherwise its revision is
+// deleted and the answer is errLostRace. Losing branches are pruned
+// either way.
+func (s *Service) settle(ctx context.Context, db, id, rev string, n int) error {
+	t, err := s.readTree(ctx, db, id, n)
+	if err != nil {
+		return err
+	}
+	if err := s.prune(ctx, db, id, t, n); err != nil {
+		return err
+	}
+	if t.has(rev) {
+		return nil
+	}
+	return errLostRace
+}
+
+// settleDelete decides a deletion only some copies took: the document is
+// gone unless a live leaf remains (which wins over any tombstone); other
+// live leaves are pruned.
+func (s *Service) settleDelete(ctx context.Context, db, id string, n int) (bool, error) {
+	t, err := s.readTree(ctx, db, id, n)
+	if err != nil {
+		return false, err
+	}
+	if err := s.prune(ctx, db, id, t, n); err != nil {
+		return false, err
+	}
+	w, ok := t.winner()
+	return !ok || w.deleted, nil
+}
+
+func errorsIsConflict(err error) bool { return errors.Is(err, dbservice.ErrConflict) }
+
+// clusterPutIfRev is putIfRev on a database with n > 1 copies.
+func (s *Service) clusterPutIfRev(ctx context.Context, db, id string, doc dbservice.Doc, rev string, n int) (string, error) {
+	t, err := s.readTree(ctx, db, id, n)
+	if err != nil {
+		return "", err
+	}
+	w, ok := t.winner()
+	if !ok || w.deleted {
+		return "", errIfRev
+	}
+	if len(t.leaves) > 1 {
+		if err := s.prune(ctx, db, id, t, n); err != nil {
+			return "", err
+		}
+	}
+	if w.rev != rev {
+		return "", errIfRev
+	}
+	return s.clusterPut(ctx, db, id, doc, rev, n)
+}
+
+// clusterPut writes doc at rev ("" for none) on all n copies and settles
+// a partial acceptance; a refused or losing write is errIfRev.
+func (s *Service) clusterPut(ctx context.Context, db, id string, doc dbservice.Doc, rev string, n int) (string, error) {
+	newRev, final, err := s.clusterWrite(ctx, db, id, doc, rev, n)
+	switch st := httpStatus(err); {
+	case st == http.StatusConflict, st == http.StatusNotFound && !isDBMissing(err),
+		st == http.StatusBadRequest && reasonOf(err) == reasonBadRevFmt:
+		return "", errIfRev
+	case err != nil:
+		return "", err
+	case final:
+		return newRev, nil
+	}
+	if err := s.settle(ctx, db, id, newRev, n); err != nil {
+		return "", err
+	}
+	return newRev, nil
+}
+
+// clusterUpsert is upsert on a database with n > 1 copies: a write that
+// loses a race is retried at the winner's revision, as a 409 is.
+func (s *Service) clusterUpsert(ctx context.Context, db, id string, doc dbservice.Doc, n int) (string, error) {
+	rev := s.revs.get(db, id)
+	for range maxWriteAttempts {
+		newRev, err := s.clusterPut(ctx, db, id, doc, rev, n)
+		if !errorsIsConflict(err) {
+			return newRev, err
+		}
+		t, err := s.readTree(ctx, db, id, n)
+		if err != nil {
+			return "", err
+		}
+		if err := s.prune(ctx, db, id, t, n); err != nil {
+			return "", err
+		}
+		rev = "" // no document, or a tombstone: a PUT without revision re-creates it
+		if w, ok := t.winner(); ok && !w.deleted {
+			rev = w.rev
+		}
+	}
+	return "", fmt.Errorf("%w: the document kept changing; gave up after %d attempts", dbservice.ErrConflict, maxWriteAttempts)
+}
+
+// clusterDelete is delete on a database with n > 1 copies.
+func (s *Service) clusterDelete(ctx context.Context, db, id, ifRev string, n int) error {
+	for range maxWriteAttempts {
+		t, err := s.readTree(ctx, db, id, n)
+		if err != nil {
+			return err
+		}
+		w, ok := t.winner()
+		switch {
+		case !ok || w.deleted:
+			return errNoDoc
+		case ifRev != "" && w.rev != ifRev:
+			return errIfRev
+		}
+		if len(t.leaves) > 1 {
+			if err := s.prune(ctx, db, id, t, n); err != nil {
+				return err
+			}
+		}
+		_, final, err := s.clusterWrite(ctx, db, id, nil, w.rev, n)
+		switch st := httpStatus(err); {
+		case err == nil && final:
+			return nil
+		case err == nil:
+			// Some copies took the deletion: it stands unless a live
+			// sibling, which always beats a tombstone, took the others.
+			gone, err := s.settleDelete(ctx, db, id, n)
+			switch {
+			case err != nil:
+				return err
+			case gone:
+				return nil
+			case ifRev != "":
+				return errIfRev
+			}
+		case st == http.StatusNotFound:
+			return errNoDoc
+		case st == http.StatusConflict && ifRev != "":
+			return errIfRev
+		case st != http.StatusConflict:
+			return err
+		}
+	}
+	return fmt.Errorf("%w: the document kept changing; gave up after %d attempts", dbservice.ErrConflict, maxWriteAttempts)
+}
