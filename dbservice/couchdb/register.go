@@ -36,17 +36,9 @@ func (drv) FromEnv() (driver.Settings, error) {
 // the password through a source that re-reads the secret after CouchDB
 // refuses it (rotation).
 func (drv) Open(ctx context.Context, s driver.Settings, env driver.Env) (driver.Opened, error) {
-	var cc Config
-	switch c := s.(type) {
-	case nil:
-	case Config:
-		cc = c
-	case *Config:
-		if c != nil {
-			cc = *c
-		}
-	default:
-		return driver.Opened{}, driver.WrongSettings(Name, s)
+	cc, err := driver.SettingsAs[Config](Name, s)
+	if err != nil {
+		return driver.Opened{}, err
 	}
 	if cc.Limits == (validate.Limits{}) {
 		cc.Limits = env.Limits
@@ -68,7 +60,6 @@ func (drv) Open(ctx context.Context, s driver.Settings, env driver.Env) (driver.
 			return out, openErr(err)
 		}
 	}
-	var err error
 	if cc.URL, err = expandValue(ctx, r, cc.URL); err != nil {
 		return out, openErr(err)
 	}

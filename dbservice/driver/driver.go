@@ -155,6 +155,25 @@ func Names() []string {
 	return slices.Sorted(maps.Keys(drivers))
 }
 
+// SettingsAs returns s as a driver's own settings type C, given as a C or
+// a *C; nil (or a nil *C) is the zero C. Settings of any other type are
+// WrongSettings.
+func SettingsAs[C Settings](provider string, s Settings) (C, error) {
+	var zero C
+	switch c := any(s).(type) {
+	case nil:
+		return zero, nil
+	case C:
+		return c, nil
+	case *C:
+		if c == nil {
+			return zero, nil
+		}
+		return *c, nil
+	}
+	return zero, WrongSettings(provider, s)
+}
+
 // WrongSettings is the error a driver returns for settings of another
 // provider's type: it names both types, never a field's value.
 func WrongSettings(provider string, s Settings) error {

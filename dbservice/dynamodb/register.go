@@ -30,17 +30,9 @@ func (drv) FromEnv() (driver.Settings, error) {
 // Open takes no secret from securedb: the AWS SDK's default chain supplies
 // the credentials.
 func (drv) Open(ctx context.Context, s driver.Settings, env driver.Env) (driver.Opened, error) {
-	var dc Config
-	switch c := s.(type) {
-	case nil:
-	case Config:
-		dc = c
-	case *Config:
-		if c != nil {
-			dc = *c
-		}
-	default:
-		return driver.Opened{}, driver.WrongSettings(Name, s)
+	dc, err := driver.SettingsAs[Config](Name, s)
+	if err != nil {
+		return driver.Opened{}, err
 	}
 	if dc.Limits == (validate.Limits{}) {
 		dc.Limits = env.Limits

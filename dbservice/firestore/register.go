@@ -30,17 +30,9 @@ func (drv) FromEnv() (driver.Settings, error) {
 // Open takes no secret from securedb: Application Default Credentials or
 // GOOGLE_APPLICATION_CREDENTIALS supply them.
 func (drv) Open(ctx context.Context, s driver.Settings, env driver.Env) (driver.Opened, error) {
-	var fc Config
-	switch c := s.(type) {
-	case nil:
-	case Config:
-		fc = c
-	case *Config:
-		if c != nil {
-			fc = *c
-		}
-	default:
-		return driver.Opened{}, driver.WrongSettings(Name, s)
+	fc, err := driver.SettingsAs[Config](Name, s)
+	if err != nil {
+		return driver.Opened{}, err
 	}
 	if fc.Limits == (validate.Limits{}) {
 		fc.Limits = env.Limits
