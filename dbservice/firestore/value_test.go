@@ -155,12 +155,12 @@ func TestValuesOtherWritersStoreComeBackAsJSON(t *testing.T) {
 	}
 	want := dbservice.Doc{
 		"int":    42.0,
-		"time":   "2026-11-22T23:40:12.123456Z",
+		"time":   "2026-11-22T23:40:12.123456000Z",
 		"bytes":  "aGk=",
 		"geo":    map[string]any{"latitude": 52.5, "longitude": 13.4},
 		"vec":    []any{1.0, 2.5},
 		"vec32":  []any{0.5},
-		"nested": map[string]any{"list": []any{1.0, "2026-11-22T23:40:12.123456Z"}},
+		"nested": map[string]any{"list": []any{1.0, "2026-11-22T23:40:12.123456000Z"}},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("decoded = %#v, want %#v", got, want)
