@@ -8,4 +8,4 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 mkdir -p bench
 # shellcheck disable=SC2046
 scripts/servers.sh run $(scripts/servers.sh list) -- \
-    go test -run '^$' -bench . -benchmem -count=1 -timeout 30m ./... | tee bench/results.txt
+    go test -run '^$' -bench . -benchmem -count=1 -timeout 120m ./... | tee bench/results.txt

@@ -1,0 +1,157 @@
+package dynamodb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/securedb-go/securedb/dbservice"
+	"github.com/securedb-go/securedb/dbservice/dbtest"
+	"github.com/securedb-go/securedb/validate"
+)
+
+// BenchmarkQueryShapes times issue 12's query shapes at 10k and 50k
+// documents: the library's Query (after EnsureIndex of each shape's
+// fields) against the SDK's Query on global secondary indexes of a second
+// table holding the same items, on the same server in the same run. The
+// raw table has a GSI team (hash) + score (range) for the equality shapes
+// and a sparse constant-key GSI k="all" (hash) + score (range) for the
+// shapes without an equality (range top-5 and order+limit), read in
+// descending score order.
+func BenchmarkQueryShapes(b *testing.B) {
+	s := newServer(b, nil)
+	ctx, run := context.Background(), dbtest.Collection(b)
+	team, none := dbtest.QueryBenchTeam, dbtest.QueryBenchNoTeam
+	for _, size := range dbtest.QueryBenchSizes {
+		coll := fmt.Sprintf("%sq%d", run, size)
+		items := dbtest.QueryBenchItems(size)
+		if err := s.SaveMany(ctx, coll, items); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { dropTable(b, s, s.table(coll)) })
+		raw := s.table(coll + "raw")
+		createRawTable(b, s, raw)
+		b.Cleanup(func() { dropTable(b, s, raw) })
+		putRaw(b, s, raw, items)
+		for _, shape := range dbtest.QueryShapes() {
+			if err := s.EnsureIndex(ctx, coll, shape.Index...); err != nil {
+				b.Fatal(err)
+			}
+		}
+		str := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+		num := func(v string) types.AttributeValue { return &types.AttributeValueMemberN{Value: v} }
+		byTeam := func(t string, extra string, vals map[string]types.AttributeValue) *dynamodb.QueryInput {
+			vals[":t"] = str(t)
+			return &dynamodb.QueryInput{TableName: aws.String(raw), IndexName: aws.String("team-score"),
+				KeyConditionExpression: aws.String("team = :t" + extra), ExpressionAttributeValues: vals, Limit: aws.Int32(10)}
+		}
+		byScore := func(extra string, vals map[string]types.AttributeValue, limit int32) *dynamodb.QueryInput {
+			vals[":k"] = str("all")
+			return &dynamodb.QueryInput{TableName: aws.String(raw), IndexName: aws.String("all-score"),
+				KeyConditionExpression: aws.String("k = :k" + extra), ExpressionAttributeValues: vals,
+				ScanIndexForward: aws.Bool(false), Limit: aws.Int32(limit)}
+		}
+		raws := map[string]*dynamodb.QueryInput{
+			"eq":            byTeam(team, "", map[string]types.AttributeValue{}),
+			"range-top5":    byScore(" AND score > :s", map[string]types.AttributeValue{":s": num("900")}, 5),
+			"eq-range":      byTeam(team, " AND score > :s", map[string]types.AttributeValue{":s": num("500")}),
+			"orderby-limit": byScore("", map[string]types.AttributeValue{}, 10),
+			"no-match":      byTeam(none, "", map[string]types.AttributeValue{}),
+		}
+		for _, shape := range dbtest.QueryShapes() {
+			in := raws[shape.Name]
+			b.Run(fmt.Sprintf("n=%d/%s", size, shape.Name), func(b *testing.B) {
+				dbtest.BenchQueryShape(b, "dynamodb", size, s, coll, shape, func(ctx context.Context) (int, int, error) {
+					out, err := s.client.Query(ctx, in)
+					if err != nil {
+						return 0, -1, err
+					}
+					return len(out.Items), int(out.ScannedCount), nil
+				})
+			})
+		}
+	}
+}
+
+// createRawTable creates table with the two GSIs BenchmarkQueryShapes
+// queries, and waits until it is ACTIVE.
+func createRawTable(b *testing.B, s *Service, table string) {
+	ctx := context.Background()
+	gsi := func(name, hash string) types.GlobalSecondaryIndex {
+		return types.GlobalSecondaryIndex{IndexName: aws.String(name),
+			KeySchema: []types.KeySchemaElement{
+				{AttributeName: aws.String(hash), KeyType: types.KeyTypeHash},
+				{AttributeName: aws.String("score"), KeyType: types.KeyTypeRange}},
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll}}
+	}
+	_, err := s.client.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName:   aws.String(table),
+		BillingMode: types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{
+			{AttributeName: aws.String(idAttr), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String("team"), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String("k"), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String("score"), AttributeType: types.ScalarAttributeTypeN}},
+		KeySchema:              []types.KeySchemaElement{{AttributeName: aws.String(idAttr), KeyType: types.KeyTypeHash}},
+		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{gsi("team-score", "team"), gsi("all-score", "k")},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := dynamodb.NewTableExistsWaiter(s.client)
+	if err := w.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)}, 2*time.Minute); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// putRaw writes items to table with BatchWriteItem, encoded as the library
+// encodes them plus the constant k="all" of the sparse GSI.
+func putRaw(b *testing.B, s *Service, table string, items []dbservice.BulkItem) {
+	ctx := context.Background()
+	var g errgroup.Group
+	g.SetLimit(4)
+	for i := 0; i < len(items); i += 25 {
+		var reqs []types.WriteRequest
+		for _, it := range items[i:min(i+25, len(items))] {
+			nd, err := dbservice.NormalizeDoc(it.Doc, validate.Limits{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			item, err := encodeItem(it.ID, newRev(), nd)
+			if err != nil {
+				b.Fatal(err)
+			}
+			item["k"] = &types.AttributeValueMemberS{Value: "all"}
+			reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: item}})
+		}
+		g.Go(func() error {
+			for len(reqs) > 0 {
+				out, err := s.client.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{table: reqs}})
+				if err != nil {
+					return err
+				}
+				reqs = out.UnprocessedItems[table]
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// dropTable deletes table, logging (not failing) when it cannot.
+func dropTable(b *testing.B, s *Service, table string) {
+	_, err := s.client.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
+	var nf *types.ResourceNotFoundException
+	if err != nil && !errors.As(err, &nf) {
+		b.Logf("cleanup of %s: %v", table, err)
+	}
+}
