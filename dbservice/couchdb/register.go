@@ -16,30 +16,16 @@ import (
 // securedb.Config.Provider. Importing this package registers it.
 const Name = provider
 
-func init() { driver.Register(Name, drv{}) }
+func init() { driver.Register(Name, driver.For(Name, FromEnv, open)) }
 
 // Provider returns Name, so a Config in securedb.Config.Settings selects
 // this provider.
 func (Config) Provider() string { return Name }
 
-type drv struct{}
-
-func (drv) FromEnv() (driver.Settings, error) {
-	c, err := FromEnv()
-	if err != nil {
-		return nil, err
-	}
-	return c, nil
-}
-
-// Open resolves secret references in the settings: the URL and user once,
+// open resolves secret references in the settings: the URL and user once,
 // the password through a source that re-reads the secret after CouchDB
 // refuses it (rotation).
-func (drv) Open(ctx context.Context, s driver.Settings, env driver.Env) (driver.Opened, error) {
-	cc, err := driver.SettingsAs[Config](Name, s)
-	if err != nil {
-		return driver.Opened{}, err
-	}
+func open(ctx context.Context, cc Config, env driver.Env) (driver.Opened, error) {
 	if cc.Limits == (validate.Limits{}) {
 		cc.Limits = env.Limits
 	}
@@ -60,6 +46,7 @@ func (drv) Open(ctx context.Context, s driver.Settings, env driver.Env) (driver.
 			return out, openErr(err)
 		}
 	}
+	var err error
 	if cc.URL, err = expandValue(ctx, r, cc.URL); err != nil {
 		return out, openErr(err)
 	}

@@ -155,6 +155,35 @@ func Names() []string {
 	return slices.Sorted(maps.Keys(drivers))
 }
 
+// For returns the Driver of a provider whose settings type is C: FromEnv
+// is fromEnv, and Open hands open the settings as a C (see SettingsAs),
+// so that a provider writes only what is its own.
+func For[C Settings](name string, fromEnv func() (C, error), open func(context.Context, C, Env) (Opened, error)) Driver {
+	return typed[C]{name: name, fromEnv: fromEnv, open: open}
+}
+
+type typed[C Settings] struct {
+	name    string
+	fromEnv func() (C, error)
+	open    func(context.Context, C, Env) (Opened, error)
+}
+
+func (d typed[C]) FromEnv() (Settings, error) {
+	c, err := d.fromEnv()
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (d typed[C]) Open(ctx context.Context, s Settings, env Env) (Opened, error) {
+	c, err := SettingsAs[C](d.name, s)
+	if err != nil {
+		return Opened{}, err
+	}
+	return d.open(ctx, c, env)
+}
+
 // SettingsAs returns s as a driver's own settings type C, given as a C or
 // a *C; nil (or a nil *C) is the zero C. Settings of any other type are
 // WrongSettings.

@@ -11,29 +11,15 @@ import (
 // securedb.Config.Provider. Importing this package registers it.
 const Name = provider
 
-func init() { driver.Register(Name, drv{}) }
+func init() { driver.Register(Name, driver.For(Name, FromEnv, open)) }
 
 // Provider returns Name, so a Config in securedb.Config.Settings selects
 // this provider.
 func (Config) Provider() string { return Name }
 
-type drv struct{}
-
-func (drv) FromEnv() (driver.Settings, error) {
-	c, err := FromEnv()
-	if err != nil {
-		return nil, err
-	}
-	return c, nil
-}
-
-// Open takes no secret from securedb: Application Default Credentials or
+// open takes no secret from securedb: Application Default Credentials or
 // GOOGLE_APPLICATION_CREDENTIALS supply them.
-func (drv) Open(ctx context.Context, s driver.Settings, env driver.Env) (driver.Opened, error) {
-	fc, err := driver.SettingsAs[Config](Name, s)
-	if err != nil {
-		return driver.Opened{}, err
-	}
+func open(ctx context.Context, fc Config, env driver.Env) (driver.Opened, error) {
 	if fc.Limits == (validate.Limits{}) {
 		fc.Limits = env.Limits
 	}
