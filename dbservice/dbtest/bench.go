@@ -25,8 +25,15 @@ func BenchDoc(i int) dbservice.Doc {
 // goes first), so drift on a shared machine or server hits both alike, and
 // reports each one's ns/op and the ratio lib/raw as "x-vs-raw".
 func Pair(b *testing.B, raw, lib func() error) {
-	var rawT, libT time.Duration
-	n := 0
+	rawT, libT, n := alternate(b, raw, lib)
+	b.ReportMetric(float64(rawT.Nanoseconds())/float64(n), "raw-ns/op")
+	b.ReportMetric(float64(libT.Nanoseconds())/float64(n), "lib-ns/op")
+	b.ReportMetric(float64(libT)/float64(rawT), "x-vs-raw")
+}
+
+// alternate runs raw and lib once per benchmark iteration, swapping which
+// goes first, and returns the time each took in all and the iterations.
+func alternate(b *testing.B, raw, lib func() error) (rawT, libT time.Duration, n int) {
 	for b.Loop() {
 		first, second := raw, lib
 		firstT, secondT := &rawT, &libT
@@ -45,7 +52,5 @@ func Pair(b *testing.B, raw, lib func() error) {
 		*secondT += time.Since(t1)
 		n++
 	}
-	b.ReportMetric(float64(rawT.Nanoseconds())/float64(n), "raw-ns/op")
-	b.ReportMetric(float64(libT.Nanoseconds())/float64(n), "lib-ns/op")
-	b.ReportMetric(float64(libT)/float64(rawT), "x-vs-raw")
+	return rawT, libT, n
 }

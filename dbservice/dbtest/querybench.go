@@ -173,26 +173,7 @@ func BenchQueryShape(b *testing.B, provider string, size int, s dbservice.Servic
 		b.Fatalf("raw: %v", err)
 	}
 	libRead, libRet, rawRet, rawRead, exceeded, budget, calls = 0, 0, 0, 0, 0, 0, 0
-	var rawT, libT time.Duration
-	n := 0
-	for b.Loop() {
-		first, second := rawCall, lib
-		firstT, secondT := &rawT, &libT
-		if n%2 == 1 {
-			first, second, firstT, secondT = lib, rawCall, &libT, &rawT
-		}
-		t0 := time.Now()
-		if err := first(); err != nil {
-			b.Fatal(err)
-		}
-		t1 := time.Now()
-		if err := second(); err != nil {
-			b.Fatal(err)
-		}
-		*firstT += t1.Sub(t0)
-		*secondT += time.Since(t1)
-		n++
-	}
+	rawT, libT, n := alternate(b, rawCall, lib)
 	libNs := float64(libT.Nanoseconds()) / float64(n)
 	b.ReportMetric(libNs, "lib-ns/op")
 	if raw != nil {
