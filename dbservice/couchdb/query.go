@@ -158,11 +158,9 @@ func (s *Service) page(ctx context.Context, db, coll string, q dbservice.Query, 
 	if p.index != nil {
 		page.Stats.Index = p.index.name
 	}
-	switch {
-	case more:
-	case sc.cut:
+	if !more && sc.cut {
 		// Out of budget before the page filled: continue after the last
-		// document read.
+		// document read (for a budgeted _id range, after its end).
 		page.Stats.BudgetReached = true
 		last, more = lastRead, true
 		if sc.upper != "" {
