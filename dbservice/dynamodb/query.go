@@ -195,7 +195,9 @@ var (
 
 // never is a condition no item satisfies, on the path p of the condition
 // it replaces (DynamoDB refuses a placeholder left unused).
-func never(p string) string { return "(attribute_exists(" + p + ") AND attribute_not_exists(" + p + "))" }
+func never(p string) string {
+	return "(attribute_exists(" + p + ") AND attribute_not_exists(" + p + "))"
+}
 
 // cond returns the filter for one condition (from dbservice.CheckQuery).
 // Each is the exact DynamoDB form of dbservice.Match's rule, or a superset
