@@ -19,18 +19,19 @@ import (
 
 type muts = []dbservice.Mutation
 
-// TestUpdateSetUnsetIncrementIsOneUpdateItem: the native path sends one
-// UpdateItem and nothing else, and gives the document ApplyMutations
-// gives.
-func TestUpdateSetUnsetIncrementIsOneUpdateItem(t *testing.T) {
+// TestUpdateIsOneUpdateItem: Set, Unset, Increment and Append of
+// scalars the list does not hold are one UpdateItem and nothing else, and
+// give the document ApplyMutations gives.
+func TestUpdateIsOneUpdateItem(t *testing.T) {
 	rec := newRecorder()
 	s := newServer(t, rec)
 	ctx, coll := t.Context(), dbtest.Collection(t)
-	start := dbservice.Doc{"n": 1, "owner": dbservice.Doc{"id": "u1", "tier": "gold"}, "gone": true}
+	start := dbservice.Doc{"n": 1, "owner": dbservice.Doc{"id": "u1", "tier": "gold", "seen": []any{"z"}}, "gone": true, "tags": []any{"a"}}
 	if _, err := s.Save(ctx, coll, "d", start); err != nil {
 		t.Fatal(err)
 	}
-	mods := muts{dbservice.Increment("n", 41), dbservice.Set("owner.id", "u2"), dbservice.Unset("gone"), dbservice.Increment("fresh", 2.5)}
+	mods := muts{dbservice.Increment("n", 41), dbservice.Set("owner.id", "u2"), dbservice.Unset("gone"), dbservice.Increment("fresh", 2.5),
+		dbservice.Append("tags", "x", 1, "x", true), dbservice.Append("owner.seen", "y")}
 	rec.reset()
 	rev, err := s.Update(ctx, coll, "d", mods)
 	if err != nil {
@@ -82,9 +83,10 @@ func TestUpdateFallsBackWhereUpdateItemCannot(t *testing.T) {
 	}{
 		{"set under missing maps", muts{dbservice.Set("x.y.z", 1), dbservice.Increment("n", 1)}, []string{"GetItem", "PutItem", "UpdateItem"}},
 		{"increment under a missing map", muts{dbservice.Increment("c.hits", 1)}, []string{"GetItem", "PutItem", "UpdateItem"}},
-		{"append is a union", muts{dbservice.Append("tags", "b", "c", "c", 2.0)}, []string{"GetItem", "PutItem"}},
+		{"append of a value already there", muts{dbservice.Append("tags", "b", "c", "c", 2.0)}, []string{"GetItem", "PutItem", "UpdateItem"}},
+		{"append of an object", muts{dbservice.Append("tags", map[string]any{"k": "v"})}, []string{"GetItem", "PutItem"}},
 		{"remove takes every copy", muts{dbservice.Remove("tags", "a", "zz")}, []string{"GetItem", "PutItem"}},
-		{"append creates the array", muts{dbservice.Append("list", true, nil)}, []string{"GetItem", "PutItem"}},
+		{"append of null creates the array", muts{dbservice.Append("list", true, nil)}, []string{"GetItem", "PutItem"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -151,8 +153,8 @@ func TestUpdateRefusalsComeFromTheCondition(t *testing.T) {
 	}
 }
 
-// TestConcurrentAppendsLoseNone: 8 goroutines × 5 Appends of distinct
-// values take the read-modify-write path at once; its bounded loop on the
+// TestConcurrentAppendsLoseNone: 8 goroutines × 5 Appends of objects
+// take the read-modify-write path at once; its bounded loop on the
 // revision keeps every value.
 func TestConcurrentAppendsLoseNone(t *testing.T) {
 	s := newServer(t, nil)
@@ -165,7 +167,7 @@ func TestConcurrentAppendsLoseNone(t *testing.T) {
 	for g := range errs {
 		wg.Go(func() {
 			for i := range 5 {
-				if _, err := s.Update(ctx, coll, "d", muts{dbservice.Append("vals", fmt.Sprintf("g%d-%d", g, i))}); err != nil {
+				if _, err := s.Update(ctx, coll, "d", muts{dbservice.Append("vals", map[string]any{"g": g, "i": i})}); err != nil {
 					errs[g] = err
 					return
 				}

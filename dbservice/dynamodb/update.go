@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,21 +24,25 @@ const rmwAttempts = 16
 
 // Update implements dbservice.Service.
 //
-// Set, Unset and Increment are one UpdateItem (SET p = :v, REMOVE p,
-// SET p = if_not_exists(p, :0) + :n), with the new revision set in the
-// same call, and a condition expression that holds the contract's checks
-// on the server, atomically with the write: the item exists and has not
-// expired (unless Upsert), its revision (IfRev), every map on the way of a
-// path is a map, and an incremented field is absent or a number. When the
+// Set, Unset, Increment and Append of scalars are one UpdateItem
+// (SET p = :v, REMOVE p, SET p = if_not_exists(p, :0) + :n,
+// SET p = list_append(if_not_exists(p, :[]), :vals)), with the new
+// revision set in the same call, and a condition expression that holds
+// the contract's checks on the server, atomically with the write: the
+// item exists and has not expired (unless Upsert), its revision (IfRev),
+// every map on the way of a path is a map, an incremented field is absent
+// or a number, an appended field is absent or a list that holds none of
+// the values (so list_append is the union). When the
 // condition fails, DynamoDB returns the item as it was, and the provider
 // tells from it which rule failed: ErrNotFound, ErrConflict, or the
 // ErrInvalid that dbservice.ApplyMutations gives on that document. Concurrent
 // increments therefore never lose one, with no revision in the caller.
 //
-// DynamoDB cannot do the rest natively: Append and Remove have union
-// semantics over lists, and ADD only unions sets; a Set under missing
-// maps needs them created; an Upsert over an expired item must start
-// from an empty document. Those Updates read the item, apply
+// DynamoDB cannot do the rest natively: Remove, and Append of arrays,
+// objects or null, have union semantics over lists, and ADD and DELETE
+// only work on sets; an Append of a value the list already holds; a Set
+// under missing maps needs them created; an Upsert over an expired item
+// must start from an empty document. Those Updates read the item, apply
 // dbservice.ApplyMutations, and write it back with PutItem on the
 // condition that the revision is still the one read, retrying a bounded
 // number of times (rmwAttempts) under contention, then ErrConflict.
@@ -110,11 +115,21 @@ func checkPlacement(mods []dbservice.Mutation, lim validate.Limits) error {
 	return nil
 }
 
-// native reports whether one UpdateItem can carry mods.
+// native reports whether one UpdateItem can carry mods: Set, Unset,
+// Increment, and Append of strings, numbers and booleans (whose presence
+// in a list contains() tests exactly as Compare does).
 func native(mods []dbservice.Mutation) bool {
 	for _, m := range mods {
 		switch m.Kind {
 		case dbservice.MutSet, dbservice.MutUnset, dbservice.MutIncrement:
+		case dbservice.MutAppend:
+			for _, v := range m.Values {
+				switch v.(type) {
+				case string, float64, bool:
+				default:
+					return false
+				}
+			}
 		default:
 			return false
 		}
@@ -122,7 +137,21 @@ func native(mods []dbservice.Mutation) bool {
 	return true
 }
 
-var zeroNumber = &types.AttributeValueMemberN{Value: "0"}
+// distinct returns values without repeats (Compare's equality), in order.
+func distinct(values []any) []any {
+	var out []any
+	for _, v := range values {
+		if !slices.ContainsFunc(out, func(e any) bool { return dbservice.Compare(e, v) == 0 }) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+var (
+	zeroNumber = &types.AttributeValueMemberN{Value: "0"}
+	emptyList  = &types.AttributeValueMemberL{Value: []types.AttributeValue{}}
+)
 
 // updateNative runs mods as one UpdateItem. fallback reports that the
 // condition failed for a reason only the read-modify-write path handles
@@ -157,6 +186,23 @@ func (s *Service) updateNative(ctx context.Context, coll, id string, mods []dbse
 			}
 			sets = append(sets, p+" = if_not_exists("+p+", "+b.value(zeroNumber)+") + "+b.value(av))
 			conds = append(conds, "(attribute_not_exists("+p+") OR attribute_type("+p+", "+b.value(typeNumber)+"))")
+		case dbservice.MutAppend:
+			// A union: list_append of values the list does not hold yet,
+			// which the condition asserts on the server. When one is
+			// there already, the read-modify-write path appends the rest.
+			vals := distinct(m.Values)
+			list := make([]types.AttributeValue, len(vals))
+			absent := make([]string, len(vals))
+			for i, v := range vals {
+				av, ok := scalarAttr(v)
+				if !ok {
+					return "", false, fail("update", coll, id, &validate.Error{Field: "update.value", Reason: "number outside DynamoDB's range"})
+				}
+				list[i] = av
+				absent[i] = "NOT contains(" + p + ", " + b.value(av) + ")"
+			}
+			sets = append(sets, p+" = list_append(if_not_exists("+p+", "+b.value(emptyList)+"), "+b.value(&types.AttributeValueMemberL{Value: list})+")")
+			conds = append(conds, "(attribute_not_exists("+p+") OR (attribute_type("+p+", "+b.value(typeList)+") AND "+strings.Join(absent, " AND ")+"))")
 		}
 	}
 	rev = newRev()
