@@ -1,9 +1,11 @@
 package dynamodb
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/securedb-go/securedb/dbservice"
 	"github.com/securedb-go/securedb/dbservice/dbtest"
@@ -439,4 +442,89 @@ func TestAsReachesTheClient(t *testing.T) {
 	if dbservice.As(g, &wrong) {
 		t.Fatal("As set a target of another type")
 	}
+}
+
+// unprocessedKeysInjector makes the real server's BatchGetItem answers
+// look throttled: for the first left calls, half of the keys asked are
+// taken out of Responses and handed back as UnprocessedKeys, as DynamoDB
+// does under throttling or past its 16 MB answer limit.
+type unprocessedKeysInjector struct {
+	mu    sync.Mutex
+	left  int
+	calls int
+}
+
+func (u *unprocessedKeysInjector) install(o *dynamodb.Options) {
+	o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
+		return st.Initialize.Add(middleware.InitializeMiddlewareFunc("injectUnprocessedKeys",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				out, md, err := next.HandleInitialize(ctx, in)
+				bg, ok := out.Result.(*dynamodb.BatchGetItemOutput)
+				if err != nil || !ok {
+					return out, md, err
+				}
+				u.mu.Lock()
+				defer u.mu.Unlock()
+				u.calls++
+				if u.left == 0 {
+					return out, md, err
+				}
+				u.left--
+				bg.UnprocessedKeys = map[string]types.KeysAndAttributes{}
+				for table, ka := range in.Parameters.(*dynamodb.BatchGetItemInput).RequestItems {
+					held := map[string]bool{}
+					keys := ka.Keys[:(len(ka.Keys)+1)/2]
+					for _, k := range keys {
+						held[k[idAttr].(*types.AttributeValueMemberS).Value] = true
+					}
+					bg.UnprocessedKeys[table] = types.KeysAndAttributes{Keys: keys, ConsistentRead: ka.ConsistentRead}
+					bg.Responses[table] = slices.DeleteFunc(bg.Responses[table], func(item map[string]types.AttributeValue) bool {
+						return held[item[idAttr].(*types.AttributeValueMemberS).Value]
+					})
+				}
+				return out, md, err
+			}), middleware.After)
+	})
+}
+
+// TestGetManyRetriesUnprocessedKeys: keys BatchGetItem leaves unprocessed
+// are asked again until none are left, and a bounded number of times.
+func TestGetManyRetriesUnprocessedKeys(t *testing.T) {
+	defer func(d time.Duration) { unprocessedDelay = d }(unprocessedDelay)
+	unprocessedDelay = time.Millisecond
+
+	t.Run("every document comes back", func(t *testing.T) {
+		inj := &unprocessedKeysInjector{left: 3}
+		s := newServer(t, nil, func(c *Config) { c.ClientOptions = append(c.ClientOptions, inj.install) })
+		ctx, coll := t.Context(), dbtest.Collection(t)
+		var ids []string
+		for i := range 40 {
+			ids = append(ids, fmt.Sprintf("d%02d", i))
+			if _, err := s.Save(ctx, coll, ids[i], dbservice.Doc{"i": i}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		docs, missing, err := s.GetMany(ctx, coll, ids)
+		if err != nil || len(docs) != 40 || len(missing) != 0 {
+			t.Fatalf("GetMany = %d docs, missing %v, %v; want all 40", len(docs), missing, err)
+		}
+		if inj.calls != 1+3 {
+			t.Fatalf("%d BatchGetItem calls, want 1 plus 3 for the unprocessed keys", inj.calls)
+		}
+	})
+	t.Run("keys that stay unprocessed give up", func(t *testing.T) {
+		inj := &unprocessedKeysInjector{left: 1000}
+		s := newServer(t, nil, func(c *Config) { c.ClientOptions = append(c.ClientOptions, inj.install) })
+		ctx, coll := t.Context(), dbtest.Collection(t)
+		if _, err := s.Save(ctx, coll, "a", dbservice.Doc{}); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err := s.GetMany(ctx, coll, []string{"a"})
+		if !errors.Is(err, dbservice.ErrUnavailable) {
+			t.Fatalf("GetMany: %v, want ErrUnavailable", err)
+		}
+		if inj.calls != unprocessedAttempts {
+			t.Fatalf("%d BatchGetItem calls, want %d", inj.calls, unprocessedAttempts)
+		}
+	})
 }
