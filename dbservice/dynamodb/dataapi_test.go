@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -146,6 +147,21 @@ func TestUpdateRefusalsComeFromTheCondition(t *testing.T) {
 	}
 	if got["_rev"] != rev || got["n"] != 5.0 {
 		t.Fatalf("document changed by refused updates: %v", got)
+	}
+	// What validation refuses never reaches the server.
+	rec.reset()
+	for _, mods := range []muts{
+		{dbservice.Set("x", map[string]any{"$where": "1"})},
+		{dbservice.Set("deep"+strings.Repeat(".d", 25), 1)},
+		{dbservice.Increment("n", 1e200)},
+		{dbservice.Append("l", 1e-200)},
+	} {
+		if _, err := s.Update(ctx, coll, "d", mods); !errors.Is(err, dbservice.ErrInvalid) {
+			t.Fatalf("Update %v: %v, want ErrInvalid", mods, err)
+		}
+	}
+	if n := rec.total(); n != 0 {
+		t.Fatalf("%d requests for refused mutations, want 0", n)
 	}
 	// IfRev and a missing document are told apart the same way.
 	if _, err := s.Update(ctx, coll, "d", muts{dbservice.Increment("n", 1)}, dbservice.IfRev("stale-rev-0000")); !errors.Is(err, dbservice.ErrConflict) {
