@@ -1,0 +1,92 @@
+package firestore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	firestorepb "cloud.google.com/go/firestore/apiv1/firestorepb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/securedb-go/securedb/dbservice"
+)
+
+// Count implements dbservice.Service with Firestore's count() aggregation
+// where the filters sent decide the answer (see buildFilters: _id, Eq, In,
+// Contains and one Prefix, which a count, unlike a page, may send as a
+// range). Each aggregation runs on the query with a Limit of budget+1, so
+// it reads at most that many index entries (Firestore bills one read per
+// 1000): the count of the matches, and the count of those whose expiry
+// has passed by the process clock (Firestore's TTL deletion runs up to a
+// day late), which is subtracted. A count above the budget returns the
+// lower bound with CountBudgetError.
+//
+// Conditions Firestore cannot decide exactly (ranges, Ne, Exists, a
+// second In or Contains) are counted by walking Query's pages
+// (dbservice.CountPages) under the same budget. So is a count whose
+// filters together with the expiry range need a composite index the
+// database lacks (FailedPrecondition): the walk needs none.
+func (s *Service) Count(ctx context.Context, coll string, where []dbservice.Cond) (int, error) {
+	if err := s.precheck(ctx, "count", coll, "", false); err != nil {
+		return 0, err
+	}
+	q, err := dbservice.CheckQuery(dbservice.Query{Where: where})
+	if err != nil {
+		return 0, fail("count", coll, "", err)
+	}
+	budget := dbservice.ScanBudget(ctx, s.budget)
+	fq, exact, empty := s.buildFilters(coll, q.Where, true)
+	if empty {
+		return 0, nil
+	}
+	walk := func() (int, error) {
+		return dbservice.CountPages(ctx, provider, coll, q.Where, budget, func(ctx context.Context, pq dbservice.Query) (dbservice.Page, error) {
+			return s.Query(ctx, coll, pq)
+		})
+	}
+	if !exact {
+		return walk()
+	}
+	now := time.Now()
+	matched, err := s.aggregateCount(ctx, fq.Limit(budget+1))
+	expired := 0
+	if err == nil && matched > 0 {
+		expired, err = s.aggregateCount(ctx, fq.Where(expiresField, "<=", now).Limit(budget+1))
+	}
+	switch {
+	case err == nil:
+	case ctx.Err() == nil && status.Code(err) == codes.FailedPrecondition:
+		s.log.Debug("firestore: count needs a composite index; counting by pages", "provider", provider, "collection", coll)
+		return walk()
+	default:
+		return 0, fail("count", coll, "", err)
+	}
+	n := matched - expired
+	if matched > budget {
+		// Both counts stop at budget+1, so their difference never exceeds
+		// the true count: a lower bound.
+		return n, dbservice.CountBudgetError(provider, coll, n)
+	}
+	return n, nil
+}
+
+// aggregateCount runs a count() aggregation. Errors keep their gRPC status
+// for Count's fallback; the rest are classified.
+func (s *Service) aggregateCount(ctx context.Context, fq firestore.Query) (int, error) {
+	cctx, cancel := s.call(ctx)
+	defer cancel()
+	res, err := fq.NewAggregationQuery().WithCount("n").Get(cctx)
+	if err != nil {
+		if status.Code(err) == codes.FailedPrecondition && ctx.Err() == nil {
+			return 0, err
+		}
+		return 0, classify(ctx, cctx, err)
+	}
+	v, ok := res["n"].(*firestorepb.Value)
+	if !ok {
+		return 0, fmt.Errorf("%w: count aggregation returned no count", dbservice.ErrUnavailable)
+	}
+	return int(v.GetIntegerValue()), nil
+}
