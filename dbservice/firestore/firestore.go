@@ -38,6 +38,10 @@ type Service struct {
 	closed   atomic.Bool
 	posture  postureInput
 	database string
+	// adminOpts are the client options of the Admin API (EnsureExpiry):
+	// the data client's credentials in production, nil on the emulator,
+	// which has no Admin API.
+	adminOpts []option.ClientOption
 }
 
 var (
@@ -132,6 +136,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 			opts = append(opts, o)
 		}
 		opts = append(opts, cfg.ClientOptions...)
+		s.adminOpts = opts
 	}
 	var client *firestore.Client
 	if s.database == DefaultDatabaseID {
