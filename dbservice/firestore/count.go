@@ -18,9 +18,9 @@ import (
 // Contains and one Prefix, which a count, unlike a page, may send as a
 // range). Each aggregation runs on the query with a Limit of budget+1, so
 // it reads at most that many index entries (Firestore bills one read per
-// 1000): the count of the matches, and the count of those whose expiry
-// has passed by the process clock (Firestore's TTL deletion runs up to a
-// day late), which is subtracted. A count above the budget returns the
+// 1000): the count of the matches, and, sent at the same time, the count
+// of those whose expiry has passed by the process clock (Firestore's TTL
+// deletion runs up to a day late), which is subtracted. A count above the budget returns the
 // lower bound with CountBudgetError.
 //
 // Conditions Firestore cannot decide exactly (ranges, Ne, Exists, a
@@ -49,11 +49,19 @@ func (s *Service) Count(ctx context.Context, coll string, where []dbservice.Cond
 	if !exact {
 		return walk()
 	}
+	// The two counts run at once: a count costs the latency of one.
 	now := time.Now()
+	var expired int
+	var expErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		expired, expErr = s.aggregateCount(ctx, fq.Where(expiresField, "<=", now).Limit(budget+1))
+	}()
 	matched, err := s.aggregateCount(ctx, fq.Limit(budget+1))
-	expired := 0
-	if err == nil && matched > 0 {
-		expired, err = s.aggregateCount(ctx, fq.Where(expiresField, "<=", now).Limit(budget+1))
+	<-done
+	if err == nil {
+		err = expErr
 	}
 	switch {
 	case err == nil:
