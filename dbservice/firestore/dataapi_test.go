@@ -8,7 +8,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	"cloud.google.com/go/firestore"
 
@@ -370,31 +369,6 @@ func TestCountIsTheAggregationUnderTheBudget(t *testing.T) {
 	n, err = s.Count(ctx, coll, []dbservice.Cond{dbservice.Where("g", dbservice.Gte, 3)})
 	if !errors.Is(err, dbservice.ErrBudgetExceeded) || n > 30 {
 		t.Fatalf("Count(g >= 3) under a budget of 50 = %d, %v", n, err)
-	}
-}
-
-// TestPrefixEnd: the bound is valid UTF-8, orders after every string with
-// the prefix and before or at every string without it that orders after
-// the prefix.
-func TestPrefixEnd(t *testing.T) {
-	for _, c := range []struct{ p, end string }{
-		{"a", "b"},
-		{"ab", "ac"},
-		{"a\x7f", "a\u0080"},
-		{"\u07ff", "\u0800"},
-		{"a\uffff", "a\U00010000"},
-		{"a\ud7ff", "a\ue000"},
-		{"ab\U0010ffff", "ac"},
-		{"\U0010ffff\U0010ffff", ""},
-		{"", ""},
-	} {
-		end, ok := prefixEnd(c.p)
-		if end != c.end || ok != (c.end != "") {
-			t.Errorf("prefixEnd(%q) = %q, %v; want %q", c.p, end, ok, c.end)
-		}
-		if ok && (!utf8.ValidString(end) || end <= c.p) {
-			t.Errorf("prefixEnd(%q) = %q is not a valid bound", c.p, end)
-		}
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"time"
-	"unicode/utf8"
 
 	"cloud.google.com/go/firestore"
 	"google.golang.org/api/iterator"
@@ -209,8 +208,10 @@ func (s *Service) buildQuery(coll string, q dbservice.Query) (fq firestore.Query
 // buildFilters returns the collection's query with the filters of where
 // that Firestore decides exactly like Match, whether those are all of them
 // (exact), and empty when no document can match. Prefix is sent as a
-// range only for a count (forCount): a range puts its field ahead of the
-// document ID in Firestore's order, which a page in ID order cannot have.
+// range (dbservice.PrefixEnd bounds it exactly in UTF-8 byte order, the
+// order Firestore compares strings in) only for a count (forCount): a
+// range puts its field ahead of the document ID in Firestore's order,
+// which a page in ID order cannot have.
 func (s *Service) buildFilters(coll string, where []dbservice.Cond, forCount bool) (fq firestore.Query, exact, empty bool) {
 	col := s.collection(coll)
 	fq = col.Query
@@ -249,7 +250,7 @@ func (s *Service) buildFilters(coll string, where []dbservice.Cond, forCount boo
 		case c.Op == dbservice.Prefix && forCount && !usedRange && prefixPushable(c.Value.(string)):
 			p := c.Value.(string)
 			fq = fq.WherePath(fieldPath(c.Field), ">=", p)
-			if end, ok := prefixEnd(p); ok {
+			if end, ok := dbservice.PrefixEnd(p); ok {
 				fq = fq.WherePath(fieldPath(c.Field), "<", end)
 			}
 			usedRange = true
@@ -288,32 +289,6 @@ func containsPushable(v any) bool {
 // bounds well shorter than that.
 func prefixPushable(p string) bool {
 	return len(p)+4 < maxIndexedBytes
-}
-
-// prefixEnd returns the least valid UTF-8 string that orders after every
-// string starting with p, in the UTF-8 byte order Firestore sorts strings
-// by: p with its last code point replaced by the next one (skipping the
-// surrogates, which UTF-8 cannot hold). A last code point of U+10FFFF is
-// dropped and the one before it incremented; false means no bound exists
-// (p is empty or all U+10FFFF), so ">= p" alone is exact. Incrementing
-// the last byte would be exact too but could make invalid UTF-8, which
-// Firestore refuses.
-func prefixEnd(p string) (string, bool) {
-	rs := []rune(p)
-	for len(rs) > 0 {
-		last := rs[len(rs)-1]
-		switch {
-		case last == utf8.MaxRune:
-			rs = rs[:len(rs)-1]
-			continue
-		case last == 0xD7FF:
-			rs[len(rs)-1] = 0xE000
-		default:
-			rs[len(rs)-1] = last + 1
-		}
-		return string(rs), true
-	}
-	return "", false
 }
 
 // indexable reports whether an equality on v can be left to Firestore.
