@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 
+	"cloud.google.com/go/firestore"
+
 	"github.com/securedb-go/securedb/dbservice"
 	"github.com/securedb-go/securedb/dbservice/dbtest"
 )
@@ -59,18 +61,42 @@ func BenchmarkUpdateIncrement(b *testing.B) {
 		}
 	}
 	inc := []dbservice.Mutation{dbservice.Increment("n", 1)}
-	dbtest.Pair(b,
-		func() error {
-			d, err := s.Get(ctx, coll, "raw")
-			if err != nil {
+	b.Run("vs-get-save-ifrev", func(b *testing.B) {
+		dbtest.Pair(b,
+			func() error {
+				d, err := s.Get(ctx, coll, "raw")
+				if err != nil {
+					return err
+				}
+				rev := d["_rev"].(string)
+				d["n"] = d["n"].(float64) + 1
+				_, err = s.Save(ctx, coll, "raw", d, dbservice.IfRev(rev))
 				return err
-			}
-			rev := d["_rev"].(string)
-			d["n"] = d["n"].(float64) + 1
-			_, err = s.Save(ctx, coll, "raw", d, dbservice.IfRev(rev))
-			return err
-		},
-		func() error { _, err := s.Update(ctx, coll, "lib", inc); return err })
+			},
+			func() error { _, err := s.Update(ctx, coll, "lib", inc); return err })
+	})
+	// The alternative design: a read-write transaction that reads, checks
+	// the type and sends the Increment transform (BeginTransaction, a
+	// transactional read, Commit).
+	b.Run("vs-transaction", func(b *testing.B) {
+		ref := s.collection(coll).Doc("raw")
+		dbtest.Pair(b,
+			func() error {
+				return s.client.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+					snap, err := tx.Get(ref)
+					if err != nil {
+						return err
+					}
+					if v, err := snap.DataAt("n"); err != nil {
+						return err
+					} else if _, ok := v.(float64); !ok {
+						return fmt.Errorf("n is a %T", v)
+					}
+					return tx.Update(ref, []firestore.Update{{Path: "n", Value: firestore.Increment(1)}})
+				})
+			},
+			func() error { _, err := s.Update(ctx, coll, "lib", inc); return err })
+	})
 }
 
 // BenchmarkCount compares Count (the count() aggregation) with iterating
