@@ -1,6 +1,7 @@
 package firestore
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -10,6 +11,12 @@ import (
 	"time"
 
 	"cloud.google.com/go/firestore"
+	"cloud.google.com/go/firestore/apiv1/firestorepb"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/prototext"
 
 	"github.com/securedb-go/securedb/dbservice"
 	"github.com/securedb-go/securedb/dbservice/dbtest"
@@ -482,5 +489,87 @@ func TestFieldUpdatesUseTheNamesOfEscapedPaths(t *testing.T) {
 	}
 	if fp := fieldPath(dbservice.Path("files", "main.py")); !slices.Equal(fp, firestore.FieldPath{"files", "main.py"}) {
 		t.Fatalf("fieldPath = %v", fp)
+	}
+}
+
+// refuseAggregations makes the emulator answer like production Firestore
+// without a composite index: count() aggregations whose request matches
+// refuse fail with FailedPrecondition, before they are sent.
+func refuseAggregations(refuse func(text string) bool) []option.ClientOption {
+	return []option.ClientOption{option.WithGRPCDialOption(grpc.WithChainStreamInterceptor(
+		func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+			cs, err := streamer(ctx, desc, cc, method, opts...)
+			if err != nil || method != rpcName("RunAggregationQuery") {
+				return cs, err
+			}
+			return &refusingStream{ClientStream: cs, refuse: refuse}, nil
+		}))}
+}
+
+type refusingStream struct {
+	grpc.ClientStream
+	refuse func(string) bool
+}
+
+func (r *refusingStream) SendMsg(m any) error {
+	if req, ok := m.(*firestorepb.RunAggregationQueryRequest); ok && r.refuse(prototext.Format(req)) {
+		return status.Error(codes.FailedPrecondition, "The query requires an index.")
+	}
+	return r.ClientStream.SendMsg(m)
+}
+
+// TestCountWithoutACompositeIndex: where the filters and the expiry range
+// together need a composite index, Count finds the expired documents with
+// the expiry's own index (one RunQuery); with more expired documents than
+// the budget, or filters that need an index themselves, it walks the
+// pages. The answer is the same every way.
+func TestCountWithoutACompositeIndex(t *testing.T) {
+	withExpiryAndMore := func(text string) bool {
+		return strings.Contains(text, `"_expires"`) && strings.Contains(text, `"g"`)
+	}
+	withG := func(text string) bool { return strings.Contains(text, `"g"`) }
+	for _, c := range []struct {
+		name            string
+		refuse          func(string) bool
+		budget          int
+		wantAgg, wantRQ int
+	}{
+		{"expired found by their own index", withExpiryAndMore, 100, 2, 1},
+		{"more expired than the budget", withExpiryAndMore, 5, 2, 2},
+		{"the filters need an index", withG, 100, 2, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rec := newRPCCounter()
+			s := newCounted(t, rec, func(cfg *Config) {
+				cfg.ScanBudget = c.budget
+				cfg.ClientOptions = append(cfg.ClientOptions, refuseAggregations(c.refuse)...)
+			})
+			ctx, coll := t.Context(), dbtest.Collection(t)
+			var items []dbservice.BulkItem
+			for i := range 40 {
+				items = append(items, dbservice.BulkItem{ID: fmt.Sprintf("d%02d", i), Doc: dbservice.Doc{"g": i % 2}})
+			}
+			if err := s.SaveMany(ctx, coll, items); err != nil {
+				t.Fatal(err)
+			}
+			// Eight expired documents, half of them with g == 0.
+			for i := range 8 {
+				expiredAt(t, s, coll, fmt.Sprintf("d%02d", i), time.Now().Add(-time.Second))
+			}
+			rec.reset()
+			n, err := s.Count(ctx, coll, []dbservice.Cond{dbservice.Where("g", dbservice.Eq, 0)})
+			got := rec.snapshot()
+			if c.budget < 20 {
+				// The walk stops at the budget: a lower bound.
+				if !errors.Is(err, dbservice.ErrBudgetExceeded) || n > 16 {
+					t.Fatalf("Count = %d, %v; want a lower bound of 16 with ErrBudgetExceeded", n, err)
+				}
+			} else if err != nil || n != 16 {
+				t.Fatalf("Count = %d, %v; want 16", n, err)
+			}
+			if got[rpcName("RunAggregationQuery")] != c.wantAgg || got[rpcName("RunQuery")] != c.wantRQ {
+				t.Fatalf("Count sent %v; want %d RunAggregationQuery and %d RunQuery", got, c.wantAgg, c.wantRQ)
+			}
+		})
 	}
 }
