@@ -163,7 +163,8 @@ func TestConcurrentIncrementsAreNeverLost(t *testing.T) {
 }
 
 // TestRefusedBatchesSendNothing: an invalid ID anywhere in a GetMany or
-// DeleteMany is ErrInvalid before any request, and deletes nothing.
+// DeleteMany, a hostile mutation or an invalid count condition is
+// ErrInvalid before any request, and deletes nothing.
 func TestRefusedBatchesSendNothing(t *testing.T) {
 	rec := newRPCCounter()
 	s := newCounted(t, rec)
@@ -182,8 +183,25 @@ func TestRefusedBatchesSendNothing(t *testing.T) {
 			t.Fatalf("DeleteMany(%q): %v, want ErrInvalid", ids, err)
 		}
 	}
-	if _, err := s.Update(ctx, coll, "a", []dbservice.Mutation{dbservice.Increment("v", "1")}); !errors.Is(err, dbservice.ErrInvalid) {
-		t.Fatalf("Update with a string increment: %v", err)
+	for _, mods := range [][]dbservice.Mutation{
+		{dbservice.Increment("v", "1")},
+		{dbservice.Set("_expires", "2000-01-01T00:00:00.000000Z")},
+		{dbservice.Set("x", map[string]any{"$where": "1"})},
+		{dbservice.Set("x", 1), dbservice.Unset("x")},
+	} {
+		if _, err := s.Update(ctx, coll, "a", mods); !errors.Is(err, dbservice.ErrInvalid) {
+			t.Fatalf("Update %v: %v, want ErrInvalid", mods, err)
+		}
+	}
+	for _, where := range [][]dbservice.Cond{
+		{dbservice.Where("$x", dbservice.Eq, 1)},
+		{dbservice.Where("_expires", dbservice.Lt, "z")},
+		{dbservice.Where("tags", dbservice.Contains, []any{1})},
+		{dbservice.Where("s", dbservice.Prefix, 1)},
+	} {
+		if _, err := s.Count(ctx, coll, where); !errors.Is(err, dbservice.ErrInvalid) {
+			t.Fatalf("Count %v: %v, want ErrInvalid", where, err)
+		}
 	}
 	if n := rec.total(); n != 0 {
 		t.Fatalf("refused calls sent %d requests: %v", n, rec.snapshot())
