@@ -99,7 +99,7 @@ func randFloat(r *rand.Rand) float64 {
 	case 2:
 		return r.NormFloat64() * 1e6
 	case 3:
-		return math.Float64frombits(r.Uint64() &^ (0x7ff << 52) | uint64(r.IntN(2046)+1)<<52)
+		return math.Float64frombits(r.Uint64()&^(0x7ff<<52) | uint64(r.IntN(2046)+1)<<52)
 	}
 	return r.Float64()
 }
