@@ -41,6 +41,7 @@ var (
 	unmarshalerType     = reflect.TypeFor[json.Unmarshaler]()
 	textMarshalerType   = reflect.TypeFor[encoding.TextMarshaler]()
 	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+	numberType          = reflect.TypeFor[json.Number]()
 )
 
 // maxCodecDepth bounds the nesting the codec follows; deeper (or cyclic)
@@ -226,6 +227,14 @@ func encodeValue(v reflect.Value, depth int) (any, error) {
 	t := v.Type()
 	if t == timeType {
 		return validate.FormatTime(v.Interface().(time.Time)), nil
+	}
+	if t == numberType {
+		// A number as text, as encoding/json writes it (the empty one as
+		// 0); Save applies the one number rule to it.
+		if v.String() == "" {
+			return json.Number("0"), nil
+		}
+		return json.Number(v.String()), nil
 	}
 	if k := t.Kind(); k != reflect.Pointer && k != reflect.Interface {
 		// Pointers are followed first, so that *time.Time, whose method
@@ -504,6 +513,25 @@ func decodeValue(node any, v reflect.Value, path string, depth int) error {
 			v.Set(reflect.New(t.Elem()))
 		}
 		return decodeValue(node, v.Elem(), path, depth+1)
+	}
+	if t == numberType {
+		// The number's text as encoding/json would write it; a string
+		// must hold a valid number, as encoding/json requires.
+		var text []byte
+		switch x := node.(type) {
+		case float64:
+			text, _ = json.Marshal(x)
+		case string:
+			text, _ = json.Marshal(x)
+		default:
+			return &decodeError{path, kindOf(node)}
+		}
+		var n json.Number
+		if err := json.Unmarshal(text, &n); err != nil {
+			return &decodeError{path, "a string that is not a number"}
+		}
+		v.SetString(string(n))
+		return nil
 	}
 	if t == timeType {
 		s, ok := node.(string)

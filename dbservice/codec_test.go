@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -73,7 +74,14 @@ type codecValue struct {
 	Any      any                   `json:"any"`
 	Addr     netip.Addr            `json:"addr"`
 	Raw      json.RawMessage       `json:"raw,omitempty"`
+	Num      json.Number           `json:"num"`
+	AnyNum   any                   `json:"any_num"`
 	private  string
+}
+
+func numText(s string) float64 {
+	f, _ := strconv.ParseFloat(s, 64)
+	return f
 }
 
 func randString(r *rand.Rand) string {
@@ -206,6 +214,11 @@ func randCodecValue(r *rand.Rand) codecValue {
 	if r.IntN(2) == 0 {
 		v.Raw = json.RawMessage(`{"k":[1,"two",null]}`)
 	}
+	nums := []json.Number{"", "0", "12", "-7", "1.5e3", "-0.25", "1e17", "123456789012"}
+	v.Num = nums[r.IntN(len(nums))]
+	if n := nums[r.IntN(len(nums))]; n != "" {
+		v.AnyNum = n
+	}
 	return v
 }
 
@@ -292,6 +305,19 @@ func TestCodecDecodeMatchesEncodingJSON(t *testing.T) {
 			t.Fatalf("value %d: raw %s, want %s", i, got.Raw, v.Raw)
 		}
 		got.Raw = v.Raw
+		// A json.Number is stored as a number: it comes back as the same
+		// number, in encoding/json's text (1.5e3 as 1500), and a number in
+		// an interface comes back as float64.
+		if numText(string(got.Num)) != numText(string(v.Num)) {
+			t.Fatalf("value %d: num %q, want %q", i, got.Num, v.Num)
+		}
+		got.Num = v.Num
+		if n, ok := v.AnyNum.(json.Number); ok {
+			if f, _ := n.Float64(); got.AnyNum != f {
+				t.Fatalf("value %d: any_num %v, want %v", i, got.AnyNum, f)
+			}
+			got.AnyNum = v.AnyNum
+		}
 		if !reflect.DeepEqual(got, v) {
 			t.Fatalf("value %d: round trip\n got  %+v\n want %+v", i, got, v)
 		}
@@ -402,6 +428,7 @@ func FuzzCodecDecode(f *testing.F) {
 	f.Add([]byte(`{"quoted":"12"}`))
 	f.Add([]byte(`{"when":"2026-13-01T00:00:00Z"}`))
 	f.Add([]byte(`{"blob":"!!"}`))
+	f.Add([]byte(`{"num":"1x","any_num":2.5}`))
 	f.Add([]byte(`{"NAME":"x","Promoted":2,"by_num":{"x":"y"}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		dec := json.NewDecoder(bytes.NewReader(b))
