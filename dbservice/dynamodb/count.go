@@ -26,7 +26,7 @@ func (s *Service) Count(ctx context.Context, coll string, where []dbservice.Cond
 	if err := s.precheck(ctx, "count", coll, "", false); err != nil {
 		return 0, err
 	}
-	q, err := dbservice.CheckQuery(dbservice.Query{Where: where})
+	q, err := dbservice.CheckQueryWith(dbservice.Query{Where: where}, s.limits)
 	if err != nil {
 		return 0, fail("count", coll, "", err)
 	}

@@ -298,7 +298,7 @@ func (s *Service) EnsureIndex(ctx context.Context, coll string, fields ...string
 	if err := s.precheck(ctx, "ensure-index", coll, "", false); err != nil {
 		return err
 	}
-	if err := dbservice.CheckFields(fields); err != nil {
+	if err := dbservice.CheckFieldsWith(fields, s.limits); err != nil {
 		return fail("ensure-index", coll, "", err)
 	}
 	if !s.createMissing {

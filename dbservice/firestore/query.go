@@ -68,7 +68,7 @@ func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (db
 	if err := s.precheck(ctx, "query", coll, "", false); err != nil {
 		return dbservice.Page{}, err
 	}
-	q, err := dbservice.CheckQuery(q)
+	q, err := dbservice.CheckQueryWith(q, s.limits)
 	if err != nil {
 		return dbservice.Page{}, fail("query", coll, "", err)
 	}
@@ -319,7 +319,7 @@ func (s *Service) Explain(ctx context.Context, coll string, q dbservice.Query) (
 	if err := s.precheck(ctx, "query", coll, "", false); err != nil {
 		return dbservice.Plan{}, err
 	}
-	q, err := dbservice.CheckQuery(q)
+	q, err := dbservice.CheckQueryWith(q, s.limits)
 	if err != nil {
 		return dbservice.Plan{}, fail("query", coll, "", err)
 	}
