@@ -435,7 +435,9 @@ func TestCouchDB(t *testing.T) {
 		system:    telemetry.SystemCouchDB,
 		namespace: func(c string) string { return testenv.RunPrefix + c },
 		// otelhttp names client spans by method: "HTTP GET".
-		nested: func(n string) bool { return strings.HasPrefix(n, "go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp: HTTP") },
+		nested: func(n string) bool {
+			return strings.HasPrefix(n, "go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp: HTTP")
+		},
 	})
 }
 
