@@ -117,9 +117,11 @@ type Telemetry struct {
 	tp       trace.TracerProvider
 	mp       metric.MeterProvider
 	explicit bool // MeterProvider was given, not taken from the global
-	tracer   trace.Tracer
-	duration metric.Float64Histogram
-	events   metric.Int64Counter
+	// explicitTP: TracerProvider was given, not taken from the global.
+	explicitTP bool
+	tracer     trace.Tracer
+	duration   metric.Float64Histogram
+	events     metric.Int64Counter
 	// system is db.system.name once Wrap found a Describer; a provider's
 	// background work may record events while Open is still wrapping.
 	system atomic.Pointer[string]
@@ -127,7 +129,7 @@ type Telemetry struct {
 
 // New makes the tracer and instruments for o.
 func New(o Options) *Telemetry {
-	t := &Telemetry{tp: o.TracerProvider, mp: o.MeterProvider, explicit: o.MeterProvider != nil}
+	t := &Telemetry{tp: o.TracerProvider, mp: o.MeterProvider, explicit: o.MeterProvider != nil, explicitTP: o.TracerProvider != nil}
 	if t.tp == nil {
 		t.tp = otel.GetTracerProvider()
 	}
@@ -355,6 +357,9 @@ func (c *call) end(ctx context.Context, err error) {
 }
 
 func (s *service) Get(ctx context.Context, collection, id string) (dbservice.Doc, error) {
+	if !s.t.live() {
+		return s.next.Get(ctx, collection, id)
+	}
 	ctx, c := s.begin(ctx, "get", collection)
 	doc, err := s.next.Get(ctx, collection, id)
 	c.end(ctx, err)
@@ -362,6 +367,9 @@ func (s *service) Get(ctx context.Context, collection, id string) (dbservice.Doc
 }
 
 func (s *service) Save(ctx context.Context, collection, id string, doc dbservice.Doc, opts ...dbservice.WriteOption) (string, error) {
+	if !s.t.live() {
+		return s.next.Save(ctx, collection, id, doc, opts...)
+	}
 	ctx, c := s.begin(ctx, "save", collection)
 	rev, err := s.next.Save(ctx, collection, id, doc, opts...)
 	c.end(ctx, err)
@@ -369,6 +377,9 @@ func (s *service) Save(ctx context.Context, collection, id string, doc dbservice
 }
 
 func (s *service) Delete(ctx context.Context, collection, id string, opts ...dbservice.WriteOption) error {
+	if !s.t.live() {
+		return s.next.Delete(ctx, collection, id, opts...)
+	}
 	ctx, c := s.begin(ctx, "delete", collection)
 	err := s.next.Delete(ctx, collection, id, opts...)
 	c.end(ctx, err)
@@ -376,6 +387,9 @@ func (s *service) Delete(ctx context.Context, collection, id string, opts ...dbs
 }
 
 func (s *service) Query(ctx context.Context, collection string, q dbservice.Query) (dbservice.Page, error) {
+	if !s.t.live() {
+		return s.next.Query(ctx, collection, q)
+	}
 	ctx, c := s.begin(ctx, "query", collection)
 	page, err := s.next.Query(ctx, collection, q)
 	c.isQuery = true
@@ -385,6 +399,9 @@ func (s *service) Query(ctx context.Context, collection string, q dbservice.Quer
 }
 
 func (s *service) EnsureIndex(ctx context.Context, collection string, fields ...string) error {
+	if !s.t.live() {
+		return s.next.EnsureIndex(ctx, collection, fields...)
+	}
 	ctx, c := s.begin(ctx, "ensure-index", collection)
 	err := s.next.EnsureIndex(ctx, collection, fields...)
 	c.end(ctx, err)
@@ -392,6 +409,9 @@ func (s *service) EnsureIndex(ctx context.Context, collection string, fields ...
 }
 
 func (s *service) Ping(ctx context.Context) error {
+	if !s.t.live() {
+		return s.next.Ping(ctx)
+	}
 	ctx, c := s.begin(ctx, "ping", "")
 	err := s.next.Ping(ctx)
 	c.end(ctx, err)
@@ -403,20 +423,26 @@ func (s *service) Close() error { return s.next.Close() }
 // SaveMany implements dbservice.BulkWriter: next's bulk path when it has
 // one, else one Save at a time.
 func (s *service) SaveMany(ctx context.Context, collection string, items []dbservice.BulkItem) error {
+	if !s.t.live() {
+		return saveMany(ctx, s.next, collection, items)
+	}
 	ctx, c := s.begin(ctx, "save-many", collection)
 	c.batch = len(items)
-	var err error
-	if bw, ok := s.next.(dbservice.BulkWriter); ok {
-		err = bw.SaveMany(ctx, collection, items)
-	} else {
-		for _, it := range items {
-			if _, err = s.next.Save(ctx, collection, it.ID, it.Doc); err != nil {
-				break
-			}
-		}
-	}
+	err := saveMany(ctx, s.next, collection, items)
 	c.end(ctx, err)
 	return err
+}
+
+func saveMany(ctx context.Context, next dbservice.Service, collection string, items []dbservice.BulkItem) error {
+	if bw, ok := next.(dbservice.BulkWriter); ok {
+		return bw.SaveMany(ctx, collection, items)
+	}
+	for _, it := range items {
+		if _, err := next.Save(ctx, collection, it.ID, it.Doc); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Explain implements dbservice.Explainer for the layers underneath.
@@ -487,9 +513,18 @@ func (t *Telemetry) ObserveSecrets(c SecretAges) (stop func() error) {
 // given in Options, or a global one was set, and it is not the API's no-op
 // provider.
 func (t *Telemetry) TracerConfigured() bool {
-	switch t.tp.(type) {
+	tp := t.tp
+	if !t.explicitTP {
+		tp = otel.GetTracerProvider()
+	}
+	switch tp.(type) {
 	case nil, tracenoop.TracerProvider, *tracenoop.TracerProvider:
 		return false
 	}
-	return !fromGlobalPackage(t.tp)
+	return !fromGlobalPackage(tp)
 }
+
+// live reports whether a call is worth instrumenting at all. It is asked
+// per call, because a global provider set after Wrap takes over the
+// instruments made from the placeholder before it.
+func (t *Telemetry) live() bool { return t.TracerConfigured() || t.MeterConfigured() }

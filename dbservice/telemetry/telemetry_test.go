@@ -417,7 +417,7 @@ func TestOpenMemory(t *testing.T) {
 	exercise(t, h, openWith(t, h, nil), want{system: telemetry.SystemMemory})
 }
 
-func couchConfig(t *testing.T) couchdb.Config {
+func couchConfig(t testing.TB) couchdb.Config {
 	t.Helper()
 	testenv.Need(t, "couchdb", couchdb.EnvURL, couchdb.EnvUser, couchdb.EnvPassword)
 	cc, err := couchdb.FromEnv()
@@ -441,13 +441,19 @@ func TestCouchDB(t *testing.T) {
 	})
 }
 
-func TestDynamoDB(t *testing.T) {
+func dynamoConfig(t testing.TB) dynamodb.Config {
+	t.Helper()
 	testenv.Need(t, "dynamodb", dynamodb.EnvEndpointURL)
 	dc, err := dynamodb.FromEnv()
 	if err != nil {
 		t.Fatal(err)
 	}
 	dc.TablePrefix = strings.ReplaceAll(testenv.RunPrefix, "_", "-")
+	return dc
+}
+
+func TestDynamoDB(t *testing.T) {
+	dc := dynamoConfig(t)
 	h := newHarness(t)
 	exercise(t, h, openWith(t, h, dc), want{
 		system: telemetry.SystemDynamoDB,
@@ -455,7 +461,7 @@ func TestDynamoDB(t *testing.T) {
 	})
 }
 
-func firestoreConfig(t *testing.T) firestore.Config {
+func firestoreConfig(t testing.TB) firestore.Config {
 	t.Helper()
 	testenv.Need(t, "firestore", firestore.EnvEmulatorHost, firestore.EnvProjectID)
 	fc, err := firestore.FromEnv()
