@@ -11,7 +11,9 @@
 // securedb.Open puts this layer outermost, above dbservice.Guard, so that
 // input Guard refuses shows up too. Composed by hand:
 //
-//	svc = telemetry.Wrap(dbservice.Guard(provider, policy), telemetry.Options{})
+//	tel := telemetry.New(telemetry.Options{})
+//	provider, err := couchdb.New(tel.Context(ctx), cfg) // its background logins report here
+//	svc := tel.Wrap(dbservice.Guard(provider, policy))
 //
 // What becomes an attribute is fixed by this package: the provider's
 // system name and namespace, the collection name once it passed the

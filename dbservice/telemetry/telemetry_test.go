@@ -99,8 +99,8 @@ func noCanary(t *testing.T, h *harness, rm metricdata.ResourceMetrics, canary st
 	t.Helper()
 	check := func(where string, kvs []attribute.KeyValue) {
 		for _, kv := range kvs {
-			if strings.Contains(string(kv.Key), canary) || strings.Contains(kv.Value.Emit(), canary) {
-				t.Errorf("canary in %s: %s=%s", where, kv.Key, kv.Value.Emit())
+			if strings.Contains(string(kv.Key), canary) || strings.Contains(kv.Value.String(), canary) {
+				t.Errorf("canary in %s: %s=%s", where, kv.Key, kv.Value.String())
 			}
 		}
 	}
@@ -261,12 +261,12 @@ func exercise(t *testing.T, h *harness, svc dbservice.Service, w want) {
 			got, ok := a[k]
 			if v == "" {
 				if ok {
-					t.Errorf("span %q has %s=%q, want none", s.Name(), k, got.Emit())
+					t.Errorf("span %q has %s=%q, want none", s.Name(), k, got.String())
 				}
 				return
 			}
-			if got.Emit() != v {
-				t.Errorf("span %q: %s=%q, want %q", s.Name(), k, got.Emit(), v)
+			if got.String() != v {
+				t.Errorf("span %q: %s=%q, want %q", s.Name(), k, got.String(), v)
 			}
 		}
 		check(telemetry.AttrDBSystemName, w.system)
@@ -287,10 +287,10 @@ func exercise(t *testing.T, h *harness, svc dbservice.Service, w want) {
 		}
 	}
 	if got := attrs(ours[4])[telemetry.AttrReturnedRows]; got.AsInt64() != 1 {
-		t.Errorf("query span: %s=%v, want 1", telemetry.AttrReturnedRows, got.Emit())
+		t.Errorf("query span: %s=%v, want 1", telemetry.AttrReturnedRows, got.String())
 	}
 	if got := attrs(ours[6])[telemetry.AttrBudgetReached]; !got.AsBool() {
-		t.Errorf("budget query span: %s=%v, want true", telemetry.AttrBudgetReached, got.Emit())
+		t.Errorf("budget query span: %s=%v, want true", telemetry.AttrBudgetReached, got.String())
 	}
 
 	// Spans of the SDK underneath nest under securedb's Get span.
