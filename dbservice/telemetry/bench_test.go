@@ -7,6 +7,7 @@ import (
 	"github.com/securedb-go/securedb"
 	"github.com/securedb-go/securedb/dbservice"
 	"github.com/securedb-go/securedb/dbservice/dbtest"
+	"github.com/securedb-go/securedb/dbservice/telemetry"
 	"github.com/securedb-go/securedb/dbservice/driver"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -25,6 +26,8 @@ func (discard) Shutdown(context.Context) error                             { ret
 //     exporter) and metrics (a manual reader) on, against no provider
 //     configured (goal ≤ 1.03x). "On" includes the SDK clients' own spans
 //     (otelhttp for CouchDB, the AWS SDK's, otelgrpc for Firestore).
+//   - OwnSpansVsOff: the same with securedb's span and metrics only, the
+//     SDK client uninstrumented.
 //   - NoProviderVsNone: the telemetry layer with no provider configured
 //     against the same stack without the layer (goal ≤ 1.01x).
 func BenchmarkGet(b *testing.B) {
@@ -67,7 +70,11 @@ func BenchmarkGet(b *testing.B) {
 			get := func(s dbservice.Service) func() error {
 				return func() error { _, err := s.Get(ctx, coll, "bench"); return err }
 			}
+			// securedb's own span and metrics only, the SDK client left
+			// uninstrumented.
+			own := telemetry.Wrap(bare, telemetry.Options{TracerProvider: tp, MeterProvider: mp})
 			b.Run("OnVsOff", func(b *testing.B) { dbtest.Pair(b, get(off), get(on)) })
+			b.Run("OwnSpansVsOff", func(b *testing.B) { dbtest.Pair(b, get(off), get(own)) })
 			b.Run("NoProviderVsNone", func(b *testing.B) { dbtest.Pair(b, get(bare), get(off)) })
 		})
 	}
