@@ -7,8 +7,8 @@ import (
 	"github.com/securedb-go/securedb"
 	"github.com/securedb-go/securedb/dbservice"
 	"github.com/securedb-go/securedb/dbservice/dbtest"
-	"github.com/securedb-go/securedb/dbservice/telemetry"
 	"github.com/securedb-go/securedb/dbservice/driver"
+	"github.com/securedb-go/securedb/dbservice/telemetry"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
