@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/securedb-go/securedb/dbservice"
 	"github.com/securedb-go/securedb/secrets"
 )
 
@@ -47,7 +49,17 @@ func credentialResolver(cfg Config) (secrets.Resolver, func() error) {
 		}
 		return errors.Join(errs...)
 	}
-	return secrets.Cache(mux, credentialCache), closeAll
+	opts := credentialCache
+	// A forced refresh happens when the database refused the cached
+	// credential: a rotation, or a credential someone revoked.
+	opts.OnRefresh = func(ctx context.Context, ref string) {
+		reason := "other"
+		if scheme, ok := secrets.SchemeOf(ref); ok {
+			reason = strings.ToLower(scheme)
+		}
+		dbservice.ReportSecurityEvent(ctx, dbservice.EventCredentialRefresh, reason)
+	}
+	return secrets.Cache(mux, opts), closeAll
 }
 
 // lazyResolver builds its scheme's resolver on first use. A failed build

@@ -28,6 +28,8 @@ type opened struct {
 	// extraClose releases what Open built besides the provider (a Secret
 	// Manager client).
 	extraClose func() error
+	// stopObserving unregisters the secret age gauge.
+	stopObserving func() error
 }
 
 // Unwrap implements dbservice.Wrapper.
@@ -41,6 +43,10 @@ func (o *opened) Close() error {
 }
 
 func (o *opened) closeExtra() {
+	if o.stopObserving != nil {
+		_ = o.stopObserving()
+		o.stopObserving = nil
+	}
 	if o.extraClose != nil {
 		_ = o.extraClose()
 		o.extraClose = nil

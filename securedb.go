@@ -9,10 +9,13 @@ import (
 
 	"github.com/securedb-go/securedb/dbservice"
 	"github.com/securedb-go/securedb/dbservice/driver"
+	"github.com/securedb-go/securedb/dbservice/telemetry"
 	// The in-memory provider is always linked, so the zero Config opens.
 	_ "github.com/securedb-go/securedb/dbservice/memory"
 	"github.com/securedb-go/securedb/secrets"
 	"github.com/securedb-go/securedb/validate"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Provider names accepted in Config.Provider and DATABASE_PROVIDER.
@@ -85,6 +88,18 @@ type Config struct {
 	// cursor-key reports as a warning.
 	CursorKey string
 
+	// TracerProvider makes a span per operation (see package
+	// dbservice/telemetry) and is handed to the provider's SDK client, so
+	// its spans nest under securedb's. nil means the global provider
+	// (otel.SetTracerProvider); the SDK clients are instrumented only when
+	// one of the two is set at Open.
+	TracerProvider trace.TracerProvider
+	// MeterProvider receives db.client.operation.duration, the security
+	// event counter and the secret age gauge. nil means the global
+	// provider (otel.SetMeterProvider). The posture item monitoring is a
+	// warning until one of the two is set.
+	MeterProvider metric.MeterProvider
+
 	// Secrets resolves credential references in provider settings. nil
 	// means a cached resolver for env:// and file://, plus every scheme
 	// whose package the program imports: awssm:// (package secrets/awssm,
@@ -123,9 +138,23 @@ func configFromEnv(provider, field string) (Config, error) {
 }
 
 // Open connects to the configured provider, pings it (unless
-// Config.SkipPing) and returns it wrapped in dbservice.Guard. On error it
-// closes whatever it opened. The caller closes the Service.
+// Config.SkipPing) and returns it wrapped in dbservice.Guard, and that in
+// the OpenTelemetry layer of package dbservice/telemetry (outermost, so
+// refused input is traced and counted too). On error it closes whatever it
+// opened. The caller closes the Service.
 func Open(ctx context.Context, cfg Config) (dbservice.Service, error) {
+	tel := telemetry.New(telemetry.Options{TracerProvider: cfg.TracerProvider, MeterProvider: cfg.MeterProvider})
+	// The provider keeps this context for its background work (a CouchDB
+	// login), so the security events of that work reach tel too.
+	ctx = tel.Context(ctx)
+	svc, err := open(ctx, cfg, tel)
+	if e, ok := dbservice.ErrorEvent(err); ok && e.Kind == dbservice.EventInsecureTransport {
+		tel.Record(ctx, e.Kind, "open")
+	}
+	return svc, err
+}
+
+func open(ctx context.Context, cfg Config, tel *telemetry.Telemetry) (dbservice.Service, error) {
 	name := cfg.Provider
 	if v := reflect.ValueOf(cfg.Settings); v.Kind() == reflect.Pointer && v.IsNil() {
 		cfg.Settings = nil // a typed nil pointer is no settings, not a panic
@@ -153,7 +182,11 @@ func Open(ctx context.Context, cfg Config) (dbservice.Service, error) {
 		o.closeExtra()
 		return nil, err
 	}
-	res, err := d.Open(ctx, cfg.Settings, driver.Env{Limits: cfg.Policy.Limits, Secrets: r, Cursors: cursors})
+	env := driver.Env{Limits: cfg.Policy.Limits, Secrets: r, Cursors: cursors}
+	if tel.TracerConfigured() {
+		env.TracerProvider = tel.TracerProvider()
+	}
+	res, err := d.Open(ctx, cfg.Settings, env)
 	if err != nil {
 		o.closeExtra()
 		return nil, err
@@ -171,7 +204,10 @@ func Open(ctx context.Context, cfg Config) (dbservice.Service, error) {
 		p.Audit = slog.Default()
 	}
 	o.audit = p.Audit
-	o.Service = dbservice.Guard(res.Service, p)
+	o.Service = tel.Wrap(dbservice.Guard(res.Service, p))
+	if c, ok := r.(telemetry.SecretAges); ok {
+		o.stopObserving = tel.ObserveSecrets(c)
+	}
 	return o, nil
 }
 

@@ -26,6 +26,18 @@ echo "== go vet"
 go vet ./...
 echo "== staticcheck $STATICCHECK_VERSION"
 go run "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION" ./...
+echo "== promtool (examples/monitoring alert rules)"
+# Installed into .cache/ from Debian's prometheus package (pinned,
+# checksum-verified); examples/monitoring's tests run it. Missing, those
+# tests skip, or fail under SECUREDB_REQUIRE_SERVERS=1.
+if PROMTOOL=$(scripts/promtool.sh); then
+    export PROMTOOL
+else
+    case "${SECUREDB_REQUIRE_SERVERS:-}" in
+    ""|0|false|no) echo "WARNING: promtool could not be installed; the alert rule tests will SKIP" >&2 ;;
+    *) echo "promtool could not be installed and SECUREDB_REQUIRE_SERVERS is set" >&2; exit 1 ;;
+    esac
+fi
 # The three-node cluster serves `make test-faults` only (see
 # scripts/test-faults.sh).
 servers=$(scripts/servers.sh list | grep -vx couchdb-cluster | tr '\n' ' ')

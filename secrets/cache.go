@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,6 +38,11 @@ type Options struct {
 	// Logger, when set, records at Warn level each time a stale value is
 	// served, with the reference and the backend error (never the value).
 	Logger *slog.Logger
+	// OnRefresh, when set, is called after each Refresh call fetched a
+	// reference anew from its source (a forced refresh, such as after a
+	// 401), with the caller's context and the reference (never the
+	// value). securedb.Open counts these as security events.
+	OnRefresh func(ctx context.Context, ref string)
 }
 
 // CachedResolver caches another [Resolver]; see [Cache]. It is safe for
@@ -60,6 +66,32 @@ type CachedResolver struct {
 type entry struct {
 	value   Secret
 	expires time.Time
+	fetched time.Time
+}
+
+// Fetch says when a cached reference was last fetched from its source.
+type Fetch struct {
+	// Scheme is the reference's scheme: "env", "file", "awssm", "gcpsm".
+	Scheme string
+	// At is when the value now cached was fetched.
+	At time.Time
+}
+
+// Fetched lists when each cached secret was fetched from its source, for
+// a gauge of secret age. It names schemes only, never references or
+// values.
+func (c *CachedResolver) Fetched() []Fetch {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make([]Fetch, 0, len(c.entries))
+	for ref, e := range c.entries {
+		scheme := "other"
+		if i := strings.Index(ref, "://"); i > 0 {
+			scheme = ref[:i]
+		}
+		out = append(out, Fetch{Scheme: scheme, At: e.fetched})
+	}
+	return out
 }
 
 // Cache wraps r with a cache keyed by the reference string:
@@ -122,7 +154,11 @@ func (c *CachedResolver) Resolve(ctx context.Context, ref string) (Secret, error
 // old entry is kept for other callers and the error is returned. Concurrent
 // Refresh calls for one reference share one backend call.
 func (c *CachedResolver) Refresh(ctx context.Context, ref string) (Secret, error) {
-	return c.fetch(ctx, ref, kindRefresh)
+	s, err := c.fetch(ctx, ref, kindRefresh)
+	if err == nil && c.opts.OnRefresh != nil {
+		c.opts.OnRefresh(ctx, ref)
+	}
+	return s, err
 }
 
 // Invalidate drops the cached value for ref, so the next Resolve asks the
@@ -200,10 +236,11 @@ func (c *CachedResolver) store(ref string, s Secret, gen uint64) {
 	if c.opts.Jitter > 0 {
 		ttl -= c.jitter(c.opts.Jitter)
 	}
-	expires := c.now().Add(ttl)
+	now := c.now()
+	expires := now.Add(ttl)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.gen == gen {
-		c.entries[ref] = &entry{value: s, expires: expires}
+		c.entries[ref] = &entry{value: s, expires: expires, fetched: now}
 	}
 }

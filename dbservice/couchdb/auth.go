@@ -268,9 +268,9 @@ func (s *session) authenticate(ctx context.Context, refresh bool) error {
 	}
 	switch {
 	case errors.Is(err, errRefused):
-		return s.refused(fmt.Errorf("%w: couchdb refused the password of user %s (it was fetched again from its source)", dbservice.ErrUnauthorized, s.user), 0)
+		return s.refused(ctx, fmt.Errorf("%w: couchdb refused the password of user %s (it was fetched again from its source)", dbservice.ErrUnauthorized, s.user), 0)
 	case errors.Is(err, errLockedOut):
-		return s.refused(fmt.Errorf("%w: couchdb has locked user %s out for a while after repeated failed logins ([chttpd_auth_lockout]); the provider waits before trying again", dbservice.ErrUnauthorized, s.user), lockoutWindow)
+		return s.refused(ctx, fmt.Errorf("%w: couchdb has locked user %s out for a while after repeated failed logins ([chttpd_auth_lockout]); the provider waits before trying again", dbservice.ErrUnauthorized, s.user), lockoutWindow)
 	case err != nil:
 		return err
 	}
@@ -396,8 +396,13 @@ func (s *session) throttled() error {
 
 // refused records a refused login and returns it as a loginError; wait,
 // when longer, replaces the backoff.
-func (s *session) refused(err error, wait time.Duration) error {
+func (s *session) refused(ctx context.Context, err error, wait time.Duration) error {
 	s.log.Warn("couchdb refused the login", "user", s.user)
+	reason := "login"
+	if wait > 0 {
+		reason = "lockout"
+	}
+	dbservice.ReportSecurityEvent(ctx, dbservice.EventAuthFailure, reason)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.streak++

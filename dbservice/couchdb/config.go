@@ -19,6 +19,7 @@ import (
 
 	"github.com/securedb-go/securedb/dbservice"
 	"github.com/securedb-go/securedb/validate"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // The environment variables FromEnv reads.
@@ -119,6 +120,11 @@ type Config struct {
 	// Logger receives the provider's notices (sessions renewed, logins
 	// refused); nil means slog.Default(). Records never hold credentials.
 	Logger *slog.Logger
+	// TracerProvider, when set, traces every HTTP request to CouchDB
+	// (otelhttp), so the requests of one call nest under its securedb
+	// span. securedb.Open sets it from Config.TracerProvider or a global
+	// provider set before Open; nil adds no HTTP instrumentation.
+	TracerProvider trace.TracerProvider
 }
 
 // FromEnv returns the Config described by the environment:
@@ -378,6 +384,9 @@ func (c Config) String() string {
 	}
 	if c.Transport != nil {
 		b.WriteString(", Transport: set")
+	}
+	if c.TracerProvider != nil {
+		b.WriteString(", TracerProvider: set")
 	}
 	b.WriteString("}")
 	return b.String()

@@ -32,6 +32,9 @@ func open(ctx context.Context, cc Config, env driver.Env) (driver.Opened, error)
 	if cc.Cursors == nil {
 		cc.Cursors = env.Cursors
 	}
+	if cc.TracerProvider == nil {
+		cc.TracerProvider = env.TracerProvider
+	}
 	var out driver.Opened
 	r := env.Secrets
 	// Refuse what the settings themselves make insecure or invalid (plain

@@ -30,6 +30,7 @@ import (
 	"github.com/securedb-go/securedb/dbservice"
 	"github.com/securedb-go/securedb/secrets"
 	"github.com/securedb-go/securedb/validate"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Driver opens one kind of provider.
@@ -64,6 +65,11 @@ type Env struct {
 	// Cursors signs page cursors; a driver uses it when its settings name
 	// no signer of their own. nil means dbservice.ProcessCursorSigner.
 	Cursors *dbservice.CursorSigner
+	// TracerProvider, when set, is the OpenTelemetry provider securedb's
+	// own spans come from; a driver hands it to its SDK client so the
+	// client's spans nest under securedb's. nil means no tracing was
+	// configured: the driver adds no instrumentation.
+	TracerProvider trace.TracerProvider
 }
 
 // String describes the environment without the resolver's or the
@@ -73,7 +79,11 @@ func (e Env) String() string {
 	if e.Secrets != nil {
 		sec = "set"
 	}
-	return fmt.Sprintf("driver.Env{Limits: %+v, Secrets: %s, Cursors: %s}", e.Limits, sec, e.Cursors.String())
+	tp := ""
+	if e.TracerProvider != nil {
+		tp = ", TracerProvider: set"
+	}
+	return fmt.Sprintf("driver.Env{Limits: %+v, Secrets: %s, Cursors: %s%s}", e.Limits, sec, e.Cursors.String(), tp)
 }
 
 // GoString implements fmt.GoStringer with the same text as String.

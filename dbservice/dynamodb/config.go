@@ -18,6 +18,7 @@ import (
 
 	"github.com/securedb-go/securedb/dbservice"
 	"github.com/securedb-go/securedb/validate"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // The environment variables FromEnv reads.
@@ -103,6 +104,12 @@ type Config struct {
 	// Logger receives the provider's and the AWS SDK's warnings; nil means
 	// slog.Default().
 	Logger *slog.Logger
+	// TracerProvider, when set, receives the AWS SDK's own spans (each
+	// attempt, signing, the HTTP round trip), nested under the securedb
+	// span of the call. securedb.Open sets it from Config.TracerProvider
+	// or a global provider set before Open; nil leaves the SDK's no-op
+	// tracer.
+	TracerProvider trace.TracerProvider
 }
 
 // FromEnv returns the Config described by the environment:
@@ -273,6 +280,9 @@ func (c Config) String() string {
 	if c.CallTimeout != 0 {
 		b.WriteString(", CallTimeout: ")
 		b.WriteString(c.CallTimeout.String())
+	}
+	if c.TracerProvider != nil {
+		b.WriteString(", TracerProvider: set")
 	}
 	b.WriteString("}")
 	return b.String()

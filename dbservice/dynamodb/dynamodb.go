@@ -60,6 +60,13 @@ var (
 	_ dbservice.PostureChecker = (*Service)(nil)
 )
 
+// DBSystemName implements telemetry.Describer: "aws.dynamodb".
+func (s *Service) DBSystemName() string { return "aws.dynamodb" }
+
+// DBNamespace implements telemetry.Describer. DynamoDB has no database
+// above its tables, so there is none (the SDK's spans carry the region).
+func (s *Service) DBNamespace(string) string { return "" }
+
 // New returns a Service for cfg. It checks the configuration and builds the
 // client but makes no network call; use Ping to check connectivity and
 // credentials. A plain-HTTP endpoint off loopback is ErrInsecure unless
@@ -128,6 +135,9 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		}
 		o.APIOptions = append(o.APIOptions, callTimeoutMiddleware(timeout))
 		o.Logger = sdkLogger(log)
+		if cfg.TracerProvider != nil {
+			o.TracerProvider = otelTracerProvider{cfg.TracerProvider}
+		}
 		if ep != nil {
 			o.BaseEndpoint = aws.String(ep.String())
 			// DynamoDB Local omits the X-Amz-Crc32 header on error answers,

@@ -26,6 +26,9 @@ func open(ctx context.Context, dc Config, env driver.Env) (driver.Opened, error)
 	if dc.Cursors == nil {
 		dc.Cursors = env.Cursors
 	}
+	if dc.TracerProvider == nil {
+		dc.TracerProvider = env.TracerProvider
+	}
 	svc, err := New(ctx, dc)
 	if err != nil {
 		return driver.Opened{}, err

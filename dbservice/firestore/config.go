@@ -15,6 +15,7 @@ import (
 
 	"github.com/securedb-go/securedb/dbservice"
 	"github.com/securedb-go/securedb/validate"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // The environment variables FromEnv reads.
@@ -97,6 +98,14 @@ type Config struct {
 	// slog.Default(). It is not handed to the SDK, whose debug logging can
 	// include request payloads.
 	Logger *slog.Logger
+	// TracerProvider, when set, traces the client's gRPC calls (otelgrpc)
+	// under the securedb span of each call, in place of the client
+	// library's own gRPC instrumentation. The library's spans for its own
+	// methods (cloud.google.com/go/firestore.DocumentRef.Get, ...) always
+	// come from the global provider (otel.SetTracerProvider). securedb.Open
+	// sets it from Config.TracerProvider or a global provider set before
+	// Open; nil leaves the client as it is.
+	TracerProvider trace.TracerProvider
 }
 
 // FromEnv returns the Config described by the environment:
@@ -240,6 +249,9 @@ func (c Config) String() string {
 		b.WriteString(", ClientOptions: ")
 		b.WriteString(strconv.Itoa(n))
 		b.WriteString(" [REDACTED]")
+	}
+	if c.TracerProvider != nil {
+		b.WriteString(", TracerProvider: set")
 	}
 	b.WriteString("}")
 	return b.String()

@@ -22,6 +22,8 @@ import (
 
 	"github.com/securedb-go/securedb/dbservice"
 	"github.com/securedb-go/securedb/validate"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
 )
 
 // Service is a dbservice.Service on Cloud Firestore (or its emulator). It
@@ -42,6 +44,9 @@ type Service struct {
 	// the data client's credentials in production, nil on the emulator,
 	// which has no Admin API.
 	adminOpts []option.ClientOption
+	// namespace is db.namespace for telemetry; "" when the project is
+	// detected at run time.
+	namespace string
 }
 
 var (
@@ -54,6 +59,13 @@ var (
 // a document is at most 1 MiB, so this leaves ample room without letting
 // a server make the client allocate without limit.
 const maxRecvBytes = 32 << 20
+
+// DBSystemName implements telemetry.Describer: "gcp.firestore", a name of
+// this module's own (the semantic conventions have none for Firestore).
+func (s *Service) DBSystemName() string { return "gcp.firestore" }
+
+// DBNamespace implements telemetry.Describer: projects/P/databases/D.
+func (s *Service) DBNamespace(string) string { return s.namespace }
 
 // New returns a Service for cfg. It checks the configuration and builds the
 // client; the only I/O is reading CredentialsFile (production) to check its
@@ -101,6 +113,15 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		}
 		project = firestore.DetectProjectID
 	}
+	var traced []option.ClientOption
+	if cfg.TracerProvider != nil {
+		traced = []option.ClientOption{
+			option.WithTelemetryDisabled(),
+			option.WithGRPCDialOption(grpc.WithStatsHandler(otelgrpc.NewClientHandler(
+				otelgrpc.WithTracerProvider(cfg.TracerProvider),
+				otelgrpc.WithMeterProvider(metricnoop.NewMeterProvider())))),
+		}
+	}
 	var opts []option.ClientOption
 	switch {
 	case sdkDials:
@@ -121,6 +142,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 				MinConnectTimeout: 5 * time.Second,
 			})),
 		}
+		base = append(base, traced...)
 		conn, err := gtransport.DialInsecure(ctx, append(base, cfg.ClientOptions...)...)
 		if err != nil {
 			return nil, openErr(fmt.Errorf("%w: cannot set up a connection to the emulator at %s", dbservice.ErrUnavailable, host))
@@ -135,6 +157,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 			}
 			opts = append(opts, o)
 		}
+		opts = append(opts, traced...)
 		opts = append(opts, cfg.ClientOptions...)
 		s.adminOpts = opts
 	}
@@ -154,6 +177,9 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, openErr(fmt.Errorf("%w: cannot create the firestore client: no usable Google credentials or project (Application Default Credentials, %s, %s)", dbservice.ErrUnauthorized, EnvCredentials, EnvProjectID))
 	}
 	s.client = client
+	if project != firestore.DetectProjectID {
+		s.namespace = "projects/" + project + "/databases/" + s.database
+	}
 	log.Debug("firestore: client ready", "provider", provider, "database", s.database, "emulator", host != "")
 	return s, nil
 }

@@ -26,6 +26,9 @@ func open(ctx context.Context, fc Config, env driver.Env) (driver.Opened, error)
 	if fc.Cursors == nil {
 		fc.Cursors = env.Cursors
 	}
+	if fc.TracerProvider == nil {
+		fc.TracerProvider = env.TracerProvider
+	}
 	svc, err := New(ctx, fc)
 	if err != nil {
 		return driver.Opened{}, err
