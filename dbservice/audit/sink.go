@@ -82,6 +82,7 @@ type Sink struct {
 	tree     *frontier
 	since    int   // records since the last checkpoint
 	failed   error // set when a fail-closed Sink lost a line
+	lost     int   // records a fail-closed Sink refused since it failed
 	closed   bool
 	buf      []byte
 	failures atomic.Uint64
@@ -92,7 +93,7 @@ type Sink struct {
 
 // New returns a Sink that starts a new trail on w.
 func New(w io.Writer, opts Options) *Sink {
-	return newSink(w, opts, nil)
+	return newSink(w, opts, nil, nil)
 }
 
 // Resume returns a Sink that continues the trail read from trail (every
@@ -106,7 +107,7 @@ func Resume(w io.Writer, trail io.Reader, opts Options) (*Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newSink(w, opts, &resumeState{seq: rep.Records, prev: v.h, head: v.lastRec.hash, tree: v.tree.(*frontier).clone(), since: int(rep.Unsigned)}), nil
+	return newSink(w, opts, &resumeState{seq: rep.Records, prev: v.h, head: v.lastRec.hash, tree: v.tree.(*frontier).clone(), since: int(rep.Unsigned)}, nil), nil
 }
 
 type resumeState struct {
@@ -116,7 +117,9 @@ type resumeState struct {
 	since      int
 }
 
-func newSink(w io.Writer, opts Options, st *resumeState) *Sink {
+// newSink makes a Sink; ticks, when not nil, replaces the checkpoint
+// ticker (for tests).
+func newSink(w io.Writer, opts Options, st *resumeState, ticks <-chan time.Time) *Sink {
 	s := &Sink{opts: opts, w: w, tree: &frontier{}, done: make(chan struct{})}
 	if st != nil {
 		s.seq, s.prev, s.head, s.tree, s.since = st.seq, st.prev, st.head, st.tree, st.since
@@ -131,13 +134,16 @@ func newSink(w io.Writer, opts Options, st *resumeState) *Sink {
 	if s.opts.CheckpointInterval == 0 {
 		s.opts.CheckpointInterval = DefaultCheckpointInterval
 	}
-	if opts.Signer != nil && s.opts.CheckpointInterval > 0 {
-		t := time.NewTicker(s.opts.CheckpointInterval)
+	if opts.Signer != nil && (s.opts.CheckpointInterval > 0 || ticks != nil) {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			defer t.Stop()
-			s.tick(t.C)
+			if ticks == nil {
+				t := time.NewTicker(s.opts.CheckpointInterval)
+				defer t.Stop()
+				ticks = t.C
+			}
+			s.tick(ticks)
 		}()
 	}
 	return s
@@ -190,6 +196,7 @@ func (s *Sink) appendLocked(rec *dbservice.AuditRecord) error {
 		return fmt.Errorf("%w: audit trail closed", dbservice.ErrClosed)
 	}
 	if s.failed != nil && !s.opts.FailOpen {
+		s.lost++
 		return s.failed
 	}
 	var tb [40]byte
@@ -224,6 +231,7 @@ func (s *Sink) appendLocked(rec *dbservice.AuditRecord) error {
 	if werr != nil && !s.opts.FailOpen {
 		// The record is not part of the chain: after Rotate, the next one
 		// links to the last line that was written.
+		s.lost++
 		return s.fail(werr)
 	}
 	// Written, or lost by a fail-open Sink: the chain goes on as if it had
@@ -331,13 +339,27 @@ func (s *Sink) Records() int64 {
 // checks the files as one trail. Rotate always switches writers and clears
 // a fail-closed Sink's failure: it is how a trail is repaired. Its error
 // says the old writer's final checkpoint could not be written.
+//
+// A fail-closed Sink that lost records starts w with a record of op
+// "audit-gap", outcome "error" and error_kind "audit", whose count is the
+// number of operations it refused or could not record (0 when only a
+// checkpoint was lost): the trail verifies,
+// and says where and how much it missed.
 func (s *Sink) Rotate(w io.Writer) error {
 	s.mu.Lock()
+	wasFailed := s.failed != nil
 	err := s.checkpointLocked()
 	s.w, s.failed = w, nil
+	var gapErr error
+	if wasFailed {
+		gap := dbservice.AuditRecord{Op: "audit-gap", Outcome: "error", ErrorKind: "audit", Count: s.lost, HasCount: true}
+		s.lost = 0
+		gapErr = s.appendLocked(&gap)
+	}
 	s.mu.Unlock()
 	s.report(err)
-	return err
+	s.report(gapErr)
+	return errors.Join(err, gapErr)
 }
 
 // TrailInfo implements dbservice.AuditTrail.
