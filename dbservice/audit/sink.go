@@ -154,10 +154,7 @@ func (s *Sink) tick(c <-chan time.Time) {
 	for {
 		select {
 		case <-c:
-			s.mu.Lock()
-			err := s.checkpointLocked()
-			s.mu.Unlock()
-			s.report(err)
+			_ = s.locked(s.checkpointLocked)
 		case <-s.done:
 			return
 		}
@@ -181,10 +178,7 @@ func (s *Sink) Ready() error {
 // Append implements dbservice.AuditTrail: it writes one record and, when
 // CheckpointEvery records have accumulated, a checkpoint.
 func (s *Sink) Append(_ context.Context, rec dbservice.AuditRecord) error {
-	s.mu.Lock()
-	err := s.appendLocked(&rec)
-	s.mu.Unlock()
-	s.report(err)
+	err := s.locked(func() error { return s.appendLocked(&rec) })
 	if s.opts.FailOpen {
 		return nil
 	}
@@ -276,10 +270,21 @@ func plainName(v string) bool {
 // Checkpoint writes a checkpoint now, if records were added since the last
 // one and the Sink has a Signer.
 func (s *Sink) Checkpoint() error {
+	return s.locked(s.checkpointLocked)
+}
+
+// locked runs f under the Sink's lock and then, outside it, tells OnError
+// about each new write failure (not about operations refused because of
+// an earlier one).
+func (s *Sink) locked(f func() error) error {
 	s.mu.Lock()
-	err := s.checkpointLocked()
+	before := s.failures.Load()
+	err := f()
+	fresh := s.failures.Load() != before
 	s.mu.Unlock()
-	s.report(err)
+	if fresh && s.opts.OnError != nil {
+		s.opts.OnError(err)
+	}
 	return err
 }
 
@@ -316,12 +321,6 @@ func (s *Sink) fail(cause error) error {
 	return err
 }
 
-func (s *Sink) report(err error) {
-	if err != nil && s.opts.OnError != nil && !errors.Is(err, dbservice.ErrClosed) {
-		s.opts.OnError(err)
-	}
-}
-
 // Failures returns how many records and checkpoints could not be written.
 func (s *Sink) Failures() uint64 { return s.failures.Load() }
 
@@ -346,19 +345,18 @@ func (s *Sink) Records() int64 {
 // checkpoint was lost): the trail verifies,
 // and says where and how much it missed.
 func (s *Sink) Rotate(w io.Writer) error {
-	s.mu.Lock()
-	wasFailed := s.failed != nil
-	err := s.checkpointLocked()
-	s.w, s.failed = w, nil
-	var gapErr error
-	if wasFailed {
+	var err error
+	gapErr := s.locked(func() error {
+		wasFailed := s.failed != nil
+		err = s.checkpointLocked()
+		s.w, s.failed = w, nil
+		if !wasFailed {
+			return nil
+		}
 		gap := dbservice.AuditRecord{Op: "audit-gap", Outcome: "error", ErrorKind: "audit", Count: s.lost, HasCount: true}
 		s.lost = 0
-		gapErr = s.appendLocked(&gap)
-	}
-	s.mu.Unlock()
-	s.report(err)
-	s.report(gapErr)
+		return s.appendLocked(&gap)
+	})
 	return errors.Join(err, gapErr)
 }
 
@@ -376,16 +374,18 @@ func (s *Sink) TrailInfo() dbservice.AuditTrailInfo {
 // Close writes a last checkpoint and stops the Sink; it does not close the
 // writer. Operations after Close fail with dbservice.ErrClosed.
 func (s *Sink) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return nil
+	already := false
+	err := s.locked(func() error {
+		if already = s.closed; already {
+			return nil
+		}
+		err := s.checkpointLocked()
+		s.closed = true
+		return err
+	})
+	if !already {
+		close(s.done)
+		s.wg.Wait()
 	}
-	err := s.checkpointLocked()
-	s.closed = true
-	s.mu.Unlock()
-	close(s.done)
-	s.wg.Wait()
-	s.report(err)
 	return err
 }
