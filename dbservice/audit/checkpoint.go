@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"crypto/sha256"
 	"encoding/base64"
 	"strconv"
 	"strings"
@@ -17,7 +16,7 @@ const checkpointOrigin = "securedb audit trail"
 
 // formatCheckpoint is the text a checkpoint signs: the number of records,
 // the Merkle root over them and the SHA-256 of the last record line.
-func formatCheckpoint(n int64, root tlog.Hash, head [sha256.Size]byte) string {
+func formatCheckpoint(n int64, root tlog.Hash, head tlog.Hash) string {
 	return checkpointOrigin + "\n" + strconv.FormatInt(n, 10) + "\n" +
 		base64.StdEncoding.EncodeToString(root[:]) + "\n" +
 		"chain " + base64.StdEncoding.EncodeToString(head[:]) + "\n"
@@ -25,7 +24,7 @@ func formatCheckpoint(n int64, root tlog.Hash, head [sha256.Size]byte) string {
 
 // parseCheckpoint reads formatCheckpoint's text back; ok is false for any
 // other text.
-func parseCheckpoint(text string) (n int64, root tlog.Hash, head [sha256.Size]byte, ok bool) {
+func parseCheckpoint(text string) (n int64, root tlog.Hash, head tlog.Hash, ok bool) {
 	parts := strings.Split(text, "\n")
 	if len(parts) != 5 || parts[0] != checkpointOrigin || parts[4] != "" || !strings.HasPrefix(parts[3], "chain ") {
 		return 0, root, head, false
@@ -39,7 +38,7 @@ func parseCheckpoint(text string) (n int64, root tlog.Hash, head [sha256.Size]by
 		return 0, root, head, false
 	}
 	h, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(parts[3], "chain "))
-	if err != nil || len(h) != sha256.Size {
+	if err != nil || len(h) != tlog.HashSize {
 		return 0, root, head, false
 	}
 	copy(root[:], r)

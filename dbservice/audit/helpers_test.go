@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"strings"
 	"testing"
 	"time"
@@ -99,3 +100,10 @@ var errDiskFull = errorString("no space left on device")
 type errorString string
 
 func (e errorString) Error() string { return string(e) }
+
+// leafHash is what "prev" holds: the RFC 6962 leaf hash of the line before,
+// SHA-256 of a zero byte and the line, which is also the line's leaf in
+// the checkpoints' Merkle tree.
+func leafHash(line string) [sha256.Size]byte {
+	return sha256.Sum256(append([]byte{0}, line...))
+}

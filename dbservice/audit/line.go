@@ -2,13 +2,14 @@ package audit
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 // line is one trail line in memory, record or checkpoint. The encoding of
@@ -30,7 +31,7 @@ type line struct {
 	count      int64
 	hasCount   bool
 	durationNS int64
-	prev       [sha256.Size]byte
+	prev       tlog.Hash
 }
 
 // appendLine appends l's canonical encoding, without the newline.
@@ -161,7 +162,7 @@ func parseLine(data []byte) (*line, error) {
 			return nil, errNotCanonical
 		}
 		prev, err := base64.StdEncoding.DecodeString(w.Prev)
-		if err != nil || len(prev) != sha256.Size {
+		if err != nil || len(prev) != tlog.HashSize {
 			return nil, errNotCanonical
 		}
 		l.seq, l.time, l.op, l.collection, l.id, l.principal = *w.Seq, []byte(w.Time), w.Op, w.Collection, w.ID, w.Principal

@@ -2,7 +2,6 @@ package audit
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -77,8 +76,8 @@ type Sink struct {
 	mu       sync.Mutex
 	w        io.Writer
 	seq      int64             // sequence number of the next record
-	prev     [sha256.Size]byte // hash of the last line written
-	head     [sha256.Size]byte // hash of the last record line
+	prev     tlog.Hash // hash of the last line written
+	head     tlog.Hash // hash of the last record line
 	tree     *frontier
 	since    int   // records since the last checkpoint
 	failed   error // set when a fail-closed Sink lost a line
@@ -112,7 +111,7 @@ func Resume(w io.Writer, trail io.Reader, opts Options) (*Sink, error) {
 
 type resumeState struct {
 	seq        int64
-	prev, head [sha256.Size]byte
+	prev, head tlog.Hash
 	tree       *frontier
 	since      int
 }
@@ -215,8 +214,8 @@ func (s *Sink) appendLocked(rec *dbservice.AuditRecord) error {
 		l.outcome = "unknown"
 	}
 	s.buf = appendLine(s.buf[:0], &l)
-	h := sha256.Sum256(s.buf)
-	hashes, err := tlog.StoredHashes(s.seq, s.buf, s.tree)
+	h := tlog.RecordHash(s.buf)
+	hashes, err := tlog.StoredHashesForRecordHash(s.seq, h, s.tree)
 	if err != nil {
 		return s.fail(err) // the frontier is the Sink's own; this is a bug
 	}
@@ -301,7 +300,7 @@ func (s *Sink) checkpointLocked() error {
 		return s.fail(err)
 	}
 	s.buf = appendLine(s.buf[:0], &line{checkpoint: string(signed)})
-	h := sha256.Sum256(s.buf)
+	h := tlog.RecordHash(s.buf)
 	s.buf = append(s.buf, '\n')
 	if _, err := s.w.Write(s.buf); err != nil {
 		return s.fail(err)

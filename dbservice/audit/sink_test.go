@@ -41,7 +41,7 @@ func TestARecordHoldsGuardsFieldsAndTheHashOfTheLineBefore(t *testing.T) {
 		}
 	}
 	zero := make([]byte, sha256.Size)
-	h := sha256.Sum256([]byte(lines[0]))
+	h := leafHash(lines[0])
 	want := [2]map[string]any{
 		{"seq": 0.0, "time": "2026-12-01T07:30:00.123456789Z", "op": "query", "collection": "agents", "principal": "svc-1", "outcome": "ok", "count": 2.0, "duration_ns": 1.5e6, "prev": b64(zero)},
 		{"seq": 1.0, "time": "2026-12-01T07:30:00.123456789Z", "op": "get", "collection": "agents", "id": "a1", "outcome": "rejected", "error_kind": "not_found", "duration_ns": 1e6, "prev": b64(h[:])},

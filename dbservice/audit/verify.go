@@ -2,7 +2,6 @@ package audit
 
 import (
 	"bufio"
-	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -231,8 +230,8 @@ func (ls *lines) next() (*rawLine, error) {
 // recLine is what the verifier remembers of an accepted record.
 type recLine struct {
 	pos
-	hash [sha256.Size]byte
-	prev [sha256.Size]byte
+	hash tlog.Hash
+	prev tlog.Hash
 }
 
 // recent remembers the hashes of the last records, to tell a repeated
@@ -244,7 +243,7 @@ type verifier struct {
 	tree  hashStore
 
 	e       int64             // sequence number the next record must have
-	h       [sha256.Size]byte // hash of the last accepted line
+	h       tlog.Hash // hash of the last accepted line
 	last    pos               // where the last accepted line is
 	lastRec recLine           // the last accepted record
 	ring    [recent]struct {
@@ -344,7 +343,7 @@ func (v *verifier) step(cur, nxt *rawLine) *Break {
 		}
 		return brk(cur.pos, Modified, "not a trail line in canonical form")
 	}
-	h := sha256.Sum256(cur.data)
+	h := tlog.RecordHash(cur.data)
 	if l.checkpoint != "" {
 		return v.checkpoint(cur, l.checkpoint, h)
 	}
@@ -380,7 +379,7 @@ func (v *verifier) step(cur, nxt *rawLine) *Break {
 		}
 		return brk(cur.pos, Inserted, "a second record %d, after record %d", s, v.e-1)
 	}
-	hashes, err := tlog.StoredHashes(v.e, cur.data, v.tree)
+	hashes, err := tlog.StoredHashesForRecordHash(v.e, h, v.tree)
 	if err != nil {
 		return brk(cur.pos, Modified, "tree: %v", err)
 	}
@@ -395,7 +394,7 @@ func (v *verifier) step(cur, nxt *rawLine) *Break {
 	return nil
 }
 
-func (v *verifier) checkpoint(cur *rawLine, signed string, h [sha256.Size]byte) *Break {
+func (v *verifier) checkpoint(cur *rawLine, signed string, h tlog.Hash) *Break {
 	if v.cp.n > 0 && signed == v.cp.text {
 		return brk(cur.pos, Duplicated, "repeats the checkpoint at %s", v.cp.at)
 	}

@@ -2,7 +2,6 @@ package audit_test
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -24,7 +23,7 @@ var prevField = regexp.MustCompile(`"prev":"[^"]*"`)
 // each, as an attacker without the signing key can.
 func rechain(lines []string, from, to int) {
 	for i := from; i < to; i++ {
-		h := sha256.Sum256([]byte(lines[i-1]))
+		h := leafHash(lines[i-1])
 		lines[i] = prevField.ReplaceAllString(lines[i], `"prev":"`+base64.StdEncoding.EncodeToString(h[:])+`"`)
 	}
 }
@@ -221,7 +220,7 @@ func TestRotationKeepsTheChainAcrossFiles(t *testing.T) {
 	var firstPrev struct{ Prev []byte }
 	_ = json.Unmarshal([]byte(l2[0]), &first)
 	_ = json.Unmarshal([]byte(l2[0]), &firstPrev)
-	if h := sha256.Sum256([]byte(l1[len(l1)-1])); first.Seq != 5 || !bytes.Equal(firstPrev.Prev, h[:]) {
+	if h := leafHash(l1[len(l1)-1]); first.Seq != 5 || !bytes.Equal(firstPrev.Prev, h[:]) {
 		t.Fatalf("the second file starts with seq %d linking to %x, want seq 5 linking to the first file's last line %x", first.Seq, firstPrev.Prev, h)
 	}
 
