@@ -75,7 +75,7 @@ type Sink struct {
 
 	mu       sync.Mutex
 	w        io.Writer
-	seq      int64             // sequence number of the next record
+	seq      int64     // sequence number of the next record
 	prev     tlog.Hash // hash of the last line written
 	head     tlog.Hash // hash of the last record line
 	tree     *frontier

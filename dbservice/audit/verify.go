@@ -242,10 +242,10 @@ type verifier struct {
 	known note.Verifiers
 	tree  hashStore
 
-	e       int64             // sequence number the next record must have
+	e       int64     // sequence number the next record must have
 	h       tlog.Hash // hash of the last accepted line
-	last    pos               // where the last accepted line is
-	lastRec recLine           // the last accepted record
+	last    pos       // where the last accepted line is
+	lastRec recLine   // the last accepted record
 	ring    [recent]struct {
 		seq int64
 		rec recLine
