@@ -53,6 +53,8 @@ type Break struct {
 	Detail string
 }
 
+// Error says where and how: "audit: trail-2.jsonl:7: deleted: record 5 is
+// missing before this line".
 func (b *Break) Error() string {
 	where := "line " + strconv.Itoa(b.Line)
 	if b.File != "" {
@@ -356,7 +358,7 @@ func (v *verifier) step(cur, nxt *rawLine) *Break {
 		case v.e == 0 && v.last.line == 0:
 			return brk(cur.pos, Deleted, "the first record links to a line before it: the start of the trail (or an earlier file) is missing")
 		case v.last == v.lastRec.pos:
-			return brk(v.last, Modified, "the next record (%s) links to a different line", cur.pos)
+			return brk(v.last, Modified, "the next record (%s) links to a different line: this one was changed, or a checkpoint after it deleted", cur.pos)
 		default:
 			return brk(cur.pos, Modified, "record %d does not link to the checkpoint before it", s)
 		}
