@@ -312,6 +312,14 @@ func brk(p pos, k Kind, format string, args ...any) *Break {
 	return &Break{File: p.file, Line: p.line, Kind: k, Detail: fmt.Sprintf(format, args...)}
 }
 
+// from names p as seen from the line b: "line 7" within the same file.
+func (p pos) from(b pos) string {
+	if p.file == b.file {
+		return "line " + strconv.Itoa(p.line)
+	}
+	return p.String()
+}
+
 func (p pos) String() string {
 	if p.file == "" {
 		return "line " + strconv.Itoa(p.line)
@@ -358,7 +366,7 @@ func (v *verifier) step(cur, nxt *rawLine) *Break {
 		case v.e == 0 && v.last.line == 0:
 			return brk(cur.pos, Deleted, "the first record links to a line before it: the start of the trail (or an earlier file) is missing")
 		case v.last == v.lastRec.pos:
-			return brk(v.last, Modified, "the next record (%s) links to a different line: this one was changed, or a checkpoint after it deleted", cur.pos)
+			return brk(v.last, Modified, "the next record (%s) links to a different line: this one was changed, or a checkpoint after it deleted", cur.pos.from(v.last))
 		default:
 			return brk(cur.pos, Modified, "record %d does not link to the checkpoint before it", s)
 		}
@@ -374,10 +382,10 @@ func (v *verifier) step(cur, nxt *rawLine) *Break {
 		return brk(cur.pos, Deleted, "records %d to %d are missing before this line", v.e, s-1)
 	default: // s < v.e
 		if s == v.e-1 && l.prev == v.lastRec.prev && h != v.lastRec.hash {
-			return brk(v.lastRec.pos, Inserted, "record %d here is not the one the trail continues from (%s is)", s, cur.pos)
+			return brk(v.lastRec.pos, Inserted, "record %d here is not the one the trail continues from (%s is)", s, cur.pos.from(v.lastRec.pos))
 		}
 		if r := v.ring[s%recent]; r.seq == s && r.rec.hash == h {
-			return brk(cur.pos, Duplicated, "repeats record %d (%s)", s, r.rec.pos)
+			return brk(cur.pos, Duplicated, "repeats record %d (%s)", s, r.rec.pos.from(cur.pos))
 		}
 		return brk(cur.pos, Inserted, "a second record %d, after record %d", s, v.e-1)
 	}
@@ -398,7 +406,7 @@ func (v *verifier) step(cur, nxt *rawLine) *Break {
 
 func (v *verifier) checkpoint(cur *rawLine, signed string, h tlog.Hash) *Break {
 	if v.cp.n > 0 && signed == v.cp.text {
-		return brk(cur.pos, Duplicated, "repeats the checkpoint at %s", v.cp.at)
+		return brk(cur.pos, Duplicated, "repeats the checkpoint at %s", v.cp.at.from(cur.pos))
 	}
 	n, err := note.Open([]byte(signed), v.known)
 	var unverified *note.UnverifiedNoteError
@@ -435,7 +443,7 @@ func (v *verifier) checkpoint(cur *rawLine, signed string, h tlog.Hash) *Break {
 	}
 	want, err := tlog.TreeHash(v.e, v.tree)
 	if err != nil || want != root || head != v.lastRec.hash {
-		return brk(v.lastRec.pos, Modified, "the records up to here are not what the checkpoint at %s signs (this record changed, or one before it and the chain recomputed)", cur.pos)
+		return brk(v.lastRec.pos, Modified, "the records up to here are not what the checkpoint at %s signs (this record changed, or one before it and the chain recomputed)", cur.pos.from(v.lastRec.pos))
 	}
 	if v.onCheckpoint != nil {
 		v.onCheckpoint(size, signed)
