@@ -103,13 +103,12 @@ func TestVerifyFindsEveryTamperingAtItsLine(t *testing.T) {
 			return l
 		}, kind: audit.Modified, line: 4},
 		{name: "a checkpoint signed by another key is forged", mutate: func(l []string) []string {
-			n, err := note.Open([]byte(checkpointText(t, l[9])), note.VerifierList())
+			_, err := note.Open([]byte(checkpointText(t, l[9])), note.VerifierList())
 			var u *note.UnverifiedNoteError
 			if !errors.As(err, &u) {
 				t.Fatal(err)
 			}
-			n = u.Note
-			signed, err := note.Sign(&note.Note{Text: n.Text}, other)
+			signed, err := note.Sign(&note.Note{Text: u.Note.Text}, other)
 			if err != nil {
 				t.Fatal(err)
 			}
