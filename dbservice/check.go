@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"strconv"
+	"time"
 
 	"github.com/securedb-go/securedb/validate"
 )
@@ -51,7 +52,50 @@ func ApplyWriteOptions(opts ...WriteOption) (WriteOptions, error) {
 			return o, err
 		}
 	}
+	if o.Upsert && (o.IfRev != "" || o.IfAbsent) {
+		return o, &validate.Error{Field: "options", Reason: "Upsert excludes IfRev and IfAbsent"}
+	}
+	if o.expirySet {
+		now := time.Now()
+		switch {
+		case !o.ExpiresAt.After(now):
+			return o, &validate.Error{Field: "options", Reason: "ExpiresAt must be in the future"}
+		case o.ExpiresAt.Sub(now) > MaxExpiry:
+			return o, &validate.Error{Field: "options", Reason: "ExpiresAt is more than 100 years ahead"}
+		}
+		o.ExpiresAt = o.ExpiresAt.UTC().Truncate(time.Microsecond)
+	}
 	return o, nil
+}
+
+// ApplySaveOptions resolves the options of a Save: ApplyWriteOptions, and
+// Upsert is refused (it is an option of Update).
+func ApplySaveOptions(opts ...WriteOption) (WriteOptions, error) {
+	o, err := ApplyWriteOptions(opts...)
+	if err == nil && o.Upsert {
+		err = &validate.Error{Field: "options", Reason: "Upsert is an option of Update, not of Save"}
+	}
+	return o, err
+}
+
+// ApplyUpdateOptions resolves the options of an Update: ApplyWriteOptions,
+// and IfAbsent is refused (Upsert is Update's way to create).
+func ApplyUpdateOptions(opts ...WriteOption) (WriteOptions, error) {
+	o, err := ApplyWriteOptions(opts...)
+	if err == nil && o.IfAbsent {
+		err = &validate.Error{Field: "options", Reason: "IfAbsent is an option of Save; Update creates with Upsert"}
+	}
+	return o, err
+}
+
+// ApplyDeleteOptions resolves the options of a Delete or DeleteMany: only
+// IfRev applies (and only to Delete).
+func ApplyDeleteOptions(opts ...WriteOption) (WriteOptions, error) {
+	o, err := ApplyWriteOptions(opts...)
+	if err == nil && (o.IfAbsent || o.Upsert || o.expirySet) {
+		err = &validate.Error{Field: "options", Reason: "a delete takes only IfRev"}
+	}
+	return o, err
 }
 
 // CheckQuery validates q and returns it normalized: Limit defaulted, values
@@ -157,6 +201,10 @@ func checkCond(c Cond) (Cond, error) {
 			case string, float64:
 			default:
 				return c, &validate.Error{Field: "query.value", Reason: string(c.Op) + " takes a string or a number"}
+			}
+		case Prefix:
+			if _, ok := v.(string); !ok {
+				return c, &validate.Error{Field: "query.value", Reason: "prefix takes a string"}
 			}
 		}
 		out.Value = v

@@ -107,7 +107,7 @@ func (g *guard) Save(ctx context.Context, collection, id string, doc Doc, opts .
 	if err = g.checkTarget("save", collection, id, true); err != nil {
 		return "", err
 	}
-	if _, err = ApplyWriteOptions(opts...); err != nil {
+	if _, err = ApplySaveOptions(opts...); err != nil {
 		return "", NewError("save", "guard", collection, id, err)
 	}
 	if err = validate.CheckDoc(doc, g.p.Limits); err != nil {
@@ -124,7 +124,7 @@ func (g *guard) Delete(ctx context.Context, collection, id string, opts ...Write
 	if err = g.checkTarget("delete", collection, id, true); err != nil {
 		return err
 	}
-	if _, err = ApplyWriteOptions(opts...); err != nil {
+	if _, err = ApplyDeleteOptions(opts...); err != nil {
 		return NewError("delete", "guard", collection, id, err)
 	}
 	return g.next.Delete(ctx, collection, id, opts...)
@@ -247,7 +247,7 @@ func (g *guard) checkTarget(op, collection, id string, write bool) error {
 	if err := g.p.Collections.Check(collection); err != nil {
 		return NewError(op, "guard", collection, id, err)
 	}
-	if id != "" || op == "get" || op == "save" || op == "delete" {
+	if id != "" || op == "get" || op == "save" || op == "delete" || op == "update" {
 		if err := g.p.IDs.Check(id); err != nil {
 			return NewError(op, "guard", collection, id, err)
 		}

@@ -37,6 +37,20 @@ func matchCond(doc Doc, c Cond) bool {
 			}
 		}
 		return false
+	case Contains:
+		arr, isArr := v.([]any)
+		if !ok || !isArr {
+			return false
+		}
+		for _, e := range arr {
+			if equal(e, c.Value) {
+				return true
+			}
+		}
+		return false
+	case Prefix:
+		str, isStr := v.(string)
+		return ok && isStr && strings.HasPrefix(str, c.Value.(string))
 	case Gt, Gte, Lt, Lte:
 		if !ok {
 			return false
@@ -62,7 +76,7 @@ func matchCond(doc Doc, c Cond) bool {
 // Lookup returns the value at a dotted path and whether it is present.
 func Lookup(doc Doc, path string) (any, bool) {
 	var cur any = doc
-	for seg := range strings.SplitSeq(path, ".") {
+	for seg := range pathNames(path) {
 		m, ok := cur.(map[string]any)
 		if !ok {
 			return nil, false
@@ -138,7 +152,7 @@ func Project(doc Doc, fields []string) Doc {
 		if !ok {
 			continue
 		}
-		segs := strings.Split(f, ".")
+		segs := SplitPath(f)
 		m := out
 		for _, s := range segs[:len(segs)-1] {
 			next, ok := m[s].(map[string]any)

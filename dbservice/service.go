@@ -2,6 +2,7 @@ package dbservice
 
 import (
 	"context"
+	"time"
 )
 
 // Doc is a document in the JSON data model: string, float64, bool, nil,
@@ -21,6 +22,29 @@ type Service interface {
 	Save(ctx context.Context, collection, id string, doc Doc, opts ...WriteOption) (rev string, err error)
 	// Delete removes the document; ErrNotFound when there is none.
 	Delete(ctx context.Context, collection, id string, opts ...WriteOption) error
+	// Update changes fields of the stored document atomically, without
+	// replacing it: every mutation applies, in order, or none (see
+	// Mutation and ApplyMutations for the semantics). A missing document is
+	// ErrNotFound unless Upsert is given; IfRev makes it conditional;
+	// ExpiresAt sets a new expiry. It returns the new revision.
+	Update(ctx context.Context, collection, id string, mods []Mutation, opts ...WriteOption) (rev string, err error)
+	// GetMany reads the documents with the given IDs (at most MaxBatch, none
+	// twice): docs holds the ones found, in the order of ids, and missing
+	// the IDs that have no document, in the order of ids. An invalid ID
+	// anywhere in ids is ErrInvalid before any request.
+	GetMany(ctx context.Context, collection string, ids []string) (docs []Doc, missing []string, err error)
+	// DeleteMany removes the documents with the given IDs (at most
+	// MaxBatch, none twice); IDs with no document are skipped, so a retry
+	// after an error is safe. It is not atomic across documents: after an
+	// error some may be deleted. An invalid ID anywhere in ids is
+	// ErrInvalid and deletes nothing.
+	DeleteMany(ctx context.Context, collection string, ids []string) error
+	// Count returns how many documents match where (conditions as in
+	// Query.Where). It reads at most the scan budget (see ScanBudget) of
+	// documents or index entries; a count that needs more returns the
+	// number counted so far, a lower bound, with an error that wraps
+	// ErrBudgetExceeded.
+	Count(ctx context.Context, collection string, where []Cond) (int, error)
 	// Query returns one page of the documents that match q.
 	Query(ctx context.Context, collection string, q Query) (Page, error)
 	// EnsureIndex makes queries on fields efficient where the backend needs
@@ -56,6 +80,12 @@ const (
 	// Exists: with Value true the field is present (null counts); with false
 	// it is absent.
 	Exists Op = "exists"
+	// Contains: the field is an array with an element equal to Value (a
+	// string, number, bool or nil), like Firestore's array-contains.
+	Contains Op = "contains"
+	// Prefix: the field is a string that starts with Value (a string); the
+	// empty prefix matches every string. Served as a range on an index.
+	Prefix Op = "prefix"
 )
 
 // Cond is one condition of a query on a dotted field path ("owner.id").
@@ -132,6 +162,16 @@ type WriteOptions struct {
 	// IfAbsent makes a Save succeed only when no document has the ID;
 	// otherwise ErrConflict.
 	IfAbsent bool
+	// Upsert makes an Update of a missing document create it.
+	Upsert bool
+	// ExpiresAt, when not zero, is when the written document expires (see
+	// ExpiresAt); always in UTC and truncated to the microsecond, so every
+	// backend stores the same instant.
+	ExpiresAt time.Time
+
+	// expirySet records that ExpiresAt was given, so a zero time is refused
+	// rather than read as no expiry.
+	expirySet bool
 
 	// ifRevSet records that IfRev was given, so that IfRev("") is refused
 	// rather than read as no condition at all.

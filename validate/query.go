@@ -28,7 +28,7 @@ const (
 )
 
 // Operators lists the condition operators every provider implements.
-var Operators = []string{"eq", "ne", "gt", "gte", "lt", "lte", "in", "exists"}
+var Operators = []string{"eq", "ne", "gt", "gte", "lt", "lte", "in", "exists", "contains", "prefix"}
 
 // Operator checks that op is one of [Operators]. Anything else, "$where"
 // included, is refused.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/securedb-go/securedb/dbservice"
 	"github.com/securedb-go/securedb/validate"
@@ -221,6 +222,7 @@ func (c *collection) index(name string) *index {
 func (s *Service) indexQuery(coll string, q dbservice.Query, plan dbservice.Plan, st cursorState, budget int) (dbservice.Page, error) {
 	bad := &validate.Error{Field: "query.cursor", Reason: "not a cursor this library issued"}
 	ordered := len(q.OrderBy) > 0
+	now := time.Now()
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	c := s.colls[coll]
@@ -305,7 +307,7 @@ func (s *Service) indexQuery(coll string, q dbservice.Query, plan dbservice.Plan
 		if slices.ContainsFunc(plan.Residual, func(c dbservice.Cond) bool { return c.Field == "_id" }) {
 			doc = ent.view(e.id)
 		}
-		if !dbservice.Match(doc, plan.Residual) {
+		if !ent.live(now) || !dbservice.Match(doc, plan.Residual) {
 			last = e
 			continue
 		}

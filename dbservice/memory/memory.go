@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/securedb-go/securedb/dbservice"
 	"github.com/securedb-go/securedb/validate"
@@ -41,9 +42,15 @@ type collection struct {
 }
 
 type entry struct {
-	doc dbservice.Doc // normalized, never shared with callers
-	gen uint64
-	rev string
+	doc     dbservice.Doc // normalized, never shared with callers
+	gen     uint64
+	rev     string
+	expires time.Time // zero: never
+}
+
+// live reports whether the entry has not expired at now.
+func (e *entry) live(now time.Time) bool {
+	return e.expires.IsZero() || now.Before(e.expires)
 }
 
 // Option configures a Service.
@@ -109,7 +116,7 @@ func (s *Service) Save(ctx context.Context, coll, id string, doc dbservice.Doc, 
 	if err := s.precheck(ctx, "save", coll, id, true); err != nil {
 		return "", err
 	}
-	o, err := dbservice.ApplyWriteOptions(opts...)
+	o, err := dbservice.ApplySaveOptions(opts...)
 	if err != nil {
 		return "", fail("save", coll, id, err)
 	}
@@ -129,11 +136,20 @@ func (s *Service) Save(ctx context.Context, coll, id string, doc dbservice.Doc, 
 	case o.IfRev != "" && (cur == nil || cur.rev != o.IfRev):
 		return "", fail("save", coll, id, fmt.Errorf("%w: revision is not current", dbservice.ErrConflict))
 	}
-	return s.put(coll, id, nd, cur), nil
+	return s.put(coll, id, nd, cur, o.ExpiresAt), nil
 }
 
-// put stores doc and returns its new revision. s.mu must be held.
-func (s *Service) put(coll, id string, doc dbservice.Doc, cur *entry) string {
+// put stores doc, expiring at expires unless that is zero, and returns its
+// new revision. cur is the live entry or nil. s.mu must be held.
+func (s *Service) put(coll, id string, doc dbservice.Doc, cur *entry, expires time.Time) string {
+	if cur == nil {
+		// An expired entry may still be stored: it is replaced as if the
+		// document were new, so the walk of IDs and the indexes stay exact.
+		cur = s.stored(coll, id)
+		if cur != nil {
+			cur.gen = 0
+		}
+	}
 	c := s.colls[coll]
 	if c == nil {
 		c = &collection{docs: map[string]*entry{}}
@@ -154,7 +170,7 @@ func (s *Service) put(coll, id string, doc dbservice.Doc, cur *entry) string {
 	}
 	s.seq++
 	rev := strconv.FormatUint(gen, 10) + "-" + strconv.FormatUint(s.seq, 36)
-	c.docs[id] = &entry{doc: doc, gen: gen, rev: rev}
+	c.docs[id] = &entry{doc: doc, gen: gen, rev: rev, expires: expires}
 	return rev
 }
 
@@ -163,12 +179,9 @@ func (s *Service) Delete(ctx context.Context, coll, id string, opts ...dbservice
 	if err := s.precheck(ctx, "delete", coll, id, true); err != nil {
 		return err
 	}
-	o, err := dbservice.ApplyWriteOptions(opts...)
+	o, err := dbservice.ApplyDeleteOptions(opts...)
 	if err != nil {
 		return fail("delete", coll, id, err)
-	}
-	if o.IfAbsent {
-		return fail("delete", coll, id, &validate.Error{Field: "options", Reason: "IfAbsent does not apply to Delete"})
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -182,7 +195,14 @@ func (s *Service) Delete(ctx context.Context, coll, id string, opts ...dbservice
 	case o.IfRev != "" && cur.rev != o.IfRev:
 		return fail("delete", coll, id, fmt.Errorf("%w: revision is not current", dbservice.ErrConflict))
 	}
+	s.drop(coll, id)
+	return nil
+}
+
+// drop removes a stored entry, live or expired. s.mu must be held.
+func (s *Service) drop(coll, id string) {
 	c := s.colls[coll]
+	cur := c.docs[id]
 	for _, ix := range c.indexes {
 		ix.remove(id, cur.doc)
 	}
@@ -190,7 +210,6 @@ func (s *Service) Delete(ctx context.Context, coll, id string, opts ...dbservice
 	if i, ok := slices.BinarySearch(c.ids, id); ok {
 		c.ids = slices.Delete(c.ids, i, i+1)
 	}
-	return nil
 }
 
 // cursorState is the position after the last document of a page: an ID
@@ -258,6 +277,7 @@ func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (db
 		start++
 	}
 	byID := slices.ContainsFunc(q.Where, func(c dbservice.Cond) bool { return c.Field == "_id" })
+	now := time.Now()
 	var (
 		page dbservice.Page
 		last string // where the next page starts after
@@ -276,7 +296,7 @@ func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (db
 		if byID {
 			doc = e.view(id)
 		}
-		if !dbservice.Match(doc, q.Where) {
+		if !e.live(now) || !dbservice.Match(doc, q.Where) {
 			last = id
 			continue
 		}
@@ -323,7 +343,7 @@ func (s *Service) SaveMany(ctx context.Context, coll string, items []dbservice.B
 		return fail("save-many", coll, "", dbservice.ErrClosed)
 	}
 	for i, it := range items {
-		s.put(coll, it.ID, docs[i], s.lookup(coll, it.ID))
+		s.put(coll, it.ID, docs[i], s.lookup(coll, it.ID), time.Time{})
 	}
 	return nil
 }
@@ -342,8 +362,17 @@ func (s *Service) Close() error {
 	return nil
 }
 
-// lookup returns the entry or nil. s.mu must be held.
+// lookup returns the live entry or nil: an expired document is absent for
+// every operation. s.mu must be held.
 func (s *Service) lookup(coll, id string) *entry {
+	if e := s.stored(coll, id); e != nil && e.live(time.Now()) {
+		return e
+	}
+	return nil
+}
+
+// stored returns the entry, expired or not, or nil. s.mu must be held.
+func (s *Service) stored(coll, id string) *entry {
 	if c := s.colls[coll]; c != nil {
 		return c.docs[id]
 	}
@@ -372,5 +401,8 @@ func (e *entry) out(id string, fields []string) dbservice.Doc {
 	}
 	d["_id"] = id
 	d["_rev"] = e.rev
+	if !e.expires.IsZero() {
+		d[dbservice.ExpiresField] = validate.FormatTime(e.expires)
+	}
 	return d
 }
