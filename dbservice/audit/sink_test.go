@@ -176,6 +176,36 @@ func TestFailClosedRefusesOperationsOnceARecordIsLost(t *testing.T) {
 	if doc, err := db.Get(ctx, "agents", "a0"); !errors.Is(err, audit.ErrWriteFailed) || doc != nil {
 		t.Fatalf("Get after the loss = %v, %v; want no document and ErrWriteFailed", doc, err)
 	}
+	refused := map[string]func() error{
+		"query": func() error { _, err := db.Query(ctx, "agents", dbservice.Query{}); return err },
+		"get-many": func() error {
+			docs, _, err := db.GetMany(ctx, "agents", []string{"a0"})
+			if docs != nil {
+				t.Error("GetMany returned documents")
+			}
+			return err
+		},
+		"count":        func() error { _, err := db.Count(ctx, "agents", nil); return err },
+		"delete-many":  func() error { return db.DeleteMany(ctx, "agents", []string{"a0"}) },
+		"delete":       func() error { return db.Delete(ctx, "agents", "a0") },
+		"ensure-index": func() error { return db.EnsureIndex(ctx, "agents", "n") },
+		"ping":         func() error { return db.Ping(ctx) },
+		"update": func() error {
+			_, err := db.Update(ctx, "agents", "a0", []dbservice.Mutation{dbservice.Set("n", 9)})
+			return err
+		},
+		"save-many": func() error {
+			return db.(dbservice.BulkWriter).SaveMany(ctx, "agents", []dbservice.BulkItem{{ID: "b1", Doc: dbservice.Doc{}}})
+		},
+	}
+	for op, call := range refused {
+		if err := call(); !errors.Is(err, audit.ErrWriteFailed) {
+			t.Errorf("%s after the loss = %v, want ErrWriteFailed", op, err)
+		}
+	}
+	if n, _ := p.Service.Count(ctx, "agents", nil); n != 3 {
+		t.Errorf("the provider holds %d documents, want the 3 saved before the loss", n)
+	}
 	if p.calls != 3 {
 		t.Fatalf("%d saves reached the provider after the trail failed, want none", p.calls-3)
 	}
@@ -203,8 +233,8 @@ func TestFailClosedRefusesOperationsOnceARecordIsLost(t *testing.T) {
 		Count int
 	}
 	_ = json.Unmarshal([]byte(splitLines(next.Bytes())[0]), &gap)
-	if gap.Op != "audit-gap" || gap.Count != 3 {
-		t.Fatalf("first record after Rotate = %+v, want an audit-gap of 3 (the lost save, the refused save and get)", gap)
+	if gap.Op != "audit-gap" || gap.Count != 12 {
+		t.Fatalf("first record after Rotate = %+v, want an audit-gap of 12 (the lost save and the 11 refused operations)", gap)
 	}
 }
 
