@@ -2,6 +2,7 @@ package securedb
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 
@@ -40,6 +41,18 @@ func (o *opened) Close() error {
 	err := o.Service.Close()
 	o.closeExtra()
 	return err
+}
+
+// addClose runs f, then what was there, when the Service closes.
+func (o *opened) addClose(f func() error) {
+	prev := o.extraClose
+	o.extraClose = func() error {
+		err := f()
+		if prev != nil {
+			err = errors.Join(err, prev())
+		}
+		return err
+	}
 }
 
 func (o *opened) closeExtra() {

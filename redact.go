@@ -38,6 +38,12 @@ func (c Config) String() string {
 	if c.CursorKey != "" {
 		b.WriteString(", CursorKey: [REDACTED]")
 	}
+	if c.AuditFile != "" {
+		b.WriteString(", AuditFile: " + strconv.Quote(c.AuditFile))
+	}
+	if c.AuditSigningKey != "" {
+		b.WriteString(", AuditSigningKey: [REDACTED]")
+	}
 	// The provider's settings print in their own redacted form; settings
 	// of a type that has none are only said to be there.
 	if c.Settings != nil && !(reflect.ValueOf(c.Settings).Kind() == reflect.Pointer && reflect.ValueOf(c.Settings).IsNil()) {
@@ -70,6 +76,9 @@ func policySummary(c Config) string {
 		parts = append(parts, "Audit: set")
 	default:
 		parts = append(parts, "Audit: slog.Default")
+	}
+	if p.AuditTrail != nil {
+		parts = append(parts, "AuditTrail: set")
 	}
 	return "{" + strings.Join(parts, ", ") + "}"
 }

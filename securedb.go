@@ -77,6 +77,17 @@ type Config struct {
 	// DisableAudit turns audit records off. The security guide asks for an
 	// audit trail, so the posture report flags it.
 	DisableAudit bool
+	// AuditFile is a file Open appends a tamper-evident audit trail to
+	// (package dbservice/audit; SECUREDB_AUDIT_FILE), continuing the trail
+	// the file already holds, unless Policy.AuditTrail is set. Open fails
+	// when the file's trail does not verify. Closing the Service writes the
+	// last checkpoint and closes the file.
+	AuditFile string
+	// AuditSigningKey signs the trail's checkpoints: a signer key of
+	// golang.org/x/mod/sumdb/note (note.GenerateKey), or a secret reference
+	// to one (SECUREDB_AUDIT_KEY). Empty leaves the trail unsigned, which
+	// the posture report flags.
+	AuditSigningKey string
 	// SkipPing makes Open return without calling Ping. By default Open
 	// pings, so a wrong endpoint or password fails Open (ErrUnavailable,
 	// ErrUnauthorized) instead of the first call.
@@ -126,7 +137,12 @@ func ConfigFromEnvFor(provider string) (Config, error) {
 }
 
 func configFromEnv(provider, field string) (Config, error) {
-	cfg := Config{Provider: provider, CursorKey: strings.TrimSpace(os.Getenv(EnvCursorKey))}
+	cfg := Config{
+		Provider:        provider,
+		CursorKey:       strings.TrimSpace(os.Getenv(EnvCursorKey)),
+		AuditFile:       strings.TrimSpace(os.Getenv(EnvAuditFile)),
+		AuditSigningKey: strings.TrimSpace(os.Getenv(EnvAuditKey)),
+	}
 	d, err := lookup(provider, field)
 	if err != nil {
 		return Config{}, err
@@ -182,6 +198,18 @@ func open(ctx context.Context, cfg Config, tel *telemetry.Telemetry) (dbservice.
 		o.closeExtra()
 		return nil, err
 	}
+	p := cfg.Policy
+	if p.AuditTrail == nil {
+		trail, closeTrail, err := openAuditTrail(ctx, cfg, r)
+		if err != nil {
+			o.closeExtra()
+			return nil, err
+		}
+		if trail != nil {
+			p.AuditTrail = trail
+			o.addClose(closeTrail)
+		}
+	}
 	env := driver.Env{Limits: cfg.Policy.Limits, Secrets: r, Cursors: cursors}
 	if tel.TracerConfigured() {
 		env.TracerProvider = tel.TracerProvider()
@@ -199,7 +227,6 @@ func open(ctx context.Context, cfg Config, tel *telemetry.Telemetry) (dbservice.
 			return nil, err
 		}
 	}
-	p := cfg.Policy
 	if p.Audit == nil && !cfg.DisableAudit {
 		p.Audit = slog.Default()
 	}

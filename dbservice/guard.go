@@ -26,6 +26,12 @@ type Policy struct {
 	Limits validate.Limits
 	// Audit receives one record per operation; nil disables auditing.
 	Audit *slog.Logger
+	// AuditTrail receives the same record, in a form that shows tampering
+	// (see package dbservice/audit); nil writes none. Guard appends after
+	// the operation, when its outcome is known, and asks the trail before
+	// the operation whether it may start: a fail-closed trail that lost a
+	// record refuses every later operation before it reaches the provider.
+	AuditTrail AuditTrail
 	// ReadOnly collections refuse Save and Delete with ErrForbidden.
 	ReadOnly []string
 	// ScanBudget caps how many documents one Query call reads (see
@@ -78,6 +84,11 @@ func PrincipalFrom(ctx context.Context) string {
 func (g *guard) Unwrap() Service { return g.next }
 
 func (g *guard) Get(ctx context.Context, collection, id string) (doc Doc, err error) {
+	defer func() {
+		if err != nil {
+			doc = nil // a fail-closed trail that lost the record withholds the read
+		}
+	}()
 	defer g.audit(ctx, "get", collection, id, time.Now(), &err, nil)
 	if err = g.checkTarget("get", collection, id, false); err != nil {
 		return nil, err
@@ -111,6 +122,11 @@ func (g *guard) Delete(ctx context.Context, collection, id string, opts ...Write
 }
 
 func (g *guard) Query(ctx context.Context, collection string, q Query) (page Page, err error) {
+	defer func() {
+		if err != nil {
+			page = Page{}
+		}
+	}()
 	defer g.audit(ctx, "query", collection, "", time.Now(), &err, &page)
 	if err = g.checkTarget("query", collection, "", false); err != nil {
 		return Page{}, err
@@ -173,6 +189,9 @@ func (g *guard) EnsureIndex(ctx context.Context, collection string, fields ...st
 
 func (g *guard) Ping(ctx context.Context) (err error) {
 	defer g.audit(ctx, "ping", "", "", time.Now(), &err, nil)
+	if err = g.ready("ping", "", ""); err != nil {
+		return err
+	}
 	return g.next.Ping(ctx)
 }
 
@@ -206,7 +225,13 @@ func (g *guard) SaveMany(ctx context.Context, collection string, items []BulkIte
 
 // checkTarget applies the collection allowlist, the ID rule and the
 // read-only list.
+//
+// It first asks the audit trail whether the operation may start: every
+// operation but Ping passes here before it reaches the provider.
 func (g *guard) checkTarget(op, collection, id string, write bool) error {
+	if err := g.ready(op, collection, id); err != nil {
+		return err
+	}
 	if err := g.p.Collections.Check(collection); err != nil {
 		return NewError(op, "guard", collection, id, err)
 	}
@@ -224,7 +249,7 @@ func (g *guard) checkTarget(op, collection, id string, write bool) error {
 // audit writes one record per operation. Document contents and query
 // values never appear: only what was touched, by whom, and how it ended.
 func (g *guard) audit(ctx context.Context, op, collection, id string, start time.Time, errp *error, page *Page) {
-	if g.p.Audit == nil {
+	if g.p.Audit == nil && g.p.AuditTrail == nil {
 		return
 	}
 	err := *errp
@@ -239,7 +264,11 @@ func (g *guard) audit(ctx context.Context, op, collection, id string, start time
 	default:
 		level, outcome = slog.LevelError, "error"
 	}
-	if !g.p.Audit.Enabled(ctx, level) {
+	elapsed := time.Since(start)
+	if g.p.AuditTrail != nil {
+		g.appendTrail(ctx, op, collection, id, outcome, kind, elapsed, errp, page)
+	}
+	if g.p.Audit == nil || !g.p.Audit.Enabled(ctx, level) {
 		return
 	}
 	// What passed validation is marked verbatim: an ID that embeds a git
@@ -272,8 +301,61 @@ func (g *guard) audit(ctx context.Context, op, collection, id string, start time
 	if page != nil && err == nil {
 		attrs = append(attrs, slog.Int("count", len(page.Docs)))
 	}
-	attrs = append(attrs, slog.Duration("duration", time.Since(start)))
+	attrs = append(attrs, slog.Duration("duration", elapsed))
 	g.p.Audit.LogAttrs(ctx, level, "securedb.audit", attrs...)
+}
+
+// ready asks the audit trail whether an operation may start.
+func (g *guard) ready(op, collection, id string) error {
+	if g.p.AuditTrail == nil {
+		return nil
+	}
+	if err := g.p.AuditTrail.Ready(); err != nil {
+		return NewError(op, "guard", collection, id, err)
+	}
+	return nil
+}
+
+// appendTrail writes the operation's record to the audit trail. When the
+// trail refuses it (fail-closed) and the operation itself succeeded, the
+// trail's error becomes the operation's: the caller learns that the
+// operation ran but left no record. An operation that already failed keeps
+// its own error, so that it still matches exactly one sentinel.
+func (g *guard) appendTrail(ctx context.Context, op, collection, id, outcome, kind string, elapsed time.Duration, errp *error, page *Page) {
+	rec := AuditRecord{
+		Op:         op,
+		Collection: g.auditCollection(collection),
+		ID:         g.auditID(id),
+		Principal:  PrincipalFrom(ctx),
+		Outcome:    outcome,
+		ErrorKind:  kind,
+		Duration:   elapsed,
+	}
+	if page != nil && *errp == nil {
+		rec.Count, rec.HasCount = len(page.Docs), true
+	}
+	if err := g.p.AuditTrail.Append(ctx, rec); err != nil && *errp == nil {
+		*errp = NewError(op, "guard", collection, id, err)
+	}
+}
+
+// auditCollection is what an audit record says for a collection: the name
+// once it passed the policy, else the short escaped excerpt an error
+// message would quote, since a refused name is hostile input of any size.
+func (g *guard) auditCollection(collection string) string {
+	if collection == "" || g.p.Collections.Check(collection) == nil {
+		return collection
+	}
+	return printable(collection)
+}
+
+// auditID is what an audit record says for an ID: the ID once it passed
+// the policy, else "(refused)".
+func (g *guard) auditID(id string) string {
+	if id == "" || g.p.IDs.Check(id) == nil {
+		return id
+	}
+	return "(refused)"
 }
 
 // auditAttr marks value verbatim only when it passes the default ID rule as

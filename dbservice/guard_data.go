@@ -20,6 +20,11 @@ func (g *guard) Update(ctx context.Context, collection, id string, mods []Mutati
 }
 
 func (g *guard) GetMany(ctx context.Context, collection string, ids []string) (docs []Doc, missing []string, err error) {
+	defer func() {
+		if err != nil {
+			docs, missing = nil, nil // a fail-closed trail that lost the record withholds the read
+		}
+	}()
 	page := &Page{}
 	defer g.audit(ctx, "get-many", collection, "", time.Now(), &err, page)
 	if err = g.checkIDs("get-many", collection, ids, false); err != nil {
@@ -39,6 +44,11 @@ func (g *guard) DeleteMany(ctx context.Context, collection string, ids []string)
 }
 
 func (g *guard) Count(ctx context.Context, collection string, where []Cond) (n int, err error) {
+	defer func() {
+		if err != nil {
+			n = 0
+		}
+	}()
 	defer g.audit(ctx, "count", collection, "", time.Now(), &err, nil)
 	if err = g.checkTarget("count", collection, "", false); err != nil {
 		return 0, err

@@ -76,24 +76,71 @@ func (g *guard) validationFinding() Finding {
 }
 
 func (g *guard) auditFinding(ctx context.Context) Finding {
+	if t := g.p.AuditTrail; t != nil {
+		return trailFinding(t.TrailInfo())
+	}
 	f := Finding{ID: ItemAuditLogging}
 	switch a := g.p.Audit; {
 	case a == nil:
 		f.Status = Fail
-		f.Detail = "Guard has no audit logger (Policy.Audit is nil)"
+		f.Detail = "Guard has no audit logger (Policy.Audit is nil) and no audit trail (Policy.AuditTrail is nil)"
 		f.Fix = "set Policy.Audit to a *slog.Logger that ships to durable storage (securedb.Open does unless Config.DisableAudit is set)"
 	case a.Enabled(ctx, slog.LevelInfo):
-		f.Status = Pass
-		f.Detail = "Guard writes one record per operation (op, collection, id, principal, outcome, error kind, duration; never document contents)"
+		// A log line can be edited, dropped or reordered by whoever can
+		// write the log, and nothing would show it: the guide asks for an
+		// audit trail, which a log alone is not.
+		f.Status = Warn
+		f.Detail = "Guard writes one slog record per operation (op, collection, id, principal, outcome, error kind, duration; never document contents), but no audit trail: an edited, deleted or reordered record leaves no trace"
+		f.Fix = trailFix
 	case a.Enabled(ctx, slog.LevelError):
 		f.Status = Warn
 		f.Detail = "the audit logger drops Info records, so successful operations leave no trace; only denials and errors are recorded"
-		f.Fix = "give Policy.Audit a handler enabled at slog.LevelInfo"
+		f.Fix = "give Policy.Audit a handler enabled at slog.LevelInfo, and " + trailFix
 	default:
 		f.Status = Fail
 		f.Detail = "the audit logger discards every record"
-		f.Fix = "give Policy.Audit a handler enabled at slog.LevelInfo"
+		f.Fix = "give Policy.Audit a handler enabled at slog.LevelInfo, and " + trailFix
 	}
+	return f
+}
+
+// trailFix is how to get a tamper-evident trail.
+const trailFix = "set Policy.AuditTrail to an audit.Sink (package dbservice/audit) with a Signer, or SECUREDB_AUDIT_FILE and SECUREDB_AUDIT_KEY for securedb.Open"
+
+// trailFinding describes what an audit trail proves.
+func trailFinding(info AuditTrailInfo) Finding {
+	f := Finding{ID: ItemAuditLogging, Status: Pass}
+	var parts []string
+	if info.Chained {
+		parts = append(parts, "Guard writes every operation to an audit trail, hash-chained (SHA-256): an edited, deleted, inserted or reordered record breaks the chain")
+	} else {
+		parts = append(parts, "Guard writes every operation to an audit trail that is not hash-chained")
+	}
+	if info.Signed {
+		var when []string
+		if info.CheckpointEvery > 0 {
+			when = append(when, "every "+strconv.Itoa(info.CheckpointEvery)+" records")
+		}
+		if info.CheckpointInterval > 0 {
+			when = append(when, "every "+info.CheckpointInterval.String())
+		}
+		when = append(when, "on close")
+		parts = append(parts, "checkpoints signed with Ed25519 by key "+shortPattern(info.SignerName)+" "+strings.Join(when, ", "))
+	} else {
+		f.Status = Warn
+		parts = append(parts, "checkpoints are not signed, so whoever can write the trail can rewrite the whole chain")
+		f.Fix = "give the audit trail a signing key (audit.Options.Signer, or SECUREDB_AUDIT_KEY) kept where the trail's writers cannot read it"
+	}
+	if info.FailClosed {
+		parts = append(parts, "fail-closed: when a record cannot be written the operation fails and later ones are refused")
+	} else {
+		parts = append(parts, "fail-open: operations go on when a record cannot be written (alert on the trail's failure count)")
+	}
+	if !info.Chained && f.Status == Pass {
+		f.Status = Warn
+		f.Fix = "use an audit trail that chains its records (package dbservice/audit)"
+	}
+	f.Detail = strings.Join(parts, "; ")
 	return f
 }
 

@@ -23,6 +23,7 @@ const (
 	ItemEncryptionInTransit = "encryption-in-transit"
 	ItemSecurityRules       = "security-rules"
 	ItemMonitoring          = "monitoring"
+	ItemIncidentResponse    = "incident-response"
 )
 
 // ChecklistItem is one item of the security guide's checklist.
@@ -61,6 +62,8 @@ var checklist = []ChecklistItem{
 		"Firestore only: firestore.rules must deny every client read and write the application does not need (rules do not bind server SDKs); other providers: not applicable"},
 	{ItemMonitoring, "Access is monitored and alerts reach someone",
 		"failed logins, denied operations (audit records with outcome=denied) and unusual volumes must raise alerts, and an incident-response runbook must exist"},
+	{ItemIncidentResponse, "An incident-response runbook says who is paged and what they do first",
+		"fill in the runbook template docs/incident-response.md (who is paged for each alert; first steps: rotate the credential, read and verify the audit trail, restore from the drill) and rehearse it"},
 }
 
 // Checklist returns the security guide's checklist in the guide's order.

@@ -8,8 +8,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/securedb-go/securedb/dbservice"
+	"github.com/securedb-go/securedb/dbservice/audit"
 	"github.com/securedb-go/securedb/dbservice/memory"
 	"github.com/securedb-go/securedb/validate"
 )
@@ -78,6 +82,7 @@ func TestCheckPostureOnAGuardedMemoryProvider(t *testing.T) {
 		Collections: validate.Allowlist{"agents", "users"},
 		ReadOnly:    []string{"users"},
 		Audit:       auditLogger(slog.LevelInfo),
+		AuditTrail:  audit.New(&bytes.Buffer{}, audit.Options{Signer: testSigner(t), CheckpointInterval: -1}),
 	})
 	got := byID(t, dbservice.CheckPosture(context.Background(), svc))
 
@@ -95,7 +100,7 @@ func TestCheckPostureOnAGuardedMemoryProvider(t *testing.T) {
 	}
 	for _, id := range []string{
 		dbservice.ItemAuthEnabled, dbservice.ItemTLS, dbservice.ItemNetworkRestricted,
-		dbservice.ItemMonitoring, dbservice.ItemSecurityRules,
+		dbservice.ItemMonitoring, dbservice.ItemSecurityRules, dbservice.ItemIncidentResponse,
 	} {
 		f := got[id]
 		if f.Status != dbservice.Skip || f.Fix == "" {
@@ -119,28 +124,65 @@ func TestCheckPostureWithoutGuardFailsInputValidation(t *testing.T) {
 }
 
 func TestGuardAuditFinding(t *testing.T) {
+	signer := testSigner(t)
+	trail := func(o audit.Options) dbservice.AuditTrail { return audit.New(&bytes.Buffer{}, o) }
 	cases := []struct {
-		name  string
-		audit *slog.Logger
-		want  dbservice.Status
+		name   string
+		audit  *slog.Logger
+		trail  dbservice.AuditTrail
+		want   dbservice.Status
+		detail []string
 	}{
-		{"an Info logger passes", auditLogger(slog.LevelInfo), dbservice.Pass},
-		{"a logger that drops Info records warns", auditLogger(slog.LevelWarn), dbservice.Warn},
-		{"a logger that discards everything fails", slog.New(slog.DiscardHandler), dbservice.Fail},
-		{"no logger fails", nil, dbservice.Fail},
+		{"a signed trail passes", nil, trail(audit.Options{Signer: signer, CheckpointEvery: 500, CheckpointInterval: time.Minute}), dbservice.Pass,
+			[]string{"hash-chained (SHA-256)", `signed with Ed25519 by key posture.test every 500 records, every 1m0s, on close`, "fail-closed"}},
+		{"a fail-open signed trail passes and says so", nil, trail(audit.Options{Signer: signer, FailOpen: true, CheckpointEvery: -1, CheckpointInterval: -1}), dbservice.Pass,
+			[]string{"hash-chained", "by key posture.test on close", "fail-open"}},
+		{"a signed trail passes beside a logger that discards everything", slog.New(slog.DiscardHandler), trail(audit.Options{Signer: signer}), dbservice.Pass, []string{"signed with Ed25519"}},
+		{"an unsigned trail warns", auditLogger(slog.LevelInfo), trail(audit.Options{}), dbservice.Warn, []string{"hash-chained", "not signed"}},
+		{"an Info logger alone warns: a log shows no tampering", auditLogger(slog.LevelInfo), nil, dbservice.Warn, []string{"no audit trail"}},
+		{"a logger that drops Info records warns", auditLogger(slog.LevelWarn), nil, dbservice.Warn, []string{"drops Info"}},
+		{"a logger that discards everything fails", slog.New(slog.DiscardHandler), nil, dbservice.Fail, []string{"discards every record"}},
+		{"no logger fails", nil, nil, dbservice.Fail, []string{"no audit trail"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			svc := dbservice.Guard(memory.New(), dbservice.Policy{Audit: tc.audit})
+			svc := dbservice.Guard(memory.New(), dbservice.Policy{Audit: tc.audit, AuditTrail: tc.trail})
 			f := byID(t, dbservice.CheckPosture(context.Background(), svc))[dbservice.ItemAuditLogging]
 			if f.Status != tc.want {
 				t.Errorf("audit-logging = %s (%s), want %s", f.Status, f.Detail, tc.want)
+			}
+			for _, d := range tc.detail {
+				if !strings.Contains(f.Detail, d) {
+					t.Errorf("detail %q lacks %q", f.Detail, d)
+				}
 			}
 			if tc.want != dbservice.Pass && f.Fix == "" {
 				t.Error("a failing or warning audit-logging finding has no fix")
 			}
 		})
 	}
+}
+
+func TestIncidentResponseIsSkippedWithTheRunbookAsItsFix(t *testing.T) {
+	got := byID(t, dbservice.CheckPosture(context.Background(), dbservice.Guard(memory.New(), dbservice.Policy{})))
+	f := got[dbservice.ItemIncidentResponse]
+	if f.Status != dbservice.Skip || !strings.Contains(f.Fix, "docs/incident-response.md") {
+		t.Fatalf("incident-response = %s with fix %q, want skip pointing to docs/incident-response.md", f.Status, f.Fix)
+	}
+}
+
+// testSigner returns a checkpoint signer named posture.test.
+func testSigner(t *testing.T) note.Signer {
+	t.Helper()
+	skey, _, err := note.GenerateKey(nil, "posture.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := note.NewSigner(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 func TestGuardValidationFindingFlagsWeakPolicies(t *testing.T) {
@@ -247,7 +289,7 @@ func TestChecklistIsACopy(t *testing.T) {
 	if dbservice.Checklist()[0].Title == "changed" {
 		t.Error("Checklist returned the package's own slice")
 	}
-	if len(c) != 12 {
-		t.Errorf("checklist has %d items, want the guide's 12", len(c))
+	if len(c) != 13 {
+		t.Errorf("checklist has %d items, want 13: the guide's 15 less the two that share an ID or are a process", len(c))
 	}
 }

@@ -167,13 +167,14 @@ func ExampleCheckPosture() {
 	// skip least-privilege
 	// skip secrets-manager
 	// pass input-validation
-	// pass audit-logging
+	// warn audit-logging
 	// skip network-restricted
 	// warn backups
 	// skip encryption-at-rest
 	// skip encryption-in-transit
 	// skip security-rules
 	// skip monitoring
+	// skip incident-response
 }
 
 func ExampleReport_WriteText() {

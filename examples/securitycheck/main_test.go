@@ -3,11 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/securedb-go/securedb"
 	"github.com/securedb-go/securedb/dbservice"
@@ -22,6 +26,10 @@ func quietAudit(t *testing.T) {
 }
 
 func TestSecuritycheckExitStatus(t *testing.T) {
+	skey, _, err := note.GenerateKey(rand.Reader, "securitycheck.test")
+	if err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name     string
 		args     []string
@@ -36,9 +44,22 @@ func TestSecuritycheckExitStatus(t *testing.T) {
 			contains: []string{
 				"security checklist (provider: memory)",
 				"PASS    input-validation",
-				"PASS    audit-logging",
+				"WARN    audit-logging",
+				"fix:   set Policy.AuditTrail",
 				"SKIP    network-restricted",
 				"check: firewall rules",
+				"SKIP    incident-response",
+				"check: fill in the runbook template docs/incident-response.md",
+			},
+		},
+		{
+			name: "a signed audit trail passes audit-logging",
+			cfg:  securedb.Config{AuditFile: filepath.Join(t.TempDir(), "trail.jsonl"), AuditSigningKey: skey},
+			want: exitOK,
+			contains: []string{
+				"PASS    audit-logging",
+				"hash-chained (SHA-256)",
+				"signed with Ed25519 by key securitycheck.test",
 			},
 		},
 		{
