@@ -49,6 +49,7 @@ type Service struct {
 	copies  sync.Map // database name -> int: shard copies (n), see conflicts.go
 	revs    revCache
 	indexes indexCache
+	updates keyLocks // Update's turns per document, see Update
 
 	mu   sync.Mutex
 	used map[string]bool // collections this Service touched, for CheckPosture
