@@ -49,6 +49,37 @@ func TestUpdateConcurrentIncrementsLoseNone(t *testing.T) {
 	}
 }
 
+// TestUpdateAcrossServicesLosesNone: Services that do not share the
+// in-process turns (as separate processes would) race on the server, and
+// the conditional loop still loses no increment.
+func TestUpdateAcrossServicesLosesNone(t *testing.T) {
+	s := newServer(t)
+	ctx, coll := t.Context(), dbtest.Collection(t)
+	if _, err := s.Save(ctx, coll, "counter", dbservice.Doc{"n": 0}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 4*10)
+	for range 4 {
+		other := newServer(t)
+		wg.Go(func() {
+			for range 10 {
+				if _, err := other.Update(ctx, coll, "counter", []dbservice.Mutation{dbservice.Increment("n", 1)}); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("Update: %v", err)
+	}
+	if d, err := s.Get(ctx, coll, "counter"); err != nil || d["n"] != float64(40) {
+		t.Fatalf("n = %v, %v after 40 increments from 4 Services", d["n"], err)
+	}
+}
+
 // TestUpdateIsOneReadAndOneWrite: an uncontended Update costs a GET and a
 // PUT of the document, and matches ApplyMutations on what was stored.
 func TestUpdateIsOneReadAndOneWrite(t *testing.T) {
