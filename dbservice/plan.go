@@ -3,6 +3,7 @@ package dbservice
 import (
 	"context"
 	"slices"
+	"unicode"
 )
 
 // IndexDef describes an ordered index a provider keeps: documents that
@@ -71,7 +72,7 @@ func planOn(q Query, ix *IndexDef) (Plan, int) {
 		var rank = -1
 		for i, c := range q.Where {
 			switch c.Op {
-			case Gt, Gte, Lt, Lte:
+			case Gt, Gte, Lt, Lte, Prefix:
 			default:
 				continue
 			}
@@ -83,6 +84,17 @@ func planOn(q Query, ix *IndexDef) (Plan, int) {
 				continue // two types can never both hold: Match decides
 			}
 			rank = r
+			if c.Op == Prefix {
+				// A prefix is the range [p, the next string after every
+				// string that starts with p); it stays in Residual too, so
+				// a provider that cannot read the range exactly still
+				// answers exactly.
+				p.Range = append(p.Range, Cond{Field: f, Op: Gte, Value: c.Value})
+				if hi, ok := PrefixEnd(c.Value.(string)); ok {
+					p.Range = append(p.Range, Cond{Field: f, Op: Lt, Value: hi})
+				}
+				continue
+			}
 			p.Range = append(p.Range, c)
 			used[i] = true
 		}
@@ -165,7 +177,7 @@ func SuggestIndex(q Query) []string {
 	} else {
 		for _, c := range q.Where {
 			switch c.Op {
-			case Gt, Gte, Lt, Lte:
+			case Gt, Gte, Lt, Lte, Prefix:
 				add(c.Field)
 			}
 		}
@@ -174,4 +186,28 @@ func SuggestIndex(q Query) []string {
 		add(q.Where[0].Field)
 	}
 	return fields
+}
+
+// PrefixEnd returns the smallest valid UTF-8 string, in byte order, above
+// every string that starts with prefix: prefix with its last rune replaced
+// by the next one. Strings with the prefix are exactly those in
+// [prefix, end). It reports false when there is no such bound (an empty
+// prefix, or one made only of the largest rune): then every string from
+// prefix on qualifies. Byte order of UTF-8 is code point order, so the
+// bound holds on every backend that compares strings by their bytes.
+func PrefixEnd(prefix string) (string, bool) {
+	rs := []rune(prefix)
+	for len(rs) > 0 {
+		last := rs[len(rs)-1]
+		switch {
+		case last < 0xD7FF || (last >= 0xE000 && last < unicode.MaxRune):
+			rs[len(rs)-1] = last + 1
+			return string(rs), true
+		case last == 0xD7FF:
+			rs[len(rs)-1] = 0xE000 // skip the surrogates, which UTF-8 cannot hold
+			return string(rs), true
+		}
+		rs = rs[:len(rs)-1]
+	}
+	return "", false
 }

@@ -8,7 +8,9 @@
 // page sizes and concurrent writes, every condition operator including
 // nested paths and type mismatches, projection, hostile input, EnsureIndex,
 // concurrent read-modify-write with IfRev losing no update, cancelled
-// contexts, collection isolation, Close, and error hygiene.
+// contexts, collection isolation, Close, and error hygiene; and the data
+// API: Update's mutations and their refusals, concurrent updates, GetMany,
+// DeleteMany, Count under the scan budget, Contains and Prefix, expiry.
 //
 // Each case uses fresh, randomly named collections, so the suite can run
 // against a shared server without cleanup between cases.
@@ -65,6 +67,15 @@ func Cases() []Case {
 		{"BackupKeepsEveryNumber", testBackupKeepsEveryNumber},
 		{"EmptyIfRevIsRefused", testEmptyIfRev},
 		{"ForgedCursorsAreRefused", testForgedCursors},
+		{"UpdateAppliesEveryMutation", testUpdateMutations},
+		{"UpdateRefusesWhatDoesNotFitAndWritesNothing", testUpdateConditions},
+		{"HostileMutationsAreRefused", testHostileMutations},
+		{"ConcurrentUpdateIncrementsLoseNothing", testConcurrentUpdates},
+		{"GetManyReturnsFoundAndMissingInOrder", testGetMany},
+		{"DeleteManyRemovesAndSkipsMissing", testDeleteMany},
+		{"CountAgreesWithQueryUnderTheBudget", testCount},
+		{"ContainsAndPrefixFollowTheReference", testContainsPrefix},
+		{"ExpiredDocumentsAreGoneEverywhere", testExpiry},
 	}
 }
 

@@ -152,14 +152,18 @@ func randomDoc(rng *rand.Rand) dbservice.Doc {
 		return o
 	})
 	if rng.IntN(4) == 0 {
-		doc["arr"] = []any{randomScalar(rng)}
+		arr := make([]any, 1+rng.IntN(3))
+		for i := range arr {
+			arr[i] = randomScalar(rng)
+		}
+		doc["arr"] = arr
 	}
 	return doc
 }
 
 func randomQuery(rng *rand.Rand) dbservice.Query {
 	fields := []string{"s", "n", "b", "t", "o.k", "o.n", "o", "arr", "_id", "missing"}
-	ops := []dbservice.Op{dbservice.Eq, dbservice.Ne, dbservice.Gt, dbservice.Gte, dbservice.Lt, dbservice.Lte, dbservice.In, dbservice.Exists}
+	ops := []dbservice.Op{dbservice.Eq, dbservice.Ne, dbservice.Gt, dbservice.Gte, dbservice.Lt, dbservice.Lte, dbservice.In, dbservice.Exists, dbservice.Contains, dbservice.Prefix}
 	var q dbservice.Query
 	for range rng.IntN(4) {
 		f := fields[rng.IntN(len(fields))]
@@ -174,6 +178,13 @@ func randomQuery(rng *rand.Rand) dbservice.Query {
 				vals[i] = randomScalar(rng)
 			}
 			v = vals
+		case dbservice.Contains:
+			v = randomScalar(rng)
+		case dbservice.Prefix:
+			// A prefix of a stored string, cut at a rune boundary, or
+			// nothing at all.
+			r := []rune(diffStrings[rng.IntN(len(diffStrings))])
+			v = string(r[:rng.IntN(len(r)+1)])
 		case dbservice.Eq, dbservice.Ne:
 			if f == "t" && rng.IntN(2) == 0 {
 				v = diffTeams[rng.IntN(len(diffTeams))]
