@@ -104,7 +104,7 @@
 // because Mango's $beginsWith compares collated text (prefix "e" does not
 // select "e\u0301x") and would drop matches. Field names holding "." are
 // sent as Mango's `\.`; a name Mango cannot express (one starting with "$"
-// or holding "\\") leaves its condition to the client and cannot be indexed.
+// or holding "\") leaves its condition to the client and cannot be indexed.
 //
 // Expiry: a document saved or updated with dbservice.ExpiresAt carries the
 // instant in a stored field whose name starts with a control character, so
