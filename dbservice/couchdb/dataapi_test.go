@@ -289,8 +289,8 @@ func TestExpiredDocumentIsAbsentEverywhere(t *testing.T) {
 	}
 	for _, where := range [][]dbservice.Cond{nil, {dbservice.Where("k", dbservice.Eq, "v")}, {dbservice.Where("tags", dbservice.Contains, "x")}} {
 		page, err := s.Query(ctx, coll, dbservice.Query{Where: where, Fields: []string{"k"}})
-		if err != nil || len(page.Docs) != 1 || page.Docs[0]["_id"] != "live" {
-			t.Errorf("Query %v = %v, %v; want only the live document", where, page.Docs, err)
+		if err != nil || len(page.Docs) != 1 || page.Docs[0]["_id"] != "live" || page.Docs[0][dbservice.ExpiresField] != validate.FormatTime(future) {
+			t.Errorf("Query %v = %v, %v; want only the live document, with its _expires", where, page.Docs, err)
 		}
 		if n, err := s.Count(ctx, coll, where); err != nil || n != 1 {
 			t.Errorf("Count %v = %d, %v; want 1", where, n, err)

@@ -127,7 +127,11 @@ func (s *Service) page(ctx context.Context, db, coll string, q dbservice.Query, 
 			return false
 		}
 		if len(q.Fields) > 0 {
+			exp, hasExp := doc[dbservice.ExpiresField]
 			doc = dbservice.Project(doc, q.Fields)
+			if hasExp { // on every read, projected or not, as memory does
+				doc[dbservice.ExpiresField] = exp
+			}
 		}
 		page.Docs = append(page.Docs, doc)
 		last = cid
