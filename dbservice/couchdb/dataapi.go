@@ -3,6 +3,7 @@ package couchdb
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"net/http"
@@ -338,13 +339,15 @@ func (s *Service) bulkDelete(ctx context.Context, db string, ids []string) error
 	return fmt.Errorf("%w: %d documents kept changing; gave up after %d attempts", dbservice.ErrConflict, len(pending), maxWriteAttempts)
 }
 
-// Count implements dbservice.Service by walking the pages of Query with
-// only IDs (and the fields the conditions need) fetched, under one scan
-// budget (dbservice.CountPages): Mango has no count, and a _count reduce
-// view cannot skip documents by an expiry that depends on the clock, nor
-// evaluate arbitrary conditions. With conditions the pages are _find
-// requests, served by an index of ours for an equality; without them,
-// _all_docs rows.
+// Count implements dbservice.Service. Mango has no count, and a _count
+// reduce view could neither skip documents by an expiry that depends on the
+// clock nor evaluate arbitrary conditions, so documents are counted as
+// they are read, under the scan budget. Without conditions that is _find
+// over the _id index fetching only each row's _id and expiry, in pages of
+// up to 1000 rows (2.5x faster than iterating All over 1000 documents,
+// BenchmarkCountVsAll); with conditions it walks Query's pages with only
+// the fields the conditions need (dbservice.CountPages): _find requests,
+// served by an index of ours for an equality.
 func (s *Service) Count(ctx context.Context, coll string, where []dbservice.Cond) (int, error) {
 	if err := s.precheck(ctx, "count", coll, "", false); err != nil {
 		return 0, err
@@ -353,9 +356,68 @@ func (s *Service) Count(ctx context.Context, coll string, where []dbservice.Cond
 	if _, err := dbservice.CheckQuery(dbservice.Query{Where: where}); err != nil {
 		return 0, fail("count", coll, "", err)
 	}
+	budget := dbservice.ScanBudget(ctx, s.cfg.ScanBudget)
+	if len(where) == 0 {
+		s.touch(coll)
+		db := s.dbName(coll)
+		var n int
+		err := s.do(func() error {
+			n = 0
+			exists, err := s.useDB(ctx, db, false)
+			if err != nil || !exists {
+				return err
+			}
+			n, err = s.countAll(ctx, db, budget)
+			return err
+		})
+		switch {
+		case errors.Is(err, dbservice.ErrBudgetExceeded):
+			return n, dbservice.CountBudgetError(provider, coll, n)
+		case err != nil && isDBMissing(err):
+			return 0, nil
+		case err != nil:
+			s.forgetOnTransportError(db, err)
+			return 0, fail("count", coll, "", s.classify(ctx, err))
+		}
+		return n, nil
+	}
 	return dbservice.CountPages(ctx, provider, coll, where, dbservice.ScanBudget(ctx, s.cfg.ScanBudget), func(ctx context.Context, q dbservice.Query) (dbservice.Page, error) {
 		return s.Query(ctx, coll, q)
 	})
+}
+
+// countAll counts the live documents of db with _find over the _id index,
+// fetching only each row's _id and expiry (whole documents are what a
+// Query page without conditions would fetch), at most budget rows.
+func (s *Service) countAll(ctx context.Context, db string, budget int) (int, error) {
+	query := map[string]any{
+		"selector":        map[string]any{"_id": map[string]any{"$gt": nil}},
+		"fields":          []string{"_id", expiresKey},
+		"limit":           min(budget, maxBatch),
+		"execution_stats": true,
+	}
+	n, read := 0, 0
+	for {
+		now := time.Now()
+		rows, examined, _, bookmark, _, err := s.find(ctx, db, query, func(cid string, doc dbservice.Doc) bool {
+			if _, ok := userID(cid); ok && !expiredRaw(doc, now) {
+				n++
+			}
+			return true
+		})
+		if err != nil {
+			return n, err
+		}
+		read += examined
+		switch {
+		case rows < query["limit"].(int) || bookmark == "" || bookmark == "nil":
+			return n, nil
+		case read >= budget:
+			return n, dbservice.ErrBudgetExceeded
+		}
+		query["bookmark"] = bookmark
+		query["limit"] = min(budget-read, maxBatch)
+	}
 }
 
 // As implements the escape hatch of dbservice.As: a **kivik.Client target

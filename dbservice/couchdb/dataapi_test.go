@@ -231,9 +231,13 @@ func TestDeleteManyIsTwoRequests(t *testing.T) {
 	if n := rec.count("", ""); n != 2 || rec.count(http.MethodPost, db+"/_bulk_docs") != 1 {
 		t.Errorf("DeleteMany(41) sent %d requests, want _all_docs and _bulk_docs", n)
 	}
+	rec.reset()
 	n, err := s.Count(ctx, coll, nil)
 	if err != nil || n != 10 {
 		t.Fatalf("Count after DeleteMany = %d, %v; want 10", n, err)
+	}
+	if got := rec.count("", ""); got != 1 || rec.count(http.MethodPost, db+"/_find") != 1 {
+		t.Errorf("Count without conditions sent %d requests, want one _find", got)
 	}
 }
 
