@@ -344,8 +344,8 @@ func (s *Service) bulkDelete(ctx context.Context, db string, ids []string) error
 // clock nor evaluate arbitrary conditions, so documents are counted as
 // they are read, under the scan budget. Without conditions that is _find
 // over the _id index fetching only each row's _id and expiry, in pages of
-// up to 1000 rows (2.5x faster than iterating All over 1000 documents,
-// BenchmarkCountVsAll); with conditions it walks Query's pages with only
+// up to 1000 rows (0.39x and 0.67x the time of iterating All over 1000
+// documents in two runs of BenchmarkCountVsAll); with conditions it walks Query's pages with only
 // the fields the conditions need (dbservice.CountPages): _find requests,
 // served by an index of ours for an equality.
 func (s *Service) Count(ctx context.Context, coll string, where []dbservice.Cond) (int, error) {
