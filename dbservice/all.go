@@ -1,14 +1,9 @@
 package dbservice
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"iter"
-	"reflect"
-	"strings"
-	"time"
 
 	"github.com/securedb-go/securedb/validate"
 )
@@ -43,165 +38,120 @@ func All(ctx context.Context, s Service, collection string, q Query) iter.Seq2[D
 	}
 }
 
-// GetAs reads a document into a T through encoding/json. Fields tagged
-// `json:"_id"` and `json:"_rev"` receive the ID and revision.
+// GetAs reads a document into a T. The conversion follows encoding/json's
+// rules for T (json tags, "-", omitempty, promoted fields of embedded
+// structs, keys matched exactly or else case-insensitively, []byte from
+// base64 text, json.Unmarshaler and encoding.TextUnmarshaler types by their
+// own methods) without encoding the document to JSON text: fields tagged
+// `json:"_id"`, `json:"_rev"` and `json:"_expires"` (ExpiresField) receive
+// the system fields, a time.Time reads the stored text, and an integer
+// field reads the stored number's exact value, refusing a fraction or a
+// number past the field's range (ErrInvalid, naming the field, never the
+// value).
 func GetAs[T any](ctx context.Context, s Service, collection, id string) (T, error) {
 	var v T
 	doc, err := s.Get(ctx, collection, id)
 	if err != nil {
 		return v, err
 	}
-	b, err := json.Marshal(doc)
-	if err != nil {
-		return v, NewError("get", "typed", collection, id, err)
-	}
-	if err := json.Unmarshal(b, &v); err != nil {
-		return v, NewError("get", "typed", collection, id, errors.New("document does not fit the type: "+shortJSONErr(err)))
+	if err := decodeDoc(doc, &v); err != nil {
+		return v, NewError("get", "typed", collection, id, typedErr(err))
 	}
 	return v, nil
 }
 
-// SaveAs stores v, which must encode as a JSON object, through
-// encoding/json. Fields tagged with a leading "_" are dropped like any
-// system field. Numbers follow validate.Sanitize's one number rule: a
-// float64 field is stored as it is, and an integer field float64 cannot
-// hold exactly is refused (ErrInvalid), never rounded. time.Time values
-// are stored like Save stores them, as fixed-width UTC text
-// (validate.TimeLayout), not with encoding/json's variable fraction and
-// the value's own zone offset, so that they order and compare as instants.
+// typedErr makes a conversion error an ErrInvalid that names the field.
+func typedErr(err error) error {
+	var ve *validate.Error
+	if errors.As(err, &ve) {
+		return err
+	}
+	return &validate.Error{Field: "doc", Reason: err.Error()}
+}
+
+// SaveAs stores v, which must encode as a JSON object, converting it
+// directly by encoding/json's rules (see GetAs), without JSON text. Fields
+// tagged with a leading "_" are dropped like any system field. Numbers
+// follow validate.Sanitize's one number rule: a float64 field is stored as
+// it is, and an integer field float64 cannot hold exactly is refused
+// (ErrInvalid), never rounded. time.Time values are stored like Save
+// stores them, as fixed-width UTC text (validate.TimeLayout), not with
+// encoding/json's variable fraction and the value's own zone offset, so
+// that they order and compare as instants. Types with their own encoding
+// (json.Marshaler, encoding.TextMarshaler) go through encoding/json.
 func SaveAs[T any](ctx context.Context, s Service, collection, id string, v T, opts ...WriteOption) (string, error) {
-	if err := validate.CheckIntegers(v); err != nil {
-		return "", NewError("save", "typed", collection, id, err)
-	}
-	b, err := json.Marshal(v)
+	doc, err := encodeDoc(v)
 	if err != nil {
-		return "", NewError("save", "typed", collection, id, &validate.Error{Field: "doc", Reason: "value cannot be encoded as JSON"})
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var doc Doc
-	if err := dec.Decode(&doc); err != nil || doc == nil {
-		return "", NewError("save", "typed", collection, id, &validate.Error{Field: "doc", Reason: "value must encode as a JSON object"})
-	}
-	if nv, ok := fixTimes(reflect.ValueOf(v), doc); ok {
-		doc, _ = nv.(Doc)
+		return "", NewError("save", "typed", collection, id, err)
 	}
 	return s.Save(ctx, collection, id, doc, opts...)
 }
 
-// shortJSONErr keeps the type information of a json error and drops any
-// document text it might quote.
-func shortJSONErr(err error) string {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		return "field " + te.Field + " cannot hold a " + te.Value
-	}
-	return "malformed"
+// PageOf is one page of a typed query: Page with each document converted
+// to a T.
+type PageOf[T any] struct {
+	Items []T
+	Next  string
+	Stats Stats
 }
 
-var (
-	timeType      = reflect.TypeFor[time.Time]()
-	marshalerType = reflect.TypeFor[json.Marshaler]()
-)
-
-// fixTimes walks v beside node, its encoding/json form, and returns node
-// with every time.Time of v in validate.TimeLayout, reporting whether
-// anything changed. It follows encoding/json's naming of struct fields
-// (tags, "-", promoted fields of embedded structs) and replaces a value
-// only where the text there is that very instant, so a field it names
-// differently than encoding/json would is left alone, never overwritten.
-func fixTimes(v reflect.Value, node any) (any, bool) {
-	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
-		if v.IsNil() {
-			return node, false
-		}
-		v = v.Elem()
+// QueryAs is Query with each document converted to a T as GetAs converts
+// it. A document that does not fit T fails the whole page (ErrInvalid,
+// naming the document's ID and the field), so a caller never sees a page
+// with holes.
+func QueryAs[T any](ctx context.Context, s Service, collection string, q Query) (PageOf[T], error) {
+	page, err := s.Query(ctx, collection, q)
+	if err != nil {
+		return PageOf[T]{}, err
 	}
-	if !v.CanInterface() {
-		return node, false // reached through an unexported field: json skipped it too
-	}
-	if v.Type() == timeType {
-		text, ok := node.(string)
-		t := v.Interface().(time.Time)
-		if parsed, err := time.Parse(time.RFC3339Nano, text); ok && err == nil && parsed.Equal(t) {
-			return validate.FormatTime(t), true
-		}
-		return node, false
-	}
-	if v.Type().Implements(marshalerType) || reflect.PointerTo(v.Type()).Implements(marshalerType) {
-		return node, false // its own encoding
-	}
-	changed := false
-	switch v.Kind() {
-	case reflect.Struct:
-		m, ok := node.(map[string]any)
-		if !ok {
-			return node, false
-		}
-		changed = fixStructTimes(v, m)
-		return node, changed
-	case reflect.Map:
-		m, ok := node.(map[string]any)
-		if !ok || v.Type().Key().Kind() != reflect.String {
-			return node, false
-		}
-		for it := v.MapRange(); it.Next(); {
-			k := it.Key().String()
-			if child, ok := m[k]; ok {
-				if nv, ch := fixTimes(it.Value(), child); ch {
-					m[k], changed = nv, true
-				}
-			}
-		}
-	case reflect.Slice, reflect.Array:
-		a, ok := node.([]any)
-		if !ok || v.Len() != len(a) || v.Type().Elem().Kind() == reflect.Uint8 {
-			return node, false
-		}
-		for i := range a {
-			if nv, ch := fixTimes(v.Index(i), a[i]); ch {
-				a[i], changed = nv, true
-			}
+	out := PageOf[T]{Items: make([]T, len(page.Docs)), Next: page.Next, Stats: page.Stats}
+	for i, d := range page.Docs {
+		if err := decodeDoc(d, &out.Items[i]); err != nil {
+			id, _ := d["_id"].(string)
+			return PageOf[T]{}, NewError("query", "typed", collection, id, typedErr(err))
 		}
 	}
-	return node, changed
+	return out, nil
 }
 
-func fixStructTimes(v reflect.Value, m map[string]any) bool {
-	changed := false
-	t := v.Type()
-	for i := range t.NumField() {
-		f := t.Field(i)
-		tag := f.Tag.Get("json")
-		if tag == "-" {
-			continue
-		}
-		name, _, _ := strings.Cut(tag, ",")
-		fv := v.Field(i)
-		if f.Anonymous && name == "" {
-			// Promoted fields live in the parent object.
-			for fv.Kind() == reflect.Pointer {
-				if fv.IsNil() {
-					break
-				}
-				fv = fv.Elem()
+// AllAs is All with each document converted to a T as GetAs converts it.
+// The iteration stops at the first error, a document that does not fit T
+// included, which it yields with the zero T.
+func AllAs[T any](ctx context.Context, s Service, collection string, q Query) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		var zero T
+		for d, err := range All(ctx, s, collection, q) {
+			if err != nil {
+				yield(zero, err)
+				return
 			}
-			if fv.Kind() == reflect.Struct && fv.Type() != timeType {
-				changed = fixStructTimes(fv, m) || changed
-				continue
+			var v T
+			if err := decodeDoc(d, &v); err != nil {
+				id, _ := d["_id"].(string)
+				yield(zero, NewError("query", "typed", collection, id, typedErr(err)))
+				return
 			}
-		}
-		if !f.IsExported() {
-			continue
-		}
-		if name == "" {
-			name = f.Name
-		}
-		if child, ok := m[name]; ok {
-			if nv, ch := fixTimes(fv, child); ch {
-				m[name], changed = nv, true
+			if !yield(v, nil) {
+				return
 			}
 		}
 	}
-	return changed
+}
+
+// GetManyAs is GetMany with each document converted to a T as GetAs
+// converts it: the found values in the order of ids, and the IDs that have
+// no document. A document that does not fit T fails the call.
+func GetManyAs[T any](ctx context.Context, s Service, collection string, ids []string) ([]T, []string, error) {
+	docs, missing, err := s.GetMany(ctx, collection, ids)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make([]T, len(docs))
+	for i, d := range docs {
+		if err := decodeDoc(d, &out[i]); err != nil {
+			id, _ := d["_id"].(string)
+			return nil, nil, NewError("get-many", "typed", collection, id, typedErr(err))
+		}
+	}
+	return out, missing, nil
 }

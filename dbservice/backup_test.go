@@ -604,5 +604,5 @@ func ExampleImport() {
 	st, err := dbservice.Import(context.Background(), memory.New(), in, dbservice.ImportOptions{DryRun: true})
 	fmt.Println(st.Lines, err)
 	// Output:
-	// 2 securedb: backup import: line 2: invalid doc: field names starting with '$' are refused (operator injection)
+	// 2 securedb: backup import: line 2: invalid doc: field names starting with '$' are refused (operator injection; Limits.LiteralKeys allows them)
 }

@@ -102,8 +102,18 @@ func ApplyDeleteOptions(opts ...WriteOption) (WriteOptions, error) {
 // in the JSON data model (numbers as float64, time.Time as the fixed-width
 // text of validate.TimeLayout, so a time range compares instants),
 // In values as []any, Exists values as bool. The cursor's form is checked;
-// its content is checked by CursorSigner.Decode.
+// its content is checked by CursorSigner.Decode. Paths follow the default
+// limits; CheckQueryWith takes the provider's or the policy's.
 func CheckQuery(q Query) (Query, error) {
+	return CheckQueryWith(q, validate.Limits{})
+}
+
+// CheckQueryWith is CheckQuery with field paths (conditions, projection,
+// order) checked under lim: with lim.LiteralKeys they may address keys
+// with "$" and "." in the escaped form of Path (see validate.FieldPathWith).
+// Providers call it with their configured limits, Guard with
+// Policy.Limits.
+func CheckQueryWith(q Query, lim validate.Limits) (Query, error) {
 	if len(q.Where) > validate.MaxConds {
 		return q, &validate.Error{Field: "query.where", Reason: "more than " + strconv.Itoa(validate.MaxConds) + " conditions"}
 	}
@@ -120,14 +130,14 @@ func CheckQuery(q Query) (Query, error) {
 	if out.Limit == 0 {
 		out.Limit = DefaultLimit
 	}
-	if err := checkOrderBy(q.OrderBy); err != nil {
+	if err := checkOrderBy(q.OrderBy, lim); err != nil {
 		return q, err
 	}
 	if len(q.OrderBy) > 0 {
 		out.OrderBy = append([]Order(nil), q.OrderBy...)
 	}
 	for _, f := range q.Fields {
-		if err := validate.FieldPath(f); err != nil {
+		if err := validate.FieldPathWith(f, lim); err != nil {
 			return q, err
 		}
 	}
@@ -138,7 +148,7 @@ func CheckQuery(q Query) (Query, error) {
 		out.Where = make([]Cond, len(q.Where))
 	}
 	for i, c := range q.Where {
-		nc, err := checkCond(c)
+		nc, err := checkCond(c, lim)
 		if err != nil {
 			return q, err
 		}
@@ -149,12 +159,12 @@ func CheckQuery(q Query) (Query, error) {
 
 // checkOrderBy refuses more than MaxOrderBy keys, invalid paths, a field
 // listed twice, and "_id" anywhere but last (it is the final key anyway).
-func checkOrderBy(keys []Order) error {
+func checkOrderBy(keys []Order, lim validate.Limits) error {
 	if len(keys) > MaxOrderBy {
 		return &validate.Error{Field: "query.orderBy", Reason: "more than " + strconv.Itoa(MaxOrderBy) + " sort keys"}
 	}
 	for i, k := range keys {
-		if err := validate.FieldPath(k.Field); err != nil {
+		if err := validate.FieldPathWith(k.Field, lim); err != nil {
 			return err
 		}
 		if k.Field == "_id" && i != len(keys)-1 {
@@ -169,8 +179,8 @@ func checkOrderBy(keys []Order) error {
 	return nil
 }
 
-func checkCond(c Cond) (Cond, error) {
-	if err := validate.FieldPath(c.Field); err != nil {
+func checkCond(c Cond, lim validate.Limits) (Cond, error) {
+	if err := validate.FieldPathWith(c.Field, lim); err != nil {
 		return c, err
 	}
 	if err := validate.Operator(string(c.Op)); err != nil {
@@ -232,13 +242,19 @@ func inValues(v any) ([]any, error) {
 }
 
 // CheckFields validates EnsureIndex's field list: 1 to validate.MaxFields
-// valid field paths.
+// valid field paths under the default limits.
 func CheckFields(fields []string) error {
+	return CheckFieldsWith(fields, validate.Limits{})
+}
+
+// CheckFieldsWith is CheckFields with paths checked under lim (see
+// CheckQueryWith).
+func CheckFieldsWith(fields []string, lim validate.Limits) error {
 	if len(fields) == 0 || len(fields) > validate.MaxFields {
 		return &validate.Error{Field: "fields", Reason: "give 1 to " + strconv.Itoa(validate.MaxFields) + " field paths"}
 	}
 	for _, f := range fields {
-		if err := validate.FieldPath(f); err != nil {
+		if err := validate.FieldPathWith(f, lim); err != nil {
 			return err
 		}
 	}

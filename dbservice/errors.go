@@ -92,8 +92,8 @@ func printable(s string) string {
 // HTTPStatus maps an error to the HTTP status code a service should answer
 // with: nil → 200, ErrNotFound → 404, ErrConflict → 409, ErrInvalid → 400,
 // ErrUnauthorized → 401, ErrForbidden → 403, ErrUnavailable and ErrClosed →
-// 503, context.DeadlineExceeded → 504, anything else (ErrInsecure included)
-// → 500.
+// 503, context.DeadlineExceeded → 504, context.Canceled → 499
+// (StatusClientClosedRequest), anything else (ErrInsecure included) → 500.
 func HTTPStatus(err error) int {
 	switch {
 	case err == nil:
@@ -112,9 +112,18 @@ func HTTPStatus(err error) int {
 		return http.StatusServiceUnavailable
 	case errors.Is(err, context.DeadlineExceeded):
 		return http.StatusGatewayTimeout
+	case errors.Is(err, context.Canceled):
+		return StatusClientClosedRequest
 	}
 	return http.StatusInternalServerError
 }
+
+// StatusClientClosedRequest is what HTTPStatus gives a cancelled call:
+// nginx's 499, "the client closed the request". A request is cancelled
+// when its client goes away (net/http cancels its context), which is no
+// failure of the service, so it must not count as a 500; nobody reads
+// the answer.
+const StatusClientClosedRequest = 499
 
 // ErrorKind names the sentinel err matches, for logs and metrics:
 // "not_found", "conflict", "invalid", "unauthorized", "forbidden",

@@ -27,7 +27,7 @@ func TestErrorsMapToStatusAndKind(t *testing.T) {
 		{dbservice.ErrClosed, http.StatusServiceUnavailable, "closed"},
 		{dbservice.ErrInsecure, http.StatusInternalServerError, "insecure"},
 		{context.DeadlineExceeded, http.StatusGatewayTimeout, "deadline"},
-		{context.Canceled, http.StatusInternalServerError, "canceled"},
+		{context.Canceled, dbservice.StatusClientClosedRequest, "canceled"},
 		{errors.New("boom"), http.StatusInternalServerError, "internal"},
 	}
 	for _, c := range cases {

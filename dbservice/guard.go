@@ -115,7 +115,7 @@ func (g *guard) Query(ctx context.Context, collection string, q Query) (page Pag
 	if err = g.checkTarget("query", collection, "", false); err != nil {
 		return Page{}, err
 	}
-	cq, err := CheckQuery(q)
+	cq, err := CheckQueryWith(q, g.p.Limits)
 	if err != nil {
 		return Page{}, NewError("query", "guard", collection, "", err)
 	}
@@ -165,7 +165,7 @@ func (g *guard) EnsureIndex(ctx context.Context, collection string, fields ...st
 	if err = g.checkTarget("ensure-index", collection, "", false); err != nil {
 		return err
 	}
-	if err = CheckFields(fields); err != nil {
+	if err = CheckFieldsWith(fields, g.p.Limits); err != nil {
 		return NewError("ensure-index", "guard", collection, "", err)
 	}
 	return g.next.EnsureIndex(ctx, collection, fields...)

@@ -43,7 +43,7 @@ func (g *guard) Count(ctx context.Context, collection string, where []Cond) (n i
 	if err = g.checkTarget("count", collection, "", false); err != nil {
 		return 0, err
 	}
-	cq, err := CheckQuery(Query{Where: where})
+	cq, err := CheckQueryWith(Query{Where: where}, g.p.Limits)
 	if err != nil {
 		return 0, NewError("count", "guard", collection, "", err)
 	}

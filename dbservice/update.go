@@ -79,7 +79,8 @@ func Remove(path string, values ...any) Mutation {
 // kinds, valid paths (system fields refused), no path equal to or inside
 // another (every backend applies them at once, and DynamoDB and Firestore
 // refuse overlapping paths), values in the JSON data model under lim's
-// rules (operator keys, sizes, numbers), increments finite numbers, and
+// rules (operator keys, sizes, numbers; paths and keys with "$" or "."
+// only with lim.LiteralKeys), increments finite numbers, and
 // 1 to validate.MaxInValues values for Append and Remove. The document an
 // Update produces is checked against lim again where the provider sees it.
 func CheckMutations(mods []Mutation, lim validate.Limits) ([]Mutation, error) {
@@ -88,7 +89,7 @@ func CheckMutations(mods []Mutation, lim validate.Limits) ([]Mutation, error) {
 	}
 	out := make([]Mutation, len(mods))
 	for i, m := range mods {
-		if err := validate.FieldPath(m.Path); err != nil {
+		if err := validate.FieldPathWith(m.Path, lim); err != nil {
 			return nil, err
 		}
 		if m.Path == "_id" {

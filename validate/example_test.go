@@ -17,6 +17,6 @@ func Example() {
 	fmt.Println(validate.IDRule{}.Check("../../etc/passwd"))
 	// Output:
 	// map[name:gofannon runs:3] <nil>
-	// invalid doc.$where: field names starting with '$' are refused (operator injection) true
+	// invalid doc.$where: field names starting with '$' are refused (operator injection; Limits.LiteralKeys allows them) true
 	// invalid id: must not contain '/' (near "../../etc/passwd")
 }

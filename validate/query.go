@@ -39,10 +39,11 @@ func Operator(op string) error {
 	return nil
 }
 
-// FieldPath checks a dotted field path such as "owner.id". Each segment is
-// letters, digits, '_' and '-' (so it needs no quoting on any backend and
-// cannot carry an operator); "_id" is the only system field allowed, and only
-// as the whole path.
+// FieldPath checks a dotted field path such as "owner.id" under the
+// default limits. Each segment is letters, digits, '_' and '-' (so it needs
+// no quoting on any backend and cannot carry an operator); "_id" is the
+// only system field allowed, and only as the whole path. FieldPathWith
+// accepts the wider names of Limits.LiteralKeys.
 func FieldPath(path string) error {
 	if path == "_id" {
 		return nil
@@ -57,7 +58,11 @@ func FieldPath(path string) error {
 	for i, s := range segs {
 		switch {
 		case !idChars(s):
-			return invalid("query.field", "segments must match "+DefaultIDPattern, path)
+			reason := "segments must match " + DefaultIDPattern
+			if strings.ContainsAny(path, `$\`) {
+				reason += "; Limits.LiteralKeys allows other names, escaped as dbservice.Path does"
+			}
+			return invalid("query.field", reason, path)
 		case i == 0 && s[0] == '_':
 			return invalid("query.field", "system fields other than _id cannot be queried", path)
 		case isDunder(s):
@@ -67,13 +72,79 @@ func FieldPath(path string) error {
 	return nil
 }
 
+// FieldPathWith checks a field path under lim. Without lim.LiteralKeys it
+// is FieldPath. With it, the path is in the escaped form of dbservice.Path:
+// names are separated by unescaped dots, and inside a name "\." stands for
+// a dot and "\\" for a backslash (any other escape is refused). A name may
+// then hold any text a document key may hold under LiteralKeys ("$defs",
+// "main.py", "v1.2"), but never a control character or invalid UTF-8, never
+// be empty or of the reserved form __x__, and the first name never starts
+// with "_" ("_id" alone is the one system field a path may name).
+func FieldPathWith(path string, lim Limits) error {
+	if !lim.LiteralKeys {
+		return FieldPath(path)
+	}
+	if path == "_id" {
+		return nil
+	}
+	if path == "" || len(path) > MaxPathLen {
+		return invalid("query.field", "must be 1 to "+strconv.Itoa(MaxPathLen)+" bytes", path)
+	}
+	names, ok := splitEscaped(path)
+	if !ok {
+		return invalid("query.field", `a "\" escapes only "." and "\" in a path`, path)
+	}
+	if len(names) > MaxPathSegments {
+		return invalid("query.field", "more than "+strconv.Itoa(MaxPathSegments)+" segments", path)
+	}
+	for i, n := range names {
+		switch {
+		case n == "":
+			return invalid("query.field", "empty segment", path)
+		case !validText(n):
+			return invalid("query.field", "segments must be valid UTF-8 without control characters", path)
+		case i == 0 && n[0] == '_':
+			return invalid("query.field", "system fields other than _id cannot be queried", path)
+		case isDunder(n):
+			return invalid("query.field", "segments of the form __x__ are reserved", path)
+		}
+	}
+	return nil
+}
+
+// splitEscaped splits an escaped path into its names, reporting false for
+// an escape other than "\." and "\\" (a trailing "\" included).
+func splitEscaped(path string) ([]string, bool) {
+	if !strings.Contains(path, `\`) {
+		return strings.Split(path, "."), true
+	}
+	var names []string
+	var cur strings.Builder
+	for i := 0; i < len(path); i++ {
+		switch c := path[i]; c {
+		case '\\':
+			if i+1 == len(path) || (path[i+1] != '.' && path[i+1] != '\\') {
+				return nil, false
+			}
+			i++
+			cur.WriteByte(path[i])
+		case '.':
+			names = append(names, cur.String())
+			cur.Reset()
+		default:
+			cur.WriteByte(c)
+		}
+	}
+	return append(names, cur.String()), true
+}
+
 // QueryValue checks a condition value and returns it in the JSON data model:
 // nil, bool, string or float64. Maps and arrays are refused (no provider
 // compares them the same way). Numbers follow the one number rule of
 // [Sanitize]: integers float64 cannot hold exactly, NaN and ±Inf are
 // refused. Strings follow the default string limit.
 func QueryValue(v any) (any, error) {
-	w := walker{lim: DefaultLimits(), copy: true}
+	w := walker{lim: DefaultLimits(), copy: true, fixed: true}
 	out, err := w.value(v, 1)
 	if err != nil {
 		return nil, invalidNoValue("query.value", err.(*Error).Reason)

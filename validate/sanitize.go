@@ -43,6 +43,18 @@ type Limits struct {
 	// MaxDocBytes is the document's size as compact JSON, in bytes,
 	// approximated without encoding it (default 256 KiB).
 	MaxDocBytes int
+	// LiteralKeys lets field names start with "$" and hold ".": keys such
+	// as JSON Schema's "$defs" and "$ref", or a map keyed by file names
+	// ("main.py") or versions ("v1.2"). No backend this library talks to
+	// interprets a stored key, and every provider addresses paths by their
+	// names, never by their text, so such keys are data; they stay refused
+	// by default because a document store that does read "$" keys as
+	// operators (MongoDB-like ones) may later receive the same documents.
+	// Paths address them in the escaped form of dbservice.Path
+	// (`files.main\.py`, `$defs.x`; see FieldPathWith). Control
+	// characters, empty names, the reserved __x__ form and (at the top
+	// level) a leading "_" stay refused with or without it.
+	LiteralKeys bool
 }
 
 // DefaultLimits returns the limits a zero Limits stands for.
@@ -71,7 +83,18 @@ func (l Limits) withDefaults() Limits {
 		MaxDepth:     pick(l.MaxDepth, d.MaxDepth),
 		MaxKeys:      pick(l.MaxKeys, d.MaxKeys),
 		MaxDocBytes:  pick(l.MaxDocBytes, d.MaxDocBytes),
+		LiteralKeys:  l.LiteralKeys,
 	}
+}
+
+// raise names the setting that raises a limit, for the error of a value
+// past it: Limits are set on the provider's Config.Limits, or on
+// dbservice.Policy.Limits (securedb.Config.Policy) for the Guard.
+func (w *walker) raise(field string) string {
+	if w.fixed {
+		return " (a fixed bound for query and mutation values)"
+	}
+	return " (raise Limits." + field + ", in Policy.Limits or the provider's Config.Limits; -1 disables it)"
 }
 
 // Sanitize returns a deep copy of doc in the JSON data model, or an error
@@ -80,10 +103,12 @@ func (l Limits) withDefaults() Limits {
 //   - top-level keys starting with "_" (system fields such as _id and _rev)
 //     are dropped, as the security guide asks; the provider owns them;
 //   - keys starting with "$" are refused at every level: they are operator
-//     injection ($where, $gt, ...) on document databases;
+//     injection ($where, $gt, ...) on document databases; lim.LiteralKeys
+//     accepts them as data;
 //   - keys must be non-empty valid UTF-8 without control characters, without
-//     '.' (reserved for nested field paths in queries), not of the reserved
-//     form __x__, and at most MaxKeyLen bytes;
+//     '.' (reserved for nested field paths in queries; lim.LiteralKeys
+//     accepts it), not of the reserved form __x__, and at most MaxKeyLen
+//     bytes;
 //   - strings must be valid UTF-8;
 //   - numbers become float64, by one rule wherever a number enters (Save,
 //     SaveAs, Import, query values): every finite float64 (and float32) is
@@ -130,6 +155,7 @@ func CheckDoc(doc map[string]any, lim Limits) error {
 type walker struct {
 	lim   Limits
 	copy  bool
+	fixed bool // the limits are fixed (query values), not the caller's
 	keys  int
 	bytes int
 	path  []string
@@ -192,19 +218,19 @@ func (w *walker) key(k string) error {
 	case k == "":
 		return w.fail("empty field name")
 	case len(k) > MaxKeyLen:
-		return w.fail("field name longer than " + strconv.Itoa(MaxKeyLen) + " bytes")
+		return w.fail("field name longer than " + strconv.Itoa(MaxKeyLen) + " bytes (validate.MaxKeyLen, a fixed bound)")
 	case !validText(k):
 		return w.fail("field name has invalid UTF-8 or control characters")
-	case k[0] == '$':
-		return w.fail("field names starting with '$' are refused (operator injection)")
-	case strings.Contains(k, "."):
-		return w.fail("field names must not contain '.' (reserved for field paths)")
+	case k[0] == '$' && !w.lim.LiteralKeys:
+		return w.fail("field names starting with '$' are refused (operator injection; Limits.LiteralKeys allows them)")
+	case !w.lim.LiteralKeys && strings.Contains(k, "."):
+		return w.fail("field names must not contain '.' (reserved for field paths; Limits.LiteralKeys allows it)")
 	case isDunder(k):
 		return w.fail("field names of the form __x__ are reserved")
 	}
 	w.keys++
 	if w.keys > w.lim.MaxKeys {
-		return w.fail("more than " + strconv.Itoa(w.lim.MaxKeys) + " fields and elements")
+		return w.fail("more than " + strconv.Itoa(w.lim.MaxKeys) + " fields and elements" + w.raise("MaxKeys"))
 	}
 	return nil
 }
@@ -212,7 +238,7 @@ func (w *walker) key(k string) error {
 func (w *walker) sized(n int) error {
 	w.bytes += n
 	if w.bytes > w.lim.MaxDocBytes {
-		return w.fail("document larger than " + strconv.Itoa(w.lim.MaxDocBytes) + " bytes")
+		return w.fail("document larger than " + strconv.Itoa(w.lim.MaxDocBytes) + " bytes" + w.raise("MaxDocBytes"))
 	}
 	return nil
 }
@@ -336,7 +362,7 @@ func (w *walker) viaJSON(v any, depth int) (any, error) {
 
 func (w *walker) str(s string) error {
 	if len(s) > w.lim.MaxStringLen && utf8.RuneCountInString(s) > w.lim.MaxStringLen {
-		return w.fail("string longer than " + strconv.Itoa(w.lim.MaxStringLen) + " characters")
+		return w.fail("string longer than " + strconv.Itoa(w.lim.MaxStringLen) + " characters" + w.raise("MaxStringLen"))
 	}
 	if !utf8.ValidString(s) {
 		return w.fail("string is not valid UTF-8")
@@ -494,7 +520,7 @@ var marshalerType = reflect.TypeFor[json.Marshaler]()
 func (w *walker) object(m map[string]any, depth int) (any, error) {
 	depth++
 	if depth > w.lim.MaxDepth {
-		return nil, w.fail("nested deeper than " + strconv.Itoa(w.lim.MaxDepth) + " levels")
+		return nil, w.fail("nested deeper than " + strconv.Itoa(w.lim.MaxDepth) + " levels" + w.raise("MaxDepth"))
 	}
 	if err := w.sized(2); err != nil {
 		return nil, err
@@ -518,7 +544,7 @@ func (w *walker) object(m map[string]any, depth int) (any, error) {
 func (w *walker) array(a []any, depth int) (any, error) {
 	depth++
 	if depth > w.lim.MaxDepth {
-		return nil, w.fail("nested deeper than " + strconv.Itoa(w.lim.MaxDepth) + " levels")
+		return nil, w.fail("nested deeper than " + strconv.Itoa(w.lim.MaxDepth) + " levels" + w.raise("MaxDepth"))
 	}
 	if err := w.sized(2); err != nil {
 		return nil, err
@@ -530,7 +556,7 @@ func (w *walker) array(a []any, depth int) (any, error) {
 	for i, v := range a {
 		w.keys++
 		if w.keys > w.lim.MaxKeys {
-			return nil, w.fail("more than " + strconv.Itoa(w.lim.MaxKeys) + " fields and elements")
+			return nil, w.fail("more than " + strconv.Itoa(w.lim.MaxKeys) + " fields and elements" + w.raise("MaxKeys"))
 		}
 		w.path = append(w.path, strconv.Itoa(i))
 		nv, err := w.value(v, depth)

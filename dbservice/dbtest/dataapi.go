@@ -80,7 +80,9 @@ func testUpdateMutations(t *testing.T, s dbservice.Service) {
 
 func testUpdateConditions(t *testing.T, s dbservice.Service) {
 	coll := Collection(t)
-	stale := mustSave(t, s, coll, "c", dbservice.Doc{"s": "text", "n": 1, "obj": map[string]any{"a": 1}, "arr": []any{1}})
+	// The first version differs from the second: Firestore keeps the
+	// revision of a write that changes nothing.
+	stale := mustSave(t, s, coll, "c", dbservice.Doc{"s": "text", "n": 0, "obj": map[string]any{"a": 1}, "arr": []any{1}})
 	rev := mustSave(t, s, coll, "c", dbservice.Doc{"s": "text", "n": 1, "obj": map[string]any{"a": 1}, "arr": []any{1}})
 	refused := []struct {
 		what string
@@ -140,7 +142,7 @@ func testUpdateConditions(t *testing.T, s dbservice.Service) {
 func testHostileMutations(t *testing.T, s dbservice.Service) {
 	coll := Collection(t)
 	const canary = "canary-9d1f0b7e"
-	rev := mustSave(t, s, coll, "h", dbservice.Doc{"a": map[string]any{"b": 1}, "n": 1})
+	hrev := mustSave(t, s, coll, "h", dbservice.Doc{"a": map[string]any{"b": 1}, "n": 1})
 	many := make([]dbservice.Mutation, dbservice.MaxMutations+1)
 	for i := range many {
 		many[i] = dbservice.Set(fmt.Sprintf("f%d", i), 1)
@@ -190,13 +192,13 @@ func testHostileMutations(t *testing.T, s dbservice.Service) {
 		}
 		return m
 	}
-	rev = mustSave(t, s, coll, "big", dbservice.Doc{"a": chunk("a")})
+	rev := mustSave(t, s, coll, "big", dbservice.Doc{"a": chunk("a")})
 	_, err := s.Update(ctx(t), coll, "big", []dbservice.Mutation{dbservice.Set("b", chunk("b")), dbservice.Set("c", chunk("c"))})
 	wantErr(t, "an Update whose result exceeds the document limit", err, dbservice.ErrInvalid)
 	if got := mustGet(t, s, coll, "big"); got["_rev"] != rev || got["b"] != nil {
 		t.Fatalf("a refused oversize Update wrote (rev %v, was %q)", got["_rev"], rev)
 	}
-	if got := mustGet(t, s, coll, "h"); got["x"] != nil || got["n"] != float64(1) {
+	if got := mustGet(t, s, coll, "h"); got["x"] != nil || got["n"] != float64(1) || got["_rev"] != hrev {
 		t.Fatalf("a refused Update wrote: %v", body(got))
 	}
 }

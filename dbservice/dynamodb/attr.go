@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -49,6 +50,13 @@ type encoder struct {
 // would refuse it: too large, nested too deep, or holding a number outside
 // DynamoDB's range. Errors name the field, never its value.
 func encodeItem(id, rev string, doc dbservice.Doc) (map[string]types.AttributeValue, error) {
+	return encodeItemExpiring(id, rev, doc, time.Time{})
+}
+
+// encodeItemExpiring is encodeItem for a document that expires at expires
+// (zero: never): the item then also carries ExpiresField and the TTL
+// attribute, counted in its size.
+func encodeItemExpiring(id, rev string, doc dbservice.Doc, expires time.Time) (map[string]types.AttributeValue, error) {
 	e := encoder{}
 	item := make(map[string]types.AttributeValue, len(doc)+2)
 	for k, v := range doc {
@@ -63,6 +71,11 @@ func encodeItem(id, rev string, doc dbservice.Doc) (map[string]types.AttributeVa
 	item[idAttr] = &types.AttributeValueMemberS{Value: id}
 	item[revAttr] = &types.AttributeValueMemberS{Value: rev}
 	e.size += len(idAttr) + len(id) + len(revAttr) + len(rev)
+	if !expires.IsZero() {
+		text, ttl := expiryValues(expires)
+		item[expiresAttr], item[ttlAttr] = text, ttl
+		e.size += len(expiresAttr) + len(text.Value) + len(ttlAttr) + 1 + (len(ttl.Value)+1)/2
+	}
 	if e.size > MaxItemBytes {
 		return nil, &validate.Error{Field: "doc", Reason: "item of " + strconv.Itoa(e.size) + " bytes exceeds DynamoDB's " + strconv.Itoa(MaxItemBytes) + "-byte limit"}
 	}
@@ -171,6 +184,9 @@ var errMalformed = errors.New("stored item is not in the expected form")
 func decodeItem(item map[string]types.AttributeValue) (dbservice.Doc, error) {
 	doc := make(dbservice.Doc, len(item))
 	for k, av := range item {
+		if k == ttlAttr {
+			continue // the TTL twin of ExpiresField, for DynamoDB alone
+		}
 		v, err := decodeValue(av)
 		if err != nil {
 			return nil, err

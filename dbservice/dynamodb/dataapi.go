@@ -1,31 +1,15 @@
 package dynamodb
 
-import (
-	"context"
-	"errors"
+import "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/securedb-go/securedb/dbservice"
-)
-
-// The data API below is being built (issue 15); until then each method says
-// so with errors.ErrUnsupported.
-
-// Update is not implemented yet.
-func (s *Service) Update(ctx context.Context, coll, id string, mods []dbservice.Mutation, opts ...dbservice.WriteOption) (string, error) {
-	return "", dbservice.NewError("update", "dynamodb", coll, id, errors.ErrUnsupported)
-}
-
-// GetMany is not implemented yet.
-func (s *Service) GetMany(ctx context.Context, coll string, ids []string) ([]dbservice.Doc, []string, error) {
-	return nil, nil, dbservice.NewError("getmany", "dynamodb", coll, "", errors.ErrUnsupported)
-}
-
-// DeleteMany is not implemented yet.
-func (s *Service) DeleteMany(ctx context.Context, coll string, ids []string) error {
-	return dbservice.NewError("deletemany", "dynamodb", coll, "", errors.ErrUnsupported)
-}
-
-// Count is not implemented yet.
-func (s *Service) Count(ctx context.Context, coll string, where []dbservice.Cond) (int, error) {
-	return 0, dbservice.NewError("count", "dynamodb", coll, "", errors.ErrUnsupported)
+// As implements the escape hatch of dbservice.As: a *dynamodb.Client
+// target receives the SDK client the Service uses. What is done with it
+// bypasses every check of this library: validation, limits, the scan
+// budget, expiry filtering and the audit trail.
+func (s *Service) As(target any) bool {
+	if p, ok := target.(**dynamodb.Client); ok && p != nil {
+		*p = s.client
+		return true
+	}
+	return false
 }

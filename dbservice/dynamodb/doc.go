@@ -24,6 +24,16 @@
 // until the page is full; dbservice.Match re-checks every item on the
 // client. Pages come in scan order, not ID order.
 //
+// The data API uses DynamoDB's native operations: Update is one
+// UpdateItem whose condition expression checks the contract on the server
+// (with a bounded read-modify-write on the revision for what UpdateItem
+// cannot express, see Service.Update), GetMany is BatchGetItem, DeleteMany
+// BatchWriteItem, Count a Scan with Select COUNT. An expiry is the
+// ExpiresField text plus a TTL attribute (epoch seconds) on which tables
+// the provider creates get DynamoDB's time to live; every read filters
+// expired items too, since DynamoDB deletes them lazily. Service.As hands
+// out the *dynamodb.Client.
+//
 // Requests go through the SDK's own HTTP client (awshttp.BuildableClient,
 // with its connect, TLS handshake and read timeouts), and every API call,
 // its retries included, is bounded by Config.CallTimeout (DefaultCallTimeout,

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -50,6 +51,7 @@ type Service struct {
 	tables      map[string]bool // tables known to exist and be ACTIVE
 	creating    singleflight.Group
 	pitrMissing atomic.Bool // the server has no point-in-time recovery API
+	ttlMissing  atomic.Bool // the server has no time-to-live API
 }
 
 var (
@@ -196,17 +198,22 @@ func (s *Service) Get(ctx context.Context, coll, id string) (dbservice.Doc, erro
 	if err != nil {
 		return nil, fail("get", coll, id, fmt.Errorf("%w: %s", dbservice.ErrUnavailable, err))
 	}
+	if dbservice.Expired(doc, time.Now()) {
+		return nil, fail("get", coll, id, dbservice.ErrNotFound)
+	}
 	return doc, nil
 }
 
 // Save implements dbservice.Service with one PutItem. IfAbsent and IfRev
-// become condition expressions (attribute_not_exists(_id), _rev = :rev), so
-// the check and the write are one atomic step on the server.
+// become condition expressions (attribute_not_exists(_id) or expired,
+// _rev = :rev and not expired), so the check and the write are one atomic
+// step on the server. ExpiresAt stores ExpiresField and the TTL attribute;
+// without it the new item has neither, so the expiry is cleared.
 func (s *Service) Save(ctx context.Context, coll, id string, doc dbservice.Doc, opts ...dbservice.WriteOption) (string, error) {
 	if err := s.precheck(ctx, "save", coll, id, true); err != nil {
 		return "", err
 	}
-	o, err := dbservice.ApplyWriteOptions(opts...)
+	o, err := dbservice.ApplySaveOptions(opts...)
 	if err != nil {
 		return "", fail("save", coll, id, err)
 	}
@@ -215,20 +222,20 @@ func (s *Service) Save(ctx context.Context, coll, id string, doc dbservice.Doc, 
 		return "", fail("save", coll, id, err)
 	}
 	rev := newRev()
-	item, err := encodeItem(id, rev, nd)
+	item, err := encodeItemExpiring(id, rev, nd, o.ExpiresAt)
 	if err != nil {
 		return "", fail("save", coll, id, err)
 	}
 	in := &dynamodb.PutItemInput{TableName: aws.String(s.table(coll)), Item: item}
+	now := time.Now()
+	b := newExprBuilder()
 	switch {
 	case o.IfAbsent:
-		in.ConditionExpression = aws.String("attribute_not_exists(#id)")
-		in.ExpressionAttributeNames = map[string]string{"#id": idAttr}
+		in.ConditionExpression = aws.String("(attribute_not_exists(" + b.path(idAttr) + ") OR " + b.expired(now) + ")")
 	case o.IfRev != "":
-		in.ConditionExpression = aws.String("#rev = :rev")
-		in.ExpressionAttributeNames = map[string]string{"#rev": revAttr}
-		in.ExpressionAttributeValues = map[string]types.AttributeValue{":rev": &types.AttributeValueMemberS{Value: o.IfRev}}
+		in.ConditionExpression = aws.String(b.path(revAttr) + " = " + b.value(&types.AttributeValueMemberS{Value: o.IfRev}) + " AND " + b.live(now))
 	}
+	b.attach(&in.ExpressionAttributeNames, &in.ExpressionAttributeValues)
 	err = s.write(ctx, coll, func() error {
 		_, err := s.client.PutItem(ctx, in)
 		return err
@@ -252,32 +259,29 @@ func (s *Service) Delete(ctx context.Context, coll, id string, opts ...dbservice
 	if err := s.precheck(ctx, "delete", coll, id, true); err != nil {
 		return err
 	}
-	o, err := dbservice.ApplyWriteOptions(opts...)
+	o, err := dbservice.ApplyDeleteOptions(opts...)
 	if err != nil {
 		return fail("delete", coll, id, err)
 	}
-	if o.IfAbsent {
-		return fail("delete", coll, id, &validate.Error{Field: "options", Reason: "IfAbsent does not apply to Delete"})
-	}
-	in := &dynamodb.DeleteItemInput{
-		TableName:                aws.String(s.table(coll)),
-		Key:                      key(id),
-		ConditionExpression:      aws.String("attribute_exists(#id)"),
-		ExpressionAttributeNames: map[string]string{"#id": idAttr},
-	}
+	now := time.Now()
+	b := newExprBuilder()
+	cond := "attribute_exists(" + b.path(idAttr) + ") AND " + b.live(now)
+	in := &dynamodb.DeleteItemInput{TableName: aws.String(s.table(coll)), Key: key(id)}
 	if o.IfRev != "" {
-		in.ConditionExpression = aws.String("attribute_exists(#id) AND #rev = :rev")
-		in.ExpressionAttributeNames["#rev"] = revAttr
-		in.ExpressionAttributeValues = map[string]types.AttributeValue{":rev": &types.AttributeValueMemberS{Value: o.IfRev}}
+		cond += " AND " + b.path(revAttr) + " = " + b.value(&types.AttributeValueMemberS{Value: o.IfRev})
 		in.ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureAllOld
 	}
+	in.ConditionExpression = aws.String(cond)
+	b.attach(&in.ExpressionAttributeNames, &in.ExpressionAttributeValues)
 	_, err = s.client.DeleteItem(ctx, in)
 	if err == nil {
 		return nil
 	}
 	var cf *types.ConditionalCheckFailedException
 	if errors.As(err, &cf) {
-		if o.IfRev != "" && cf.Item != nil {
+		// An expired item is absent: deleting it is ErrNotFound, and TTL
+		// reclaims it.
+		if o.IfRev != "" && cf.Item != nil && !itemExpired(cf.Item, now) {
 			return fail("delete", coll, id, fmt.Errorf("%w: revision is not current", dbservice.ErrConflict))
 		}
 		return fail("delete", coll, id, dbservice.ErrNotFound)

@@ -7,6 +7,7 @@ import (
 	"log"
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	awsdynamodb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/securedb-go/securedb/dbservice"
 	"github.com/securedb-go/securedb/dbservice/dynamodb"
@@ -28,6 +29,7 @@ func ExampleLeastPrivilegePolicy() {
 	//       "Sid": "SecuredbTables",
 	//       "Effect": "Allow",
 	//       "Action": [
+	//         "dynamodb:BatchGetItem",
 	//         "dynamodb:BatchWriteItem",
 	//         "dynamodb:CreateTable",
 	//         "dynamodb:DeleteItem",
@@ -36,7 +38,9 @@ func ExampleLeastPrivilegePolicy() {
 	//         "dynamodb:GetItem",
 	//         "dynamodb:PutItem",
 	//         "dynamodb:Scan",
-	//         "dynamodb:UpdateContinuousBackups"
+	//         "dynamodb:UpdateContinuousBackups",
+	//         "dynamodb:UpdateItem",
+	//         "dynamodb:UpdateTimeToLive"
 	//       ],
 	//       "Resource": [
 	//         "arn:aws:dynamodb:eu-west-1:123456789012:table/prod_agents",
@@ -99,4 +103,18 @@ func ExampleNew() {
 		log.Fatal(err)
 	}
 	fmt.Println(doc["name"], doc["_rev"] == rev)
+}
+
+// The native SDK client, for what securedb does not cover. What is done
+// with it bypasses validation, limits and the audit trail.
+func ExampleService_As() {
+	db, err := dynamodb.New(context.Background(), dynamodb.Config{Region: "eu-west-1"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	var client *awsdynamodb.Client
+	fmt.Println(dbservice.As(db, &client), client != nil)
+	// Output:
+	// true true
 }

@@ -10,12 +10,14 @@ import (
 )
 
 // tableActions are the DynamoDB operations the provider calls on its
-// tables: items (GetItem, PutItem, DeleteItem, Scan, BatchWriteItem),
-// creation with CreateMissing (DescribeTable, also used by the waiter,
-// CreateTable, UpdateContinuousBackups) and CheckPosture
+// tables: items (GetItem, PutItem, UpdateItem, DeleteItem, Scan,
+// BatchGetItem, BatchWriteItem), creation with CreateMissing
+// (DescribeTable, also used by the waiter, CreateTable,
+// UpdateContinuousBackups, UpdateTimeToLive) and CheckPosture
 // (DescribeContinuousBackups). The tests record every operation the
 // provider sends and compare with this list.
 var tableActions = []string{
+	"BatchGetItem",
 	"BatchWriteItem",
 	"CreateTable",
 	"DeleteItem",
@@ -25,6 +27,8 @@ var tableActions = []string{
 	"PutItem",
 	"Scan",
 	"UpdateContinuousBackups",
+	"UpdateItem",
+	"UpdateTimeToLive",
 }
 
 // accountActions cannot be limited to a table. Ping's DescribeLimits
@@ -45,7 +49,8 @@ var (
 // applications that create collections at run time.
 //
 // Without CreateMissing the application needs neither CreateTable nor
-// UpdateContinuousBackups; remove them if tables are provisioned elsewhere.
+// UpdateContinuousBackups nor UpdateTimeToLive; remove them if tables are
+// provisioned elsewhere.
 func LeastPrivilegePolicy(region, account string, tables ...string) ([]byte, error) {
 	if !regionRe.MatchString(region) {
 		return nil, &validate.Error{Field: "region", Reason: "not an AWS region name"}

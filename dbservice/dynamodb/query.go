@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/securedb-go/securedb/dbservice"
+	"github.com/securedb-go/securedb/validate"
 )
 
 // cursorState is the position a page ends at: the key of the last item
@@ -64,7 +66,8 @@ func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (db
 		}
 		start = key(st.After)
 	}
-	in := buildScan(s.table(coll), q)
+	now := time.Now()
+	in, _ := buildScan(s.table(coll), q, now)
 	in.ExclusiveStartKey = start
 	scanLimit := q.Limit + 1
 
@@ -95,7 +98,9 @@ func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (db
 			if err != nil {
 				return dbservice.Page{}, fail("query", coll, "", fmt.Errorf("%w: %s", dbservice.ErrUnavailable, err))
 			}
-			if !dbservice.Match(doc, q.Where) {
+			// The filter already dropped what had expired when the server
+			// read it; the process clock is the final word.
+			if dbservice.Expired(doc, now) || !dbservice.Match(doc, q.Where) {
 				continue
 			}
 			if len(page.Docs) == q.Limit {
@@ -105,7 +110,11 @@ func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (db
 				return next(page.Docs[len(page.Docs)-1][idAttr].(string))
 			}
 			if len(q.Fields) > 0 {
+				exp, hasExp := doc[expiresAttr]
 				doc = dbservice.Project(doc, q.Fields)
+				if hasExp {
+					doc[expiresAttr] = exp // carried on every read, like _id and _rev
+				}
 			}
 			page.Docs = append(page.Docs, doc)
 		}
@@ -138,6 +147,8 @@ type exprBuilder struct {
 	names  map[string]string // placeholder → attribute name
 	byName map[string]string // attribute name → placeholder
 	values map[string]types.AttributeValue
+	// inexact records that a condition was widened to a superset.
+	inexact bool
 }
 
 func newExprBuilder() *exprBuilder {
@@ -145,10 +156,17 @@ func newExprBuilder() *exprBuilder {
 }
 
 // path returns the placeholder form of a dotted field path, one name per
-// segment: "owner.id" becomes "#n0.#n1".
+// segment: "owner.id" becomes "#n0.#n1". The names come from
+// dbservice.SplitPath, so an escaped "." inside a name (`files.main\.py`)
+// stays inside one placeholder and never splits the path.
 func (b *exprBuilder) path(field string) string {
-	segs := strings.Split(field, ".")
-	for i, seg := range segs {
+	return b.names2path(dbservice.SplitPath(field))
+}
+
+// names2path returns the placeholder form of a path given as its names.
+func (b *exprBuilder) names2path(names []string) string {
+	segs := make([]string, len(names))
+	for i, seg := range names {
 		ph, ok := b.byName[seg]
 		if !ok {
 			ph = "#n" + strconv.Itoa(len(b.names))
@@ -166,11 +184,20 @@ func (b *exprBuilder) value(av types.AttributeValue) string {
 	return ph
 }
 
-// typeNull and typeNumber are attribute_type operands.
+// attribute_type operands.
 var (
 	typeNull   = &types.AttributeValueMemberS{Value: "NULL"}
 	typeNumber = &types.AttributeValueMemberS{Value: "N"}
+	typeString = &types.AttributeValueMemberS{Value: "S"}
+	typeList   = &types.AttributeValueMemberS{Value: "L"}
+	typeMap    = &types.AttributeValueMemberS{Value: "M"}
 )
+
+// never is a condition no item satisfies, on the path p of the condition
+// it replaces (DynamoDB refuses a placeholder left unused).
+func never(p string) string {
+	return "(attribute_exists(" + p + ") AND attribute_not_exists(" + p + "))"
+}
 
 // cond returns the filter for one condition (from dbservice.CheckQuery).
 // Each is the exact DynamoDB form of dbservice.Match's rule, or a superset
@@ -181,8 +208,20 @@ var (
 //   - Eq nil is attribute_type(p, NULL): an explicit null, not a missing field;
 //   - Ne is present, not NULL and <> v, because <> alone is true for missing
 //     fields and nulls;
-//   - In is IN (...) plus attribute_type(p, NULL) when nil is listed.
-func (b *exprBuilder) cond(c dbservice.Cond) string {
+//   - In is IN (...) plus attribute_type(p, NULL) when nil is listed;
+//   - Contains is attribute_type(p, L) AND contains(p, v): contains alone
+//     also matches substrings of a string and elements of a set;
+//   - Prefix is attribute_type(p, S) AND begins_with(p, v) (begins_with
+//     also matches binary values), and only the type test for "".
+//
+// exact is false when the filter is a strict superset of Match (a number
+// DynamoDB cannot hold); Count then cannot trust a server-side count.
+func (b *exprBuilder) cond(c dbservice.Cond) (expr string, exact bool) {
+	e := b.condExpr(c)
+	return e, !b.inexact
+}
+
+func (b *exprBuilder) condExpr(c dbservice.Cond) string {
 	p := b.path(c.Field)
 	// DynamoDB refuses unused placeholders, so values are added only by
 	// the branch that uses them.
@@ -201,13 +240,13 @@ func (b *exprBuilder) cond(c dbservice.Cond) string {
 		}
 		av, ok := scalarAttr(c.Value)
 		if !ok {
-			return "attribute_type(" + p + ", " + b.value(typeNumber) + ")"
+			return never(p)
 		}
 		return p + " = " + b.value(av)
 	case dbservice.Ne:
 		av, ok := scalarAttr(c.Value)
 		if c.Value == nil || !ok {
-			return present()
+			return present() // exact: nothing stored equals an unholdable number
 		}
 		return "(" + present() + " AND " + p + " <> " + b.value(av) + ")"
 	case dbservice.In:
@@ -226,37 +265,79 @@ func (b *exprBuilder) cond(c dbservice.Cond) string {
 		}
 		if len(alts) == 0 {
 			// Only numbers DynamoDB cannot hold: nothing stored equals them.
-			return "attribute_type(" + p + ", " + b.value(typeNumber) + ")"
+			return never(p)
 		}
 		return "(" + strings.Join(alts, " OR ") + ")"
 	case dbservice.Gt, dbservice.Gte, dbservice.Lt, dbservice.Lte:
 		av, ok := scalarAttr(c.Value)
 		if !ok {
+			b.inexact = true
 			return "attribute_type(" + p + ", " + b.value(typeNumber) + ")"
 		}
 		op := map[dbservice.Op]string{dbservice.Gt: ">", dbservice.Gte: ">=", dbservice.Lt: "<", dbservice.Lte: "<="}[c.Op]
 		return p + " " + op + " " + b.value(av)
+	case dbservice.Contains:
+		av, ok := scalarAttr(c.Value)
+		if !ok {
+			return never(p)
+		}
+		return "(attribute_type(" + p + ", " + b.value(typeList) + ") AND contains(" + p + ", " + b.value(av) + "))"
+	case dbservice.Prefix:
+		isString := "attribute_type(" + p + ", " + b.value(typeString) + ")"
+		if c.Value.(string) == "" {
+			return isString
+		}
+		return "(" + isString + " AND begins_with(" + p + ", " + b.value(&types.AttributeValueMemberS{Value: c.Value.(string)}) + "))"
 	}
 	// CheckQuery admits no other operator; match everything and let
 	// dbservice.Match decide.
+	b.inexact = true
 	return "attribute_exists(" + b.path(idAttr) + ")"
 }
 
-// buildScan returns the consistent Scan for q: its filter, and with a
-// projection, the projected fields plus the system fields and every field
-// a condition reads (Match needs them; dbservice.Project trims afterwards).
-func buildScan(table string, q dbservice.Query) *dynamodb.ScanInput {
-	in := &dynamodb.ScanInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true)}
-	b := newExprBuilder()
-	if len(q.Where) > 0 {
-		parts := make([]string, len(q.Where))
-		for i, c := range q.Where {
-			parts[i] = b.cond(c)
-		}
-		in.FilterExpression = aws.String(strings.Join(parts, " AND "))
+// live is the condition that an item has not expired at now; expired is
+// its negation. ExpiresField holds validate.TimeLayout text, whose order
+// is time order.
+func (b *exprBuilder) live(now time.Time) string {
+	p := b.path(expiresAttr)
+	return "(attribute_not_exists(" + p + ") OR " + p + " > " + b.value(&types.AttributeValueMemberS{Value: validate.FormatTime(now)}) + ")"
+}
+
+func (b *exprBuilder) expired(now time.Time) string {
+	p := b.path(expiresAttr)
+	return p + " <= " + b.value(&types.AttributeValueMemberS{Value: validate.FormatTime(now)})
+}
+
+// attach sets the names and values collected into the input's maps.
+func (b *exprBuilder) attach(names *map[string]string, values *map[string]types.AttributeValue) {
+	if len(b.names) > 0 {
+		*names = b.names
 	}
+	if len(b.values) > 0 {
+		*values = b.values
+	}
+}
+
+// buildScan returns the consistent Scan for q at now: its filter (q's
+// conditions and that the item has not expired), and with a projection,
+// the projected fields plus the system fields and every field a condition
+// reads (Match needs them; dbservice.Project trims afterwards). exact
+// reports that the filter is exactly Match's rule, so a server-side count
+// needs no client-side check.
+func buildScan(table string, q dbservice.Query, now time.Time) (in *dynamodb.ScanInput, exact bool) {
+	in = &dynamodb.ScanInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true)}
+	b := newExprBuilder()
+	exact = true
+	var parts []string
+	for _, c := range q.Where {
+		e, ok := b.cond(c)
+		parts = append(parts, e)
+		exact = exact && ok
+	}
+	parts = append(parts, b.live(now))
+	in.FilterExpression = aws.String(strings.Join(parts, " AND "))
 	if len(q.Fields) > 0 {
-		paths := []string{idAttr, revAttr}
+		paths := []string{idAttr, revAttr, expiresAttr}
 		paths = append(paths, q.Fields...)
 		for _, c := range q.Where {
 			paths = append(paths, c.Field)
@@ -267,13 +348,8 @@ func buildScan(table string, q dbservice.Query) *dynamodb.ScanInput {
 		}
 		in.ProjectionExpression = aws.String(strings.Join(proj, ", "))
 	}
-	if len(b.names) > 0 {
-		in.ExpressionAttributeNames = b.names
-	}
-	if len(b.values) > 0 {
-		in.ExpressionAttributeValues = b.values
-	}
-	return in
+	b.attach(&in.ExpressionAttributeNames, &in.ExpressionAttributeValues)
+	return in, exact
 }
 
 // Explain implements dbservice.Explainer: every query with conditions is

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -14,7 +15,10 @@ import (
 
 // exprSyntax is everything a filter or projection may contain besides
 // placeholders: user text must only ever reach DynamoDB as a name or value.
-var exprSyntax = regexp.MustCompile(`^([#:][a-z][0-9]+|attribute_exists|attribute_not_exists|attribute_type|AND|OR|NOT|IN|[ (),.=<>])*$`)
+var exprSyntax = regexp.MustCompile(`^([#:][a-z][0-9]+|attribute_exists|attribute_not_exists|attribute_type|contains|begins_with|AND|OR|NOT|IN|[ (),.=<>])*$`)
+
+// liveFilter is how every filter ends: the item has not expired.
+var liveFilter = regexp.MustCompile(`^(.*?)(?: AND )?\(attribute_not_exists\((#n[0-9]+)\) OR (#n[0-9]+) > (:v[0-9]+)\)$`)
 
 func scanFor(t *testing.T, q dbservice.Query) (filter, projection string, names map[string]string, values map[string]types.AttributeValue) {
 	t.Helper()
@@ -22,8 +26,19 @@ func scanFor(t *testing.T, q dbservice.Query) (filter, projection string, names 
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := buildScan("table", nq)
+	in, _ := buildScan("table", nq, time.Now())
 	return aws.ToString(in.FilterExpression), aws.ToString(in.ProjectionExpression), in.ExpressionAttributeNames, in.ExpressionAttributeValues
+}
+
+// splitLive returns a filter without its final expiry test, and checks
+// that the test is there and names ExpiresField.
+func splitLive(t *testing.T, filter string, names map[string]string) string {
+	t.Helper()
+	m := liveFilter.FindStringSubmatch(filter)
+	if m == nil || m[2] != m[3] || names[m[2]] != dbservice.ExpiresField {
+		t.Fatalf("filter %q does not end with the test that the item has not expired", filter)
+	}
+	return m[1]
 }
 
 func TestFiltersUsePlaceholdersOnly(t *testing.T) {
@@ -45,13 +60,18 @@ func TestFiltersUsePlaceholdersOnly(t *testing.T) {
 		{"exists false", []dbservice.Cond{W("note", dbservice.Exists, false)}, "attribute_not_exists(#n0)"},
 		{"_id is a name like any other", []dbservice.Cond{W("_id", dbservice.Lt, "m")}, "#n0 < :v0"},
 		{"a number DynamoDB cannot hold keeps only the type", []dbservice.Cond{W("n", dbservice.Gt, 1e200)}, "attribute_type(#n0, :v0)"},
+		{"nothing equals a number DynamoDB cannot hold", []dbservice.Cond{W("n", dbservice.Eq, 1e200)}, "(attribute_exists(#n0) AND attribute_not_exists(#n0))"},
 		{"conditions are ANDed", []dbservice.Cond{W("a", dbservice.Eq, true), W("b", dbservice.Lte, 3)}, "#n0 = :v0 AND #n1 <= :v1"},
+		{"contains needs a list, not a string", []dbservice.Cond{W("tags", dbservice.Contains, "go")}, "(attribute_type(#n0, :v0) AND contains(#n0, :v1))"},
+		{"prefix needs a string", []dbservice.Cond{W("name", dbservice.Prefix, "al")}, "(attribute_type(#n0, :v0) AND begins_with(#n0, :v1))"},
+		{"the empty prefix is every string", []dbservice.Cond{W("name", dbservice.Prefix, "")}, "attribute_type(#n0, :v0)"},
+		{"no condition keeps the expiry test", nil, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			filter, _, names, values := scanFor(t, dbservice.Query{Where: c.where})
-			if filter != c.filter {
-				t.Fatalf("filter = %q, want %q", filter, c.filter)
+			if got := splitLive(t, filter, names); got != c.filter {
+				t.Fatalf("filter = %q, want %q before the expiry test", got, c.filter)
 			}
 			for ph := range names {
 				if !strings.Contains(filter, ph) {
@@ -64,6 +84,34 @@ func TestFiltersUsePlaceholdersOnly(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestPathsTranslateFromTheirNames: a path's placeholders come from
+// dbservice.SplitPath, so an escaped "." or "\\" stays inside its name and
+// reaches DynamoDB only as an attribute name.
+func TestPathsTranslateFromTheirNames(t *testing.T) {
+	b := newExprBuilder()
+	cases := []struct {
+		names []string
+		want  string
+	}{
+		{[]string{"files", "main.py"}, "#n0.#n1"},
+		{[]string{"files", `a\b.c`, "x"}, "#n0.#n2.#n3"},
+		{[]string{"$defs", "v1.2"}, "#n4.#n5"},
+	}
+	for _, c := range cases {
+		got := b.path(dbservice.Path(c.names...))
+		if got != c.want {
+			t.Fatalf("path(%q) = %q, want %q", dbservice.Path(c.names...), got, c.want)
+		}
+		var back []string
+		for ph := range strings.SplitSeq(got, ".") {
+			back = append(back, b.names[ph])
+		}
+		if !slices.Equal(back, c.names) {
+			t.Fatalf("placeholders of %q name %q, want %q", dbservice.Path(c.names...), back, c.names)
+		}
 	}
 }
 
@@ -82,7 +130,7 @@ func TestProjectionIncludesWhatMatchNeeds(t *testing.T) {
 		got = append(got, strings.Join(segs, "."))
 	}
 	slices.Sort(got)
-	want := []string{"_id", "_rev", "age", "name", "owner"}
+	want := []string{"_expires", "_id", "_rev", "age", "name", "owner"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("projected paths = %v, want %v (no overlaps, condition fields included)", got, want)
 	}
@@ -108,7 +156,7 @@ func FuzzFilterExpression(f *testing.F) {
 		if err != nil {
 			return
 		}
-		in := buildScan("table", q)
+		in, _ := buildScan("table", q, time.Now())
 		for _, expr := range []string{aws.ToString(in.FilterExpression), aws.ToString(in.ProjectionExpression)} {
 			if !exprSyntax.MatchString(expr) {
 				t.Fatalf("expression %q contains more than placeholders and syntax", expr)

@@ -69,8 +69,9 @@ func (s *Service) ensureTable(ctx context.Context, table string) error {
 
 // provision describes table and, when it is missing, creates it with the
 // secure defaults: on-demand billing, server-side encryption with KMS
-// (cfg.KMSKeyID or the AWS managed key), then point-in-time recovery once
-// it is ACTIVE. Errors are classified.
+// (cfg.KMSKeyID or the AWS managed key), then point-in-time recovery and
+// time to live on the expiry attribute once it is ACTIVE. Errors are
+// classified.
 func (s *Service) provision(ctx context.Context, table string) error {
 	out, err := s.client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
 	switch {
@@ -96,6 +97,9 @@ func (s *Service) provision(ctx context.Context, table string) error {
 	}
 	if created {
 		if err := s.enablePITR(ctx, table); err != nil {
+			return err
+		}
+		if err := s.enableTTL(ctx, table); err != nil {
 			return err
 		}
 	}

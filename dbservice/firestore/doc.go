@@ -26,9 +26,24 @@
 // backoff.
 //
 // Queries are ordered by document ID and continue from the last ID
-// returned, so paging is exactly-once. Equality and in conditions are sent
+// returned, so paging is exactly-once. Equality, in and array-contains
+// conditions are sent
 // to Firestore; the rest are evaluated on the client with dbservice.Match
 // (see Service.Query for why, and for indexes).
+//
+// The data API maps onto Firestore's own operations: Update is a read and
+// a DocumentRef.Update of only the mutated field paths with a
+// LastUpdateTime precondition on the version read (retried when another
+// writer got in between), so the contract's type checks, which
+// Firestore's transforms would skip, hold atomically; GetMany is
+// Client.GetAll (one BatchGetDocuments); DeleteMany is batched commits of
+// up to 500 deletes; Count is the count() aggregation query under a Limit
+// of the scan budget + 1 where the filters sent decide the answer, else a
+// walk of Query's pages; Contains is array-contains. Expiry is a
+// timestamp in the field "_expires", which a TTL policy (EnsureExpiry,
+// through the Admin API) lets Firestore delete; every read filters expired
+// documents by the process clock as well, since TTL deletion runs up to a
+// day late. As gives the *firestore.Client.
 //
 // Credentials come from Application Default Credentials, or from the file
 // GOOGLE_APPLICATION_CREDENTIALS names; Config never holds them as text.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"time"
 
 	"github.com/securedb-go/securedb/dbservice"
 	"github.com/securedb-go/securedb/dbservice/firestore"
@@ -59,4 +60,35 @@ func ExampleNew() {
 		log.Fatal(err)
 	}
 	fmt.Println(doc["runs"])
+}
+
+// Count a session's requests without a read-modify-write loop, expire the
+// session an hour after its last use, and let Firestore delete expired
+// sessions itself (EnsureExpiry needs Admin API permissions; reads never
+// return an expired session either way).
+func ExampleService_Update() {
+	cfg, err := firestore.FromEnv()
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx := context.Background()
+	db, err := firestore.New(ctx, cfg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.EnsureExpiry(ctx, "sessions"); err != nil && !errors.Is(err, errors.ErrUnsupported) {
+		log.Print(err) // the TTL policy is set at deployment instead
+	}
+	_, err = db.Update(ctx, "sessions", "s1",
+		[]dbservice.Mutation{dbservice.Increment("requests", 1), dbservice.Set("user", "u1")},
+		dbservice.Upsert(), dbservice.TTL(time.Hour))
+	if err != nil {
+		log.Fatal(err)
+	}
+	n, err := db.Count(ctx, "sessions", []dbservice.Cond{dbservice.Where("user", dbservice.Eq, "u1")})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(n)
 }

@@ -3,6 +3,7 @@ package firestore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -37,6 +38,10 @@ type Service struct {
 	closed   atomic.Bool
 	posture  postureInput
 	database string
+	// adminOpts are the client options of the Admin API (EnsureExpiry):
+	// the data client's credentials in production, nil on the emulator,
+	// which has no Admin API.
+	adminOpts []option.ClientOption
 }
 
 var (
@@ -131,6 +136,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 			opts = append(opts, o)
 		}
 		opts = append(opts, cfg.ClientOptions...)
+		s.adminOpts = opts
 	}
 	var client *firestore.Client
 	if s.database == DefaultDatabaseID {
@@ -272,6 +278,9 @@ func (s *Service) Get(ctx context.Context, coll, id string) (dbservice.Doc, erro
 	if err != nil {
 		return nil, fail("get", coll, id, err)
 	}
+	if dbservice.Expired(doc, time.Now()) {
+		return nil, fail("get", coll, id, dbservice.ErrNotFound)
+	}
 	return doc, nil
 }
 
@@ -305,7 +314,7 @@ func (s *Service) Save(ctx context.Context, coll, id string, doc dbservice.Doc, 
 	if err := s.precheck(ctx, "save", coll, id, true); err != nil {
 		return "", err
 	}
-	o, err := dbservice.ApplyWriteOptions(opts...)
+	o, err := dbservice.ApplySaveOptions(opts...)
 	if err != nil {
 		return "", fail("save", coll, id, err)
 	}
@@ -317,6 +326,7 @@ func (s *Service) Save(ctx context.Context, coll, id string, doc dbservice.Doc, 
 	if err != nil {
 		return "", fail("save", coll, id, err)
 	}
+	setExpiry(data, o.ExpiresAt)
 	var lastUpdate time.Time
 	if o.IfRev != "" {
 		t, ok := decodeRev(o.IfRev)
@@ -335,25 +345,42 @@ func (s *Service) Save(ctx context.Context, coll, id string, doc dbservice.Doc, 
 			wr, err := ref.Create(c, data)
 			if err == nil {
 				updated = wr.UpdateTime
+				return nil
+			}
+			if status.Code(err) != codes.AlreadyExists {
+				return err
+			}
+			// An expired document is absent: replace it, on condition
+			// that it is still the expired version read here.
+			snap, gerr := ref.Get(c)
+			switch {
+			case status.Code(gerr) == codes.NotFound:
+				return status.Error(codes.Aborted, "document deleted meanwhile") // try Create again
+			case gerr != nil:
+				return gerr
+			case !expiredSnap(snap, time.Now()):
+				return err
+			}
+			updated, err = s.replaceIf(c, ref, snap.UpdateTime, data)
+			if status.Code(err) == codes.FailedPrecondition {
+				return status.Error(codes.AlreadyExists, "document written meanwhile")
 			}
 			return err
 		case o.IfRev != "":
-			var resp firestore.CommitResponse
-			err := s.client.RunTransaction(c, func(_ context.Context, tx *firestore.Transaction) error {
-				if err := tx.Update(ref, revGuard, firestore.LastUpdateTime(lastUpdate)); err != nil {
-					return err
-				}
-				return tx.Set(ref, data)
-			}, firestore.MaxAttempts(1), firestore.WithCommitResponseTo(&resp))
-			if err != nil {
+			// The precondition proves the revision; the read proves the
+			// document has not expired (an expired one is absent, so its
+			// revision is no longer current).
+			snap, err := ref.Get(c)
+			switch {
+			case status.Code(err) == codes.NotFound:
+				return status.Error(codes.FailedPrecondition, "document missing")
+			case err != nil:
 				return err
+			case !snap.UpdateTime.Equal(lastUpdate) || expiredSnap(snap, time.Now()):
+				return status.Error(codes.FailedPrecondition, "revision is not current")
 			}
-			wrs, err := resp.WriteResults()
-			if err != nil || len(wrs) == 0 {
-				return fmt.Errorf("%w: commit returned no write result", dbservice.ErrUnavailable)
-			}
-			updated = wrs[len(wrs)-1].UpdateTime
-			return nil
+			updated, err = s.replaceIf(c, ref, lastUpdate, data)
+			return err
 		default:
 			wr, err := ref.Set(c, data)
 			if err == nil {
@@ -377,57 +404,53 @@ func (s *Service) Save(ctx context.Context, coll, id string, doc dbservice.Doc, 
 	return "", fail("save", coll, id, classify(ctx, cctx, err))
 }
 
-// Delete implements dbservice.Service. The Exists precondition turns a
-// delete of nothing into ErrNotFound. With IfRev the precondition is
-// LastUpdateTime, which fails alike for a stale revision and a missing
-// document; a read then tells ErrConflict from ErrNotFound.
+// Delete implements dbservice.Service. It reads the document first (an
+// expired one is absent: ErrNotFound, left to the TTL policy) and then
+// deletes it with a LastUpdateTime precondition on the version read, so
+// the revision checked (IfRev) or the liveness seen is the one deleted; a
+// write in between makes it read again (without IfRev) or ErrConflict.
 func (s *Service) Delete(ctx context.Context, coll, id string, opts ...dbservice.WriteOption) error {
 	if err := s.precheck(ctx, "delete", coll, id, true); err != nil {
 		return err
 	}
-	o, err := dbservice.ApplyWriteOptions(opts...)
+	o, err := dbservice.ApplyDeleteOptions(opts...)
 	if err != nil {
 		return fail("delete", coll, id, err)
-	}
-	if o.IfAbsent {
-		return fail("delete", coll, id, &validate.Error{Field: "options", Reason: "IfAbsent does not apply to Delete"})
 	}
 	ref := s.collection(coll).Doc(id)
 	cctx, cancel := s.call(ctx)
 	defer cancel()
-	pre := firestore.Exists
-	if o.IfRev != "" {
-		t, ok := decodeRev(o.IfRev)
-		if !ok {
-			return s.missingOrConflict(ctx, cctx, coll, id)
-		}
-		pre = firestore.LastUpdateTime(t)
-	}
 	err = s.retryAborted(cctx, func(c context.Context) error {
-		_, err := ref.Delete(c, pre)
-		return err
+		for range maxWriteAttempts {
+			snap, err := ref.Get(c)
+			switch {
+			case status.Code(err) == codes.NotFound:
+				return dbservice.ErrNotFound
+			case err != nil:
+				return err
+			case expiredSnap(snap, time.Now()):
+				return dbservice.ErrNotFound
+			case o.IfRev != "" && encodeRev(snap.UpdateTime) != o.IfRev:
+				return dbservice.ErrConflict
+			}
+			_, err = ref.Delete(c, firestore.LastUpdateTime(snap.UpdateTime))
+			if status.Code(err) != codes.FailedPrecondition {
+				return err
+			}
+			if o.IfRev != "" {
+				return dbservice.ErrConflict
+			}
+		}
+		return status.Error(codes.Aborted, "document changed on every attempt")
 	})
-	switch code := status.Code(err); {
+	switch {
 	case err == nil:
 		return nil
 	case ctx.Err() != nil:
-	case code == codes.NotFound:
+	case errors.Is(err, dbservice.ErrNotFound):
 		return fail("delete", coll, id, dbservice.ErrNotFound)
-	case o.IfRev != "" && (code == codes.FailedPrecondition || code == codes.Aborted):
-		return s.missingOrConflict(ctx, cctx, coll, id)
-	}
-	return fail("delete", coll, id, classify(ctx, cctx, err))
-}
-
-// missingOrConflict answers a conditional delete that cannot succeed:
-// ErrNotFound when there is no document, else ErrConflict.
-func (s *Service) missingOrConflict(ctx, cctx context.Context, coll, id string) error {
-	_, err := s.collection(coll).Doc(id).Get(cctx)
-	switch {
-	case err == nil:
+	case errors.Is(err, dbservice.ErrConflict):
 		return fail("delete", coll, id, fmt.Errorf("%w: revision is not current", dbservice.ErrConflict))
-	case status.Code(err) == codes.NotFound && ctx.Err() == nil:
-		return fail("delete", coll, id, dbservice.ErrNotFound)
 	}
 	return fail("delete", coll, id, classify(ctx, cctx, err))
 }

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
+	"time"
 
 	"cloud.google.com/go/firestore"
 	"google.golang.org/api/iterator"
@@ -46,7 +46,9 @@ const maxIndexedBytes = 1500
 //     with firestore.FieldPath), and on "_id" as document ID filters.
 //     Firestore equality never crosses types, like Match, and == null
 //     matches explicit nulls only.
-//   - Gt, Gte, Lt, Lte, Ne and Exists are evaluated on the client.
+//   - Contains with a non-null scalar (of at most 1500 bytes) is sent as
+//     array-contains; at most one per query, as Firestore allows.
+//   - Gt, Gte, Lt, Lte, Ne, Exists and Prefix are evaluated on the client.
 //     Firestore puts every range or != field in the sort order ahead of
 //     the document ID, and refuses an explicit ordering by document ID
 //     followed by anything ("order by clause cannot contain more fields
@@ -148,6 +150,7 @@ func (s *Service) readChunk(ctx context.Context, fq firestore.Query, q dbservice
 	defer cancel()
 	it := fq.Documents(cctx)
 	defer it.Stop()
+	now := time.Now()
 	for {
 		snap, err := it.Next()
 		if errors.Is(err, iterator.Done) {
@@ -162,14 +165,18 @@ func (s *Service) readChunk(ctx context.Context, fq firestore.Query, q dbservice
 		if err != nil {
 			return 0, false, err
 		}
-		if !dbservice.Match(doc, q.Where) {
+		if dbservice.Expired(doc, now) || !dbservice.Match(doc, q.Where) {
 			continue
 		}
 		if len(page.Docs) == q.Limit {
 			return n, true, nil
 		}
 		if len(q.Fields) > 0 {
+			exp, has := doc[expiresField]
 			doc = dbservice.Project(doc, q.Fields)
+			if has {
+				doc[expiresField] = exp
+			}
 		}
 		page.Docs = append(page.Docs, doc)
 	}
@@ -178,13 +185,39 @@ func (s *Service) readChunk(ctx context.Context, fq firestore.Query, q dbservice
 // buildQuery returns the Firestore query for q, ordered by document ID,
 // whether its filters alone decide the answer (exact; Match still runs),
 // and empty when no document can match (an _id condition naming only IDs
-// that cannot exist).
+// that cannot exist). The projection always includes the expiry, which
+// every read filters on.
 func (s *Service) buildQuery(coll string, q dbservice.Query) (fq firestore.Query, exact, empty bool) {
+	fq, exact, empty = s.buildFilters(coll, q.Where, false)
+	if len(q.Fields) > 0 {
+		paths := slices.Clone(q.Fields)
+		for _, c := range q.Where {
+			paths = append(paths, c.Field)
+		}
+		fps := []firestore.FieldPath{{expiresField}}
+		for _, p := range dbservice.DisjointPaths(paths) {
+			if p != "_id" {
+				fps = append(fps, fieldPath(p))
+			}
+		}
+		fq = fq.SelectPaths(fps...)
+	}
+	return fq.OrderBy(firestore.DocumentID, firestore.Asc), exact, empty
+}
+
+// buildFilters returns the collection's query with the filters of where
+// that Firestore decides exactly like Match, whether those are all of them
+// (exact), and empty when no document can match. Prefix is sent as a
+// range (dbservice.PrefixEnd bounds it exactly in UTF-8 byte order, the
+// order Firestore compares strings in) only for a count (forCount): a
+// range puts its field ahead of the document ID in Firestore's order,
+// which a page in ID order cannot have.
+func (s *Service) buildFilters(coll string, where []dbservice.Cond, forCount bool) (fq firestore.Query, exact, empty bool) {
 	col := s.collection(coll)
 	fq = col.Query
 	exact = true
-	usedIn := false
-	for _, c := range q.Where {
+	usedIn, usedContains, usedRange := false, false, false
+	for _, c := range where {
 		switch {
 		case c.Field == "_id" && c.Op == dbservice.Eq:
 			id, ok := c.Value.(string)
@@ -211,25 +244,21 @@ func (s *Service) buildQuery(coll string, q dbservice.Query) (fq firestore.Query
 		case c.Op == dbservice.In && !usedIn && inPushable(c.Value.([]any)):
 			fq = fq.WherePath(fieldPath(c.Field), "in", c.Value)
 			usedIn = true
+		case c.Op == dbservice.Contains && !usedContains && containsPushable(c.Value):
+			fq = fq.WherePath(fieldPath(c.Field), "array-contains", c.Value)
+			usedContains = true
+		case c.Op == dbservice.Prefix && forCount && !usedRange && prefixPushable(c.Value.(string)):
+			p := c.Value.(string)
+			fq = fq.WherePath(fieldPath(c.Field), ">=", p)
+			if end, ok := dbservice.PrefixEnd(p); ok {
+				fq = fq.WherePath(fieldPath(c.Field), "<", end)
+			}
+			usedRange = true
 		default:
 			exact = false
 		}
 	}
-	if len(q.Fields) > 0 {
-		paths := slices.Clone(q.Fields)
-		for _, c := range q.Where {
-			paths = append(paths, c.Field)
-		}
-		var fps []firestore.FieldPath
-		for _, p := range dbservice.DisjointPaths(paths) {
-			if p != "_id" {
-				fps = append(fps, fieldPath(p))
-			}
-		}
-		// No paths left (only _id projected) selects document names only.
-		fq = fq.SelectPaths(fps...)
-	}
-	return fq.OrderBy(firestore.DocumentID, firestore.Asc), exact, false
+	return fq, exact, false
 }
 
 // validID reports whether a document with this ID can exist here.
@@ -240,10 +269,26 @@ func validID(id string) error {
 	return checkNativeID("id", id)
 }
 
-// fieldPath splits a dotted path (validated by CheckQuery) into the
-// segments Firestore quotes one by one.
+// fieldPath splits a dotted path (validated by CheckQuery) into its names
+// (dbservice.SplitPath: an escaped "." stays inside its name), which
+// Firestore quotes one by one.
 func fieldPath(path string) firestore.FieldPath {
-	return firestore.FieldPath(strings.Split(path, "."))
+	return firestore.FieldPath(dbservice.SplitPath(path))
+}
+
+// containsPushable reports whether array-contains on v gives Match's
+// answer: for a non-null scalar Firestore indexes in full. Numbers are
+// exact across Firestore's integers and doubles, which it compares by
+// value as Match compares float64s; null is left to the client.
+func containsPushable(v any) bool {
+	return v != nil && indexable(v)
+}
+
+// prefixPushable reports whether a prefix range is exact: Firestore
+// truncates indexed strings at 1500 bytes, which keeps the order against
+// bounds well shorter than that.
+func prefixPushable(p string) bool {
+	return len(p)+4 < maxIndexedBytes
 }
 
 // indexable reports whether an equality on v can be left to Firestore.
@@ -265,8 +310,11 @@ func inPushable(vals []any) bool {
 }
 
 // Explain implements dbservice.Explainer: an equality (on a value of at
-// most 1500 bytes) or an In is served by Firestore's automatic
-// single-field index; other conditions and orderings are not.
+// most 1500 bytes), an In or a Contains (array-contains) is served by
+// Firestore's automatic single-field index; other conditions and
+// orderings are not. Prefix is not: Query keeps pages in document ID
+// order, which a range on another field cannot give (Count sends it as a
+// range).
 func (s *Service) Explain(ctx context.Context, coll string, q dbservice.Query) (dbservice.Plan, error) {
 	if err := s.precheck(ctx, "query", coll, "", false); err != nil {
 		return dbservice.Plan{}, err
@@ -280,6 +328,14 @@ func (s *Service) Explain(ctx context.Context, coll string, q dbservice.Query) (
 		if c.Field != "_id" && (c.Op == dbservice.Eq && indexable(c.Value) || c.Op == dbservice.In && inPushable(c.Value.([]any))) {
 			plan.Index = &dbservice.IndexDef{Name: "single-field " + c.Field, Fields: []string{c.Field}}
 			plan.Eq = []dbservice.Cond{c}
+			break
+		}
+		if c.Field != "_id" && c.Op == dbservice.Contains && containsPushable(c.Value) {
+			// The array-contains entries of the single-field index narrow
+			// the reads; Match still decides, so the condition stays in
+			// Residual and Eq (an equality on the field's value) is not
+			// claimed.
+			plan.Index = &dbservice.IndexDef{Name: "single-field array-contains " + c.Field, Fields: []string{c.Field}}
 			break
 		}
 		if c.Field == "_id" && (c.Op == dbservice.Eq || c.Op == dbservice.In) {

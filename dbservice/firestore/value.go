@@ -34,7 +34,9 @@ const (
 
 // arrayKey marks a map that stands for an array nested directly in an
 // array, which Firestore cannot store. validate.Sanitize refuses '.' in
-// field names, so no caller document can hold this key.
+// field names by default, and encodeDoc refuses this key even where an
+// application allows '.' (validate.Limits.LiteralKeys), so no caller
+// document can hold it.
 const arrayKey = "securedb.array"
 
 // checkNativeID applies Firestore's rules for document and collection IDs.
@@ -65,7 +67,14 @@ func checkNativeID(field, id string) error {
 // collection/id.
 func encodeDoc(collection, id string, doc dbservice.Doc) (map[string]any, error) {
 	for k, v := range doc {
-		doc[k] = encodeValue(v, false)
+		if k == arrayKey {
+			return nil, errArrayKey
+		}
+		nv, err := encodeValue(v, false)
+		if err != nil {
+			return nil, err
+		}
+		doc[k] = nv
 	}
 	size := nameSize(collection, id) + 32
 	for k, v := range doc {
@@ -84,22 +93,38 @@ func encodeDoc(collection, id string, doc dbservice.Doc) (map[string]any, error)
 	return doc, nil
 }
 
-func encodeValue(v any, inArray bool) any {
+func encodeValue(v any, inArray bool) (any, error) {
 	switch x := v.(type) {
 	case map[string]any:
 		for k, e := range x {
-			x[k] = encodeValue(e, false)
+			if k == arrayKey {
+				return nil, errArrayKey
+			}
+			nv, err := encodeValue(e, false)
+			if err != nil {
+				return nil, err
+			}
+			x[k] = nv
 		}
 	case []any:
 		for i, e := range x {
-			x[i] = encodeValue(e, true)
+			nv, err := encodeValue(e, true)
+			if err != nil {
+				return nil, err
+			}
+			x[i] = nv
 		}
 		if inArray {
-			return map[string]any{arrayKey: x}
+			return map[string]any{arrayKey: x}, nil
 		}
 	}
-	return v
+	return v, nil
 }
+
+// errArrayKey refuses the wrapper's key in a caller document: where an
+// application allows '.' in names (validate.Limits.LiteralKeys), a map
+// keyed by it would come back as a nested array.
+var errArrayKey = &validate.Error{Field: "doc", Reason: "the field name " + arrayKey + " is reserved by the firestore provider"}
 
 // measure returns the size Firestore counts for v (strings: bytes+1;
 // numbers 8; booleans and null 1; maps: keys and values; arrays: values)
@@ -125,6 +150,7 @@ func measure(v any, depth int) (int, error) {
 			if isReserved(k) {
 				return 0, &validate.Error{Field: "doc", Reason: "firestore reserves field names of the form __x__"}
 			}
+
 			m, err := measure(e, depth)
 			if err != nil {
 				return 0, err

@@ -256,3 +256,17 @@ func arrayInArray(v any, inArray bool) bool {
 	}
 	return false
 }
+
+// TestTheWrapperKeyIsRefusedInCallerDocuments: even where names with '.'
+// are allowed, a caller's map keyed by the wrapper's name would come back
+// as a nested array, so encodeDoc refuses it at any depth.
+func TestTheWrapperKeyIsRefusedInCallerDocuments(t *testing.T) {
+	for _, doc := range []dbservice.Doc{
+		{"list": []any{map[string]any{arrayKey: []any{1.0}}}},
+		{"m": map[string]any{"n": map[string]any{arrayKey: "x"}}},
+	} {
+		if _, err := encodeDoc("c", "id", doc); !errors.Is(err, dbservice.ErrInvalid) {
+			t.Fatalf("encodeDoc(%v): %v, want ErrInvalid", doc, err)
+		}
+	}
+}

@@ -104,7 +104,7 @@ func (s *Service) Count(ctx context.Context, coll string, where []dbservice.Cond
 	if err := s.precheck(ctx, "count", coll, "", false); err != nil {
 		return 0, err
 	}
-	if _, err := dbservice.CheckQuery(dbservice.Query{Where: where}); err != nil {
+	if _, err := dbservice.CheckQueryWith(dbservice.Query{Where: where}, s.limits); err != nil {
 		return 0, fail("count", coll, "", err)
 	}
 	return dbservice.CountPages(ctx, provider, coll, where, dbservice.ScanBudget(ctx, s.budget), func(ctx context.Context, q dbservice.Query) (dbservice.Page, error) {

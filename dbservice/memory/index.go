@@ -160,7 +160,7 @@ func (s *Service) EnsureIndex(ctx context.Context, coll string, fields ...string
 	if err := s.precheck(ctx, "ensure-index", coll, "", false); err != nil {
 		return err
 	}
-	if err := dbservice.CheckFields(fields); err != nil {
+	if err := dbservice.CheckFieldsWith(fields, s.limits); err != nil {
 		return fail("ensure-index", coll, "", err)
 	}
 	if slices.Contains(fields, "_id") {
@@ -340,7 +340,7 @@ func (s *Service) Explain(ctx context.Context, coll string, q dbservice.Query) (
 	if err := s.precheck(ctx, "query", coll, "", false); err != nil {
 		return dbservice.Plan{}, err
 	}
-	q, err := dbservice.CheckQuery(q)
+	q, err := dbservice.CheckQueryWith(q, s.limits)
 	if err != nil {
 		return dbservice.Plan{}, fail("query", coll, "", err)
 	}

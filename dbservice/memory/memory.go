@@ -232,7 +232,7 @@ func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (db
 	if err := s.precheck(ctx, "query", coll, "", false); err != nil {
 		return dbservice.Page{}, err
 	}
-	q, err := dbservice.CheckQuery(q)
+	q, err := dbservice.CheckQueryWith(q, s.limits)
 	if err != nil {
 		return dbservice.Page{}, fail("query", coll, "", err)
 	}

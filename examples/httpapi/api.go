@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,19 +25,26 @@ type api struct {
 	db   dbservice.Service
 	auth *tokenAuth
 	log  *slog.Logger
+	// sessionTTL is how long a session lives (sessionLifetime).
+	sessionTTL time.Duration
 }
 
 // newAPI returns the API's handler: authentication, then routing, with one
 // request log record per request.
 func newAPI(db dbservice.Service, auth *tokenAuth, log *slog.Logger) http.Handler {
-	a := &api{db: db, auth: auth, log: log}
+	a := &api{db: db, auth: auth, log: log, sessionTTL: sessionLifetime}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/{collection}/{id}", a.get)
 	mux.HandleFunc("PUT /v1/{collection}/{id}", a.put)
+	mux.HandleFunc("PATCH /v1/{collection}/{id}", a.patch)
 	mux.HandleFunc("DELETE /v1/{collection}/{id}", a.del)
 	mux.HandleFunc("GET /v1/{collection}", a.list)
-	mux.HandleFunc("/v1/{collection}/{id}", methodNotAllowed("GET, HEAD, PUT, DELETE"))
-	mux.HandleFunc("/v1/{collection}", methodNotAllowed("GET, HEAD"))
+	// POST /v1/sessions creates a session; POST /v1/{collection}:batchGet
+	// and :batchDelete are custom methods on the collection (the
+	// {collection} segment holds the verb after ':').
+	mux.HandleFunc("POST /v1/{collection}", a.post)
+	mux.HandleFunc("/v1/{collection}/{id}", methodNotAllowed("GET, HEAD, PUT, PATCH, DELETE"))
+	mux.HandleFunc("/v1/{collection}", methodNotAllowed("GET, HEAD, POST"))
 	mux.HandleFunc("/", notFound)
 	routed := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mux.ServeHTTP(w, r)
@@ -140,7 +148,7 @@ func (a *api) put(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	doc, err := readDoc(w, r)
+	doc, err := readDoc(w, r, "application/json")
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -242,10 +250,11 @@ func etagListMatches(list, etag string) bool {
 }
 
 // readDoc decodes a request body that must be one JSON object of at most
-// maxBody bytes, numbers kept exact for Guard's range checks.
-func readDoc(w http.ResponseWriter, r *http.Request) (dbservice.Doc, error) {
+// maxBody bytes, in one of the media types given, numbers kept exact for
+// Guard's range checks.
+func readDoc(w http.ResponseWriter, r *http.Request, types ...string) (dbservice.Doc, error) {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/json" {
+	if err != nil || !slices.Contains(types, mt) {
 		return nil, errUnsupportedMedia
 	}
 	body := http.MaxBytesReader(w, r.Body, maxBody)

@@ -182,9 +182,40 @@ func TestAPIRefusesHostileRequests(t *testing.T) {
 		{"a weak If-Match", req{method: "PUT", path: "/v1/agents/a1", body: `{"x":1}`, header: map[string]string{"If-Match": `W/"1-1"`}}, 400},
 		{"If-Match with If-None-Match", req{method: "PUT", path: "/v1/agents/a1", body: `{"x":1}`, header: map[string]string{"If-Match": `"1-1"`, "If-None-Match": "*"}}, 400},
 		{"If-None-Match with a tag on PUT", req{method: "PUT", path: "/v1/agents/a1", body: `{"x":1}`, header: map[string]string{"If-None-Match": `"1-1"`}}, 400},
-		{"a stale If-Match", req{method: "PUT", path: "/v1/agents/a1", body: `{"x":"` + canary + `"}`, header: map[string]string{"If-Match": `"9-zz"`}}, 409},
-		{"If-None-Match: * on an existing document", req{method: "PUT", path: "/v1/agents/a1", body: `{"x":1}`, header: map[string]string{"If-None-Match": "*"}}, 409},
-		{"a stale If-Match on DELETE", req{method: "DELETE", path: "/v1/agents/a1", header: map[string]string{"If-Match": `"9-zz"`}}, 409},
+		{"a stale If-Match", req{method: "PUT", path: "/v1/agents/a1", body: `{"x":"` + canary + `"}`, header: map[string]string{"If-Match": `"9-zz"`}}, 412},
+		{"If-None-Match: * on an existing document", req{method: "PUT", path: "/v1/agents/a1", body: `{"x":1}`, header: map[string]string{"If-None-Match": "*"}}, 412},
+		{"a stale If-Match on DELETE", req{method: "DELETE", path: "/v1/agents/a1", header: map[string]string{"If-Match": `"9-zz"`}}, 412},
+		{"a stale If-Match on PATCH", req{method: "PATCH", path: "/v1/agents/a1", body: `{"x":"` + canary + `"}`, header: map[string]string{"If-Match": `"9-zz"`}}, 412},
+		{"a stale If-Match on an empty PATCH", req{method: "PATCH", path: "/v1/agents/a1", body: `{}`, header: map[string]string{"If-Match": `"9-zz"`}}, 412},
+		{"If-None-Match on PATCH", req{method: "PATCH", path: "/v1/agents/a1", body: `{"x":1}`, header: map[string]string{"If-None-Match": "*"}}, 400},
+		// Merge patches.
+		{"a $where key in a patch", req{method: "PATCH", path: "/v1/agents/a1", body: `{"$where":"` + canary + `"}`}, 400},
+		{"a nested $gt key in a patch", req{method: "PATCH", path: "/v1/agents/a1", body: `{"owner":{"$gt":"` + canary + `"}}`}, 400},
+		{"an operator in a patched array", req{method: "PATCH", path: "/v1/agents/a1", body: `{"tags":[{"$ne":"` + canary + `"}]}`}, 400},
+		{"a dotted key in a patch", req{method: "PATCH", path: "/v1/agents/a1", body: `{"owner.id":"` + canary + `"}`}, 400},
+		{"a system field in a patch", req{method: "PATCH", path: "/v1/agents/a1", body: `{"_rev":"` + canary + `"}`}, 400},
+		{"unsetting _id in a patch", req{method: "PATCH", path: "/v1/agents/a1", body: `{"_id":null}`}, 400},
+		{"a patch through a string", req{method: "PATCH", path: "/v1/agents/a1", body: `{"name":{"first":"` + canary + `"}}`}, 400},
+		{"a patch nested 11 deep", req{method: "PATCH", path: "/v1/agents/a1", body: strings.Repeat(`{"a":`, 11) + `1` + strings.Repeat(`}`, 11)}, 400},
+		{"a patch of 101 fields", req{method: "PATCH", path: "/v1/agents/a1", body: manyFields(101)}, 400},
+		{"an integer beyond 2^53 in a patch", req{method: "PATCH", path: "/v1/agents/a1", body: `{"n":9007199254740993}`}, 400},
+		{"a patch body that is an array", req{method: "PATCH", path: "/v1/agents/a1", body: `[{"op":"replace","path":"/x","value":"` + canary + `"}]`}, 400},
+		{"a JSON Patch media type", req{method: "PATCH", path: "/v1/agents/a1", body: `[]`, header: map[string]string{"Content-Type": "application/json-patch+json"}}, 415},
+		{"an oversize patch", req{method: "PATCH", path: "/v1/agents/a1", body: big}, 413},
+		{"a patch of a missing document", req{method: "PATCH", path: "/v1/agents/nobody", body: `{"x":"` + canary + `"}`}, 404},
+		{"a patch outside the allowlist", req{method: "PATCH", path: "/v1/secrets/s1", body: `{"x":1}`}, 400},
+		// Batches.
+		{"a batchGet with a traversal id", req{method: "POST", path: "/v1/agents:batchGet", body: `{"ids":["a1","../` + canary + `"]}`}, 400},
+		{"a batchGet with an id twice", req{method: "POST", path: "/v1/agents:batchGet", body: `{"ids":["a1","a1"]}`}, 400},
+		{"a batchGet of 1001 ids", req{method: "POST", path: "/v1/agents:batchGet", body: manyIDs(1001)}, 400},
+		{"a batchGet without ids", req{method: "POST", path: "/v1/agents:batchGet", body: `{"ids":[]}`}, 400},
+		{"a batchGet with a number id", req{method: "POST", path: "/v1/agents:batchGet", body: `{"ids":[1]}`}, 400},
+		{"a batchGet with an extra member", req{method: "POST", path: "/v1/agents:batchGet", body: `{"ids":["a1"],"where":"` + canary + `"}`}, 400},
+		{"a batchGet outside the allowlist", req{method: "POST", path: "/v1/secrets:batchGet", body: `{"ids":["a1"]}`}, 400},
+		{"a batchDelete with one bad id", req{method: "POST", path: "/v1/agents:batchDelete", body: `{"ids":["a1","a0","__` + canary + `__"]}`}, 400},
+		{"an unknown custom method", req{method: "POST", path: "/v1/agents:drop", body: `{}`}, 404},
+		{"a POST to a collection", req{method: "POST", path: "/v1/agents", body: `{"x":1}`}, 405},
+		{"a session with a body", req{method: "POST", path: "/v1/sessions", body: `{"principal":"` + canary + `"}`}, 400},
 		// Routes.
 		{"an unknown route", req{method: "GET", path: "/v2/agents/a1"}, 404},
 		{"a POST", req{method: "POST", path: "/v1/agents/a1", body: `{"x":1}`}, 405},
@@ -259,11 +290,11 @@ func TestAPIConditionalWrites(t *testing.T) {
 	if resp.StatusCode != 200 || etag2 == etag1 {
 		t.Fatalf("update with the current ETag: %d, etag %s", resp.StatusCode, etag2)
 	}
-	if resp, _ := put(`{"runs":99}`, map[string]string{"If-Match": etag1}); resp.StatusCode != 409 {
-		t.Errorf("update with a stale ETag: %d, want 409", resp.StatusCode)
+	if resp, _ := put(`{"runs":99}`, map[string]string{"If-Match": etag1}); resp.StatusCode != 412 {
+		t.Errorf("update with a stale ETag: %d, want 412", resp.StatusCode)
 	}
-	if resp, _ := a.do(t, req{method: "DELETE", path: "/v1/agents/a1", header: map[string]string{"If-Match": etag1}}); resp.StatusCode != 409 {
-		t.Errorf("delete with a stale ETag: %d, want 409", resp.StatusCode)
+	if resp, _ := a.do(t, req{method: "DELETE", path: "/v1/agents/a1", header: map[string]string{"If-Match": etag1}}); resp.StatusCode != 412 {
+		t.Errorf("delete with a stale ETag: %d, want 412", resp.StatusCode)
 	}
 	if resp, _ := a.do(t, req{method: "DELETE", path: "/v1/agents/a1", header: map[string]string{"If-Match": etag2}}); resp.StatusCode != 204 {
 		t.Errorf("delete with the current ETag: %d, want 204", resp.StatusCode)
@@ -350,7 +381,7 @@ func TestAPIConcurrentIncrementsLoseNoUpdate(t *testing.T) {
 				switch resp.StatusCode {
 				case 200:
 					done++
-				case 409:
+				case 412:
 					mu.Lock()
 					conflicts++
 					mu.Unlock()
@@ -370,7 +401,7 @@ func TestAPIConcurrentIncrementsLoseNoUpdate(t *testing.T) {
 	if err != nil || d["n"] != float64(workers*increments) {
 		t.Errorf("counter = %v (%v), want %d", d["n"], err, workers*increments)
 	}
-	t.Logf("%d stale writes refused with 409 and retried", conflicts)
+	t.Logf("%d stale writes refused with 412 and retried", conflicts)
 }
 
 func TestAPIAuditsThePrincipalAndLogsNoSecrets(t *testing.T) {

@@ -7,8 +7,18 @@
 //	GET    /v1/{collection}/{id}      read; ETag is the revision
 //	PUT    /v1/{collection}/{id}      write; If-Match: "rev" for optimistic
 //	                                  concurrency, If-None-Match: * to create only
+//	PATCH  /v1/{collection}/{id}      JSON merge patch (RFC 7396) as one atomic
+//	                                  dbservice.Update; If-Match as for PUT
 //	DELETE /v1/{collection}/{id}      delete; If-Match as for PUT
 //	GET    /v1/{collection}?where=active:eq:true&where=runs:gte:3&limit=20&cursor=...
+//	POST   /v1/{collection}:batchGet  {"ids": [...]} → {"docs": [...], "missing": [...]}
+//	POST   /v1/{collection}:batchDelete  {"ids": [...]}; 204
+//	POST   /v1/sessions               a session for the caller that expires
+//	                                  after 30 minutes (dbservice.TTL)
+//
+// A condition that does not hold (a stale If-Match, If-None-Match: * on
+// an existing document) is 412 Precondition Failed (RFC 9110); a request
+// whose client went away is 499 and never a 500.
 //
 // Clients send Authorization: Bearer <token>. A token names its principal
 // and is signed with HMAC-SHA256 under the key in API_TOKEN (at least 32

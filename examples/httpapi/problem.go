@@ -46,6 +46,12 @@ func (a *api) fail(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	status, kind := dbservice.HTTPStatus(err), dbservice.ErrorKind(err)
+	if status == http.StatusConflict && (r.Header.Get("If-Match") != "" || r.Header.Get("If-None-Match") != "") {
+		// RFC 9110 13.1.1 and 13.1.2: a condition of the request that
+		// does not hold is 412 Precondition Failed.
+		writeProblem(w, http.StatusPreconditionFailed, kind, "the document changed since the revision given in If-Match, or exists although If-None-Match: * was given; read it again and retry")
+		return
+	}
 	if status >= 500 {
 		a.log.LogAttrs(r.Context(), slog.LevelError, "request failed",
 			slog.String("route", r.Pattern), slog.String("error_kind", kind), slog.String("error", err.Error()))
@@ -79,14 +85,16 @@ func detailFor(err error, kind string) string {
 		return "the database refused the service's credentials"
 	case "unavailable", "closed":
 		return "the database is unavailable; retry later"
-	case "deadline", "canceled":
+	case "deadline":
 		return "the request took too long"
+	case "canceled":
+		return "the request was cancelled; nothing was written after it"
 	}
 	return "internal error"
 }
 
 func notFound(w http.ResponseWriter, _ *http.Request) {
-	writeProblem(w, http.StatusNotFound, "not_found", "no such route; use /v1/{collection}/{id} or /v1/{collection}")
+	writeProblem(w, http.StatusNotFound, "not_found", "no such route; use /v1/{collection}/{id}, /v1/{collection} or /v1/{collection}:batchGet")
 }
 
 func methodNotAllowed(allow string) http.HandlerFunc {
