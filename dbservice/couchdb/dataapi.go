@@ -353,7 +353,7 @@ func (s *Service) Count(ctx context.Context, coll string, where []dbservice.Cond
 		return 0, err
 	}
 	defer s.calls.leave()
-	if _, err := dbservice.CheckQuery(dbservice.Query{Where: where}); err != nil {
+	if _, err := dbservice.CheckQueryWith(dbservice.Query{Where: where}, s.cfg.Limits); err != nil {
 		return 0, fail("count", coll, "", err)
 	}
 	budget := dbservice.ScanBudget(ctx, s.cfg.ScanBudget)

@@ -36,7 +36,7 @@ func (s *Service) EnsureIndex(ctx context.Context, coll string, fields ...string
 		return err
 	}
 	defer s.calls.leave()
-	if err := dbservice.CheckFields(fields); err != nil {
+	if err := dbservice.CheckFieldsWith(fields, s.cfg.Limits); err != nil {
 		return fail("ensure-index", coll, "", err)
 	}
 	for _, f := range fields {

@@ -41,7 +41,7 @@ func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (db
 		return dbservice.Page{}, err
 	}
 	defer s.calls.leave()
-	q, err := dbservice.CheckQuery(q)
+	q, err := dbservice.CheckQueryWith(q, s.cfg.Limits)
 	if err != nil {
 		return dbservice.Page{}, fail("query", coll, "", err)
 	}
@@ -572,7 +572,7 @@ func (s *Service) Explain(ctx context.Context, coll string, q dbservice.Query) (
 		return dbservice.Plan{}, err
 	}
 	defer s.calls.leave()
-	q, err := dbservice.CheckQuery(q)
+	q, err := dbservice.CheckQueryWith(q, s.cfg.Limits)
 	if err != nil {
 		return dbservice.Plan{}, fail("query", coll, "", err)
 	}
