@@ -276,6 +276,9 @@ func (s *Service) Save(ctx context.Context, coll, id string, doc dbservice.Doc, 
 		return "", fail("save", coll, id, err)
 	}
 	nd, err := dbservice.NormalizeDoc(doc, s.cfg.Limits)
+	if err == nil {
+		err = checkReserved(nd)
+	}
 	if err != nil {
 		return "", fail("save", coll, id, err)
 	}
@@ -346,6 +349,16 @@ func (s *Service) saveOverExpired(ctx context.Context, db, id string, doc dbserv
 		return "", conflict
 	}
 	return rev, nil
+}
+
+// checkReserved refuses a caller document that holds the cluster write
+// token's field, which validate lets through under Limits.LiteralKeys:
+// every read drops that field, so storing it would lose data silently.
+func checkReserved(doc dbservice.Doc) error {
+	if _, ok := doc[writeTokenKey]; ok {
+		return &validate.Error{Field: "doc." + writeTokenKey, Reason: "the couchdb provider reserves this field name"}
+	}
+	return nil
 }
 
 // errIfRev is the conflict of an IfRev write whose revision is not current.

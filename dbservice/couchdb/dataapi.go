@@ -132,6 +132,9 @@ func (s *Service) updateOnce(ctx context.Context, db, id string, mods []dbservic
 	if nd, err = dbservice.NormalizeDoc(nd, s.cfg.Limits); err != nil {
 		return "", false, err
 	}
+	if err := checkReserved(nd); err != nil {
+		return "", false, err
+	}
 	nd = wireDoc(nd)
 	setExpiry(nd, expires)
 	// An expired document is replaced at its revision, as a live one is:
