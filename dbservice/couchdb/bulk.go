@@ -33,6 +33,9 @@ func (s *Service) SaveMany(ctx context.Context, coll string, items []dbservice.B
 			return fail("save-many", coll, it.ID, err)
 		}
 		nd, err := dbservice.NormalizeDoc(it.Doc, s.cfg.Limits)
+		if err == nil {
+			err = checkReserved(nd)
+		}
 		if err != nil {
 			return fail("save-many", coll, it.ID, err)
 		}

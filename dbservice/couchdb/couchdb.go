@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/go-kivik/kivik/v4"
 	kcouch "github.com/go-kivik/kivik/v4/couchdb"
@@ -50,6 +51,7 @@ type Service struct {
 	copies  sync.Map // database name -> int: shard copies (n), see conflicts.go
 	revs    revCache
 	indexes indexCache
+	updates keyLocks // Update's turns per document, see Update
 
 	mu   sync.Mutex
 	used map[string]bool // collections this Service touched, for CheckPosture
@@ -247,6 +249,9 @@ func (s *Service) Get(ctx context.Context, coll, id string) (dbservice.Doc, erro
 	if err != nil {
 		return nil, fail("get", coll, id, s.classify(ctx, err))
 	}
+	if expiredRaw(doc, time.Now()) {
+		return nil, fail("get", coll, id, errNoDoc)
+	}
 	out := clean(doc, id)
 	if rev, ok := out["_rev"].(string); ok {
 		s.revs.put(db, id, rev)
@@ -261,15 +266,19 @@ func scanDoc(d *kivik.Document, into any) error {
 }
 
 // clean turns a document as CouchDB returns it into the securedb form: _id
-// is the caller's ID, _rev stays, other system fields (_attachments,
-// _conflicts, ...) go.
+// is the caller's ID, _rev stays, the expiry becomes ExpiresField, other
+// system fields (_attachments, _conflicts, ...) go.
 func clean(doc dbservice.Doc, id string) dbservice.Doc {
+	exp, hasExp := doc[expiresKey].(string)
 	for k := range doc {
-		if strings.HasPrefix(k, "_") && k != "_rev" || k == writeTokenKey {
+		if strings.HasPrefix(k, "_") && k != "_rev" || k == writeTokenKey || k == expiresKey {
 			delete(doc, k)
 		}
 	}
 	doc["_id"] = id
+	if hasExp {
+		doc[dbservice.ExpiresField] = exp
+	}
 	return doc
 }
 
@@ -279,15 +288,19 @@ func (s *Service) Save(ctx context.Context, coll, id string, doc dbservice.Doc, 
 		return "", err
 	}
 	defer s.calls.leave()
-	o, err := dbservice.ApplyWriteOptions(opts...)
+	o, err := dbservice.ApplySaveOptions(opts...)
 	if err != nil {
 		return "", fail("save", coll, id, err)
 	}
 	nd, err := dbservice.NormalizeDoc(doc, s.cfg.Limits)
+	if err == nil {
+		err = checkReserved(nd)
+	}
 	if err != nil {
 		return "", fail("save", coll, id, err)
 	}
 	nd = wireDoc(nd)
+	setExpiry(nd, o.ExpiresAt)
 	s.touch(coll)
 	db := s.dbName(coll)
 	var rev string
@@ -304,15 +317,29 @@ func (s *Service) Save(ctx context.Context, coll, id string, doc dbservice.Doc, 
 		case err != nil:
 			return err
 		case n > 1 && o.IfRev != "":
-			rev, err = s.clusterPutIfRev(ctx, db, id, nd, o.IfRev, n)
+			// The leaves conflicts.go reads carry no bodies: whether the
+			// document has expired takes a read of its own.
+			var raw map[string]any
+			if raw, _, _, err = s.readDoc(ctx, db, id); err == nil && expiredRaw(raw, time.Now()) {
+				err = errIfRev
+			}
+			if err == nil {
+				rev, err = s.clusterPutIfRev(ctx, db, id, nd, o.IfRev, n)
+			}
 		case n > 1 && o.IfAbsent:
 			rev, err = s.clusterPut(ctx, db, id, nd, "", n)
+			if errorsIsConflict(err) {
+				rev, err = s.saveOverExpired(ctx, db, id, nd, n, err)
+			}
 		case n > 1:
 			rev, err = s.clusterUpsert(ctx, db, id, nd, n)
 		case o.IfRev != "":
 			rev, err = s.putIfRev(ctx, db, id, nd, o.IfRev)
 		case o.IfAbsent:
 			rev, err = s.putWithDB(ctx, db, id, nd, "")
+			if httpStatus(err) == http.StatusConflict {
+				rev, err = s.saveOverExpired(ctx, db, id, nd, n, err)
+			}
 		default:
 			rev, err = s.upsert(ctx, db, id, nd)
 		}
@@ -327,6 +354,30 @@ func (s *Service) Save(ctx context.Context, coll, id string, doc dbservice.Doc, 
 	return rev, nil
 }
 
+// saveOverExpired is the second chance of an IfAbsent Save that found the
+// ID taken: an expired document counts as absent and is replaced; a live
+// one keeps the original conflict.
+func (s *Service) saveOverExpired(ctx context.Context, db, id string, doc dbservice.Doc, n int, conflict error) (string, error) {
+	rev, ok, err := s.overExpired(ctx, db, id, doc, n)
+	switch {
+	case err != nil:
+		return "", err
+	case !ok:
+		return "", conflict
+	}
+	return rev, nil
+}
+
+// checkReserved refuses a caller document that holds the cluster write
+// token's field, which validate lets through under Limits.LiteralKeys:
+// every read drops that field, so storing it would lose data silently.
+func checkReserved(doc dbservice.Doc) error {
+	if _, ok := doc[writeTokenKey]; ok {
+		return &validate.Error{Field: "doc." + writeTokenKey, Reason: "the couchdb provider reserves this field name"}
+	}
+	return nil
+}
+
 // errIfRev is the conflict of an IfRev write whose revision is not current.
 var errIfRev = fmt.Errorf("%w: revision is not current", dbservice.ErrConflict)
 
@@ -336,19 +387,18 @@ var revFormat = regexp.MustCompile(`^[1-9][0-9]{0,9}-[0-9a-zA-Z]{1,128}$`)
 
 // putIfRev writes only if rev is the document's current revision. CouchDB
 // would accept a PUT with an invented revision for a document that never
-// existed (and create it), so the current revision is read first; the PUT
-// itself still carries rev, so a write racing in between makes it 409.
+// existed (and create it), so the current document is read first (whole:
+// an expired one has no current revision); the PUT itself still carries
+// rev, so a write racing in between makes it 409.
 func (s *Service) putIfRev(ctx context.Context, db, id string, doc dbservice.Doc, rev string) (string, error) {
 	if !revFormat.MatchString(rev) {
 		return "", errIfRev
 	}
-	cur, err := s.db(db).GetRev(ctx, couchID(id))
+	raw, cur, found, err := s.readDoc(ctx, db, id)
 	switch {
-	case httpStatus(err) == http.StatusNotFound:
-		return "", errIfRev
 	case err != nil:
 		return "", err
-	case cur != rev:
+	case !found || cur != rev || expiredRaw(raw, time.Now()):
 		return "", errIfRev
 	}
 	doc["_rev"] = rev
@@ -471,12 +521,9 @@ func (s *Service) Delete(ctx context.Context, coll, id string, opts ...dbservice
 		return err
 	}
 	defer s.calls.leave()
-	o, err := dbservice.ApplyWriteOptions(opts...)
+	o, err := dbservice.ApplyDeleteOptions(opts...)
 	if err != nil {
 		return fail("delete", coll, id, err)
-	}
-	if o.IfAbsent {
-		return fail("delete", coll, id, &validate.Error{Field: "options", Reason: "IfAbsent does not apply to Delete"})
 	}
 	s.touch(coll)
 	db := s.dbName(coll)
@@ -488,6 +535,15 @@ func (s *Service) Delete(ctx context.Context, coll, id string, opts ...dbservice
 		case err != nil:
 			return err
 		case n > 1:
+			// An expired document is absent: the leaves conflicts.go
+			// reads carry no bodies, so it takes a read of its own.
+			raw, _, _, err := s.readDoc(ctx, db, id)
+			switch {
+			case err != nil:
+				return err
+			case expiredRaw(raw, time.Now()):
+				return errNoDoc
+			}
 			return s.clusterDelete(ctx, db, id, o.IfRev, n)
 		}
 		return s.delete(ctx, db, id, o.IfRev)
@@ -502,16 +558,17 @@ func (s *Service) Delete(ctx context.Context, coll, id string, opts ...dbservice
 var errNoDoc = fmt.Errorf("%w: no such document", dbservice.ErrNotFound)
 
 // delete removes the document at ifRev, or at whatever revision it has when
-// ifRev is empty. The current revision is read first, so a missing
-// document is ErrNotFound even with a revision in hand, as everywhere.
+// ifRev is empty. The current document is read first (whole: an expired
+// one is absent), so a missing document is ErrNotFound even with a
+// revision in hand, as everywhere.
 func (s *Service) delete(ctx context.Context, db, id, ifRev string) error {
 	for range maxWriteAttempts {
-		cur, err := s.db(db).GetRev(ctx, couchID(id))
+		raw, cur, found, err := s.readDoc(ctx, db, id)
 		switch {
-		case httpStatus(err) == http.StatusNotFound:
-			return errNoDoc
 		case err != nil:
 			return err
+		case !found || expiredRaw(raw, time.Now()):
+			return errNoDoc
 		case ifRev != "" && cur != ifRev:
 			return errIfRev
 		}

@@ -85,6 +85,38 @@
 // _id order; compound indexes never change the order, so they are created
 // but only used by other readers.
 //
+// # The data API
+//
+// CouchDB has no partial update without a design document, so Update
+// reads the document, applies the mutations with dbservice.ApplyMutations
+// and writes the result at the revision read (a GET and a PUT when
+// uncontended); a 409 reads again, at most 128 times. Updates of one
+// document by one Service take turns in-process, so a hot counter does not
+// lose rounds to its own process; across processes the loop settles it. On
+// a cluster the write takes the settled conditional path of Save with
+// IfRev, so no update is lost there either. GetMany is one POST _all_docs
+// with keys and include_docs; DeleteMany one _all_docs for the revisions
+// and one _bulk_docs of deletions. Count walks Query's pages with only the
+// fields the conditions need (dbservice.CountPages) under the scan budget:
+// Mango has no count, and a _count view could neither skip documents by an
+// expiry that depends on the clock nor evaluate the conditions. Contains is
+// pushed down as $elemMatch with $eq; Prefix only as a string type check,
+// because Mango's $beginsWith compares collated text (prefix "e" does not
+// select "e\u0301x") and would drop matches. Field names holding "." are
+// sent as Mango's `\.`; a name Mango cannot express (one starting with "$"
+// or holding "\") leaves its condition to the client and cannot be indexed.
+//
+// Expiry: a document saved or updated with dbservice.ExpiresAt carries the
+// instant in a stored field whose name starts with a control character, so
+// no caller document, path or query can reach it; reads present it as
+// _expires. Every read compares it with the process clock, so an expired
+// document is absent from that instant for every operation.
+// SweepExpired (dbservice.Sweeper) reclaims them: one _find for the
+// expired documents, one _bulk_docs to delete them. Run it periodically.
+//
+// As reaches the *kivik.Client underneath (see dbservice.As); what is done
+// with it bypasses this library's checks and sees the stored form.
+//
 // # Posture
 //
 // CheckPosture reports TLS, whether anonymous requests can act as admin

@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/securedb-go/securedb/dbservice"
+	"github.com/securedb-go/securedb/validate"
 )
 
 // indexPrefix starts the name (and design document) of every index the
@@ -35,8 +36,13 @@ func (s *Service) EnsureIndex(ctx context.Context, coll string, fields ...string
 		return err
 	}
 	defer s.calls.leave()
-	if err := dbservice.CheckFields(fields); err != nil {
+	if err := dbservice.CheckFieldsWith(fields, s.cfg.Limits); err != nil {
 		return fail("ensure-index", coll, "", err)
+	}
+	for _, f := range fields {
+		if _, ok := mangoField(f); !ok {
+			return fail("ensure-index", coll, "", &validate.Error{Field: "fields", Reason: `couchdb cannot index a field whose name holds "\" or starts with "$" (Mango reads those as escapes and operators)`})
+		}
 	}
 	s.touch(coll)
 	db := s.dbName(coll)
@@ -64,7 +70,13 @@ func (s *Service) ensureIndex(ctx context.Context, db, name string, fields []str
 			return nil
 		}
 	}
-	err = s.db(db).CreateIndex(ctx, name, name, map[string]any{"fields": fields})
+	// The paths were checked expressible by EnsureIndex: for those, the
+	// Mango form is the path's own text, which indexFor relies on.
+	mango := make([]string, len(fields))
+	for i, f := range fields {
+		mango[i], _ = mangoField(f)
+	}
+	err = s.db(db).CreateIndex(ctx, name, name, map[string]any{"fields": mango})
 	// A database member gets 500 error_saving_ddoc ("... forbidden").
 	if st := httpStatus(err); st == http.StatusForbidden || st == http.StatusUnauthorized && reasonOf(err) == reasonNotAdmin ||
 		st == http.StatusInternalServerError && strings.Contains(reasonOf(err), "forbidden") {

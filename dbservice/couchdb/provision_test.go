@@ -261,3 +261,27 @@ func (p *pooled) EnsureIndex(ctx context.Context, coll string, fields ...string)
 func (p *pooled) SaveMany(ctx context.Context, coll string, items []dbservice.BulkItem) error {
 	return p.back(coll, p.Service.SaveMany(ctx, p.coll(coll), items))
 }
+
+func (p *pooled) Update(ctx context.Context, coll, id string, mods []dbservice.Mutation, opts ...dbservice.WriteOption) (string, error) {
+	rev, err := p.Service.Update(ctx, p.coll(coll), id, mods, opts...)
+	return rev, p.back(coll, err)
+}
+
+func (p *pooled) GetMany(ctx context.Context, coll string, ids []string) ([]dbservice.Doc, []string, error) {
+	docs, missing, err := p.Service.GetMany(ctx, p.coll(coll), ids)
+	return docs, missing, p.back(coll, err)
+}
+
+func (p *pooled) DeleteMany(ctx context.Context, coll string, ids []string) error {
+	return p.back(coll, p.Service.DeleteMany(ctx, p.coll(coll), ids))
+}
+
+func (p *pooled) Count(ctx context.Context, coll string, where []dbservice.Cond) (int, error) {
+	n, err := p.Service.Count(ctx, p.coll(coll), where)
+	return n, p.back(coll, err)
+}
+
+func (p *pooled) SweepExpired(ctx context.Context, coll string, budget int) (int, error) {
+	n, err := p.Service.SweepExpired(ctx, p.coll(coll), budget)
+	return n, p.back(coll, err)
+}

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -40,7 +41,7 @@ func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (db
 		return dbservice.Page{}, err
 	}
 	defer s.calls.leave()
-	q, err := dbservice.CheckQuery(q)
+	q, err := dbservice.CheckQueryWith(q, s.cfg.Limits)
 	if err != nil {
 		return dbservice.Page{}, fail("query", coll, "", err)
 	}
@@ -114,7 +115,7 @@ func (s *Service) page(ctx context.Context, db, coll string, q dbservice.Query, 
 	visit := func(cid string, doc dbservice.Doc) bool {
 		lastRead = cid
 		id, ok := userID(cid)
-		if !ok || doc == nil {
+		if !ok || doc == nil || expiredRaw(doc, time.Now()) {
 			return true
 		}
 		doc = clean(doc, id)
@@ -126,7 +127,11 @@ func (s *Service) page(ctx context.Context, db, coll string, q dbservice.Query, 
 			return false
 		}
 		if len(q.Fields) > 0 {
+			exp, hasExp := doc[dbservice.ExpiresField]
 			doc = dbservice.Project(doc, q.Fields)
+			if hasExp { // on every read, projected or not, as memory does
+				doc[dbservice.ExpiresField] = exp
+			}
 		}
 		page.Docs = append(page.Docs, doc)
 		last = cid
@@ -423,29 +428,34 @@ func (s *Service) plan(ctx context.Context, db string, q dbservice.Query) plan {
 		p.clauses = append(p.clauses, pushdown(c)...)
 	}
 	if len(q.Fields) > 0 {
-		top := []string{"_id", "_rev"}
+		// The expiry travels too: an expired document is skipped on read.
+		top, ok := []string{"_id", "_rev", expiresKey}, true
 		for _, f := range q.Fields {
-			top = appendTop(top, f)
+			top, ok = appendTop(top, f, ok)
 		}
 		for _, c := range q.Where {
-			top = appendTop(top, c.Field)
+			top, ok = appendTop(top, c.Field, ok)
 		}
-		p.fields = top
+		if ok {
+			p.fields = top
+		}
 	}
 	p.index = s.indexFor(ctx, db, q.Where)
 	return p
 }
 
-// appendTop adds the first segment of a dotted path, once: fetching whole
-// top-level values keeps Match and Project exact on the client.
-func appendTop(top []string, path string) []string {
-	seg, _, _ := strings.Cut(path, ".")
-	for _, t := range top {
-		if t == seg {
-			return top
-		}
+// appendTop adds the Mango name of a path's first name, once: fetching
+// whole top-level values keeps Match and Project exact on the client. A
+// name Mango cannot express makes ok false: whole documents are fetched.
+func appendTop(top []string, path string, ok bool) ([]string, bool) {
+	seg, expressible := mangoTop(path)
+	if !ok || !expressible {
+		return top, false
 	}
-	return append(top, seg)
+	if slices.Contains(top, seg) {
+		return top, true
+	}
+	return append(top, seg), true
 }
 
 // pushdown returns the Mango clauses for one condition. Each selects a
@@ -454,11 +464,14 @@ func appendTop(top []string, path string) []string {
 // so only what means the same, or more, is sent, and Match decides on the
 // client.
 func pushdown(c dbservice.Cond) []any {
-	field := c.Field
-	one := func(ops map[string]any) []any { return []any{map[string]any{field: ops}} }
-	if field == "_id" {
+	if c.Field == "_id" {
 		return idPushdown(c)
 	}
+	field, ok := mangoField(c.Field)
+	if !ok {
+		return nil
+	}
+	one := func(ops map[string]any) []any { return []any{map[string]any{field: ops}} }
 	if hasSubnormal(c.Value) {
 		// Every operator but Exists needs the field present; Exists takes
 		// a bool, never a number.
@@ -500,9 +513,18 @@ func pushdown(c dbservice.Cond) []any {
 		// Mango treats a path through a non-object as a non-match, and
 		// indexes into arrays, where Match calls the field absent: only a
 		// top-level field is safe.
-		if !strings.Contains(field, ".") {
+		if len(dbservice.SplitPath(c.Field)) == 1 {
 			return one(map[string]any{"$exists": false})
 		}
+	case dbservice.Contains:
+		// $eq inside $elemMatch compares as Eq does, never across types,
+		// and needs the field to be an array: the same matches or more.
+		return one(map[string]any{"$elemMatch": map[string]any{"$eq": c.Value}})
+	case dbservice.Prefix:
+		// $beginsWith compares collated text, not bytes: prefix "e" misses
+		// "e\u0301x" (TestPrefixBeginsWithIsNotBytePrefix), so it would
+		// drop matches. Only the type is certain.
+		return one(map[string]any{"$type": "string"})
 	}
 	return nil
 }
@@ -550,7 +572,7 @@ func (s *Service) Explain(ctx context.Context, coll string, q dbservice.Query) (
 		return dbservice.Plan{}, err
 	}
 	defer s.calls.leave()
-	q, err := dbservice.CheckQuery(q)
+	q, err := dbservice.CheckQueryWith(q, s.cfg.Limits)
 	if err != nil {
 		return dbservice.Plan{}, fail("query", coll, "", err)
 	}

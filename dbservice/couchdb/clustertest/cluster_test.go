@@ -195,3 +195,36 @@ func TestClusterNodeRestartLosesNothing(t *testing.T) {
 	}
 	t.Logf("%d increments acknowledged, %d of them while node 3 was down; every node serves %v", acked.Load(), whileDown.Load(), want)
 }
+
+// TestClusterUpdateAcrossServicesLosesNone: four Services (which do not
+// share the in-process turns of Update) increment one document 10 times
+// each on the cluster, no IfRev: Update's conditional writes take the
+// settled cluster path, so the count ends at exactly 40.
+func TestClusterUpdateAcrossServicesLosesNone(t *testing.T) {
+	s := newCluster(t)
+	ctx, coll := context.Background(), dbtest.Collection(t)
+	if _, err := s.Save(ctx, coll, "counter", dbservice.Doc{"n": 0}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for range 4 {
+		other := newCluster(t)
+		wg.Go(func() {
+			for range 10 {
+				if _, err := other.Update(ctx, coll, "counter", []dbservice.Mutation{dbservice.Increment("n", 1)}); err != nil {
+					failed.Add(1)
+					t.Errorf("Update: %v", err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	d, err := s.Get(ctx, coll, "counter")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := float64(40 - failed.Load()); d["n"] != want {
+		t.Fatalf("n = %v after %v acknowledged increments", d["n"], want)
+	}
+}
