@@ -1,9 +1,3 @@
-//go:build faults
-
-// The fault and cluster tests run with `make test-faults` (go test -tags
-// faults): on a cluster, one IfAbsent writer in about six runs still gets
-// an HTTP 500 from CouchDB, which keeps them out of `make test` for now.
-
 // Package clustertest runs the couchdb provider against the three-node
 // test cluster of scripts/servers/couchdb-cluster.sh: the whole
 // conformance suite, its concurrency cases repeated, and a node stopped and
