@@ -455,7 +455,10 @@ func (s *Service) ensureDB(ctx context.Context, db string) error {
 	if !admin {
 		return s.cannotCreate(db)
 	}
-	err := s.client.CreateDB(ctx, db)
+	// Creators racing on a cluster can be answered HTTP 500 (none of
+	// their shard maps won on every node); creating again is safe and
+	// ends in 201 or 412.
+	err := retryServerError(ctx, func() error { return s.client.CreateDB(ctx, db) })
 	switch st := httpStatus(err); {
 	case err == nil, st == http.StatusPreconditionFailed: // created, or by someone else meanwhile
 		s.log.Info("created database", "database", db)
