@@ -92,6 +92,9 @@ func TestEmulatorKilledMidRunThenRestarted(t *testing.T) {
 		for {
 			err := call()
 			if err == nil {
+				if took := time.Since(answering); took > dbtest.MaxRecovery {
+					t.Fatalf("%s after the restart succeeded only %v after the emulator answered a Ping, want within %v", what, took.Round(time.Millisecond), dbtest.MaxRecovery)
+				}
 				return
 			}
 			if !errors.Is(err, dbservice.ErrUnavailable) {
