@@ -1,9 +1,3 @@
-//go:build faults
-
-// The fault and cluster tests run with `make test-faults` (go test -tags
-// faults): on a cluster, one IfAbsent writer in about six runs still gets
-// an HTTP 500 from CouchDB, which keeps them out of `make test` for now.
-
 package couchdb
 
 import (

@@ -64,8 +64,10 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/go-kivik/kivik/v4/couchdb/chttp"
 
@@ -82,7 +84,11 @@ func (s *Service) copiesOf(ctx context.Context, db string) (int, error) {
 	if v, ok := s.copies.Load(db); ok {
 		return v.(int), nil
 	}
-	resp, err := s.rawDo(ctx, http.MethodGet, "/"+url.PathEscape(db), nil, nil)
+	var resp *http.Response
+	err := retryServerError(ctx, func() (err error) {
+		resp, err = s.rawDo(ctx, http.MethodGet, "/"+url.PathEscape(db), nil, nil)
+		return err
+	})
 	if err != nil {
 		return 0, err
 	}
@@ -147,9 +153,9 @@ func writeToken() string {
 	return hex.EncodeToString(b[:])
 }
 
-// clusterWrite PUTs doc (with _rev rev, none when empty) or, when doc is
-// nil, DELETEs revision rev, asking all n copies. final is true for 201
-// (or 200): every copy took it.
+// clusterWrite PUTs doc (with _rev rev, none when empty; its write token
+// set by the caller) or, when doc is nil, DELETEs revision rev, asking all
+// n copies. final is true for 201 (or 200): every copy took it.
 func (s *Service) clusterWrite(ctx context.Context, db, id string, doc dbservice.Doc, rev string, n int) (newRev string, final bool, err error) {
 	q := url.Values{"w": {strconv.Itoa(n)}}
 	method, body := http.MethodDelete, []byte(nil)
@@ -160,7 +166,6 @@ func (s *Service) clusterWrite(ctx context.Context, db, id string, doc dbservice
 		} else {
 			delete(doc, "_rev")
 		}
-		doc[writeTokenKey] = writeToken()
 		if body, err = json.Marshal(doc); err != nil {
 			return "", false, fmt.Errorf("%w: document cannot be encoded", dbservice.ErrInvalid)
 		}
@@ -195,6 +200,7 @@ type leaf struct {
 	gen     int
 	hash    string
 	deleted bool
+	token   string          // the leaf's write token, "" for none
 	history map[string]bool // ancestor revisions, generation-hash form
 }
 
@@ -236,7 +242,11 @@ func (t tree) has(rev string) bool {
 // (open_revs=all, r=n); a missing document is an empty tree.
 func (s *Service) readTree(ctx context.Context, db, id string, n int) (tree, error) {
 	q := url.Values{"open_revs": {"all"}, "revs": {"true"}, "r": {strconv.Itoa(n)}}
-	resp, err := s.rawDo(ctx, http.MethodGet, docPath(db, id), q, nil)
+	var resp *http.Response
+	err := retryServerError(ctx, func() (err error) {
+		resp, err = s.rawDo(ctx, http.MethodGet, docPath(db, id), q, nil)
+		return err
+	})
 	if httpStatus(err) == http.StatusNotFound {
 		return tree{}, nil
 	}
@@ -248,6 +258,7 @@ func (s *Service) readTree(ctx context.Context, db, id string, n int) (tree, err
 		OK *struct {
 			Rev       string `json:"_rev"`
 			Deleted   bool   `json:"_deleted"`
+			Token     string `json:"$securedb_w"`
 			Revisions struct {
 				Start int      `json:"start"`
 				IDs   []string `json:"ids"`
@@ -268,7 +279,7 @@ func (s *Service) readTree(ctx context.Context, db, id string, n int) (tree, err
 		if !ok || err != nil {
 			continue
 		}
-		l := leaf{rev: r.OK.Rev, gen: g, hash: hash, deleted: r.OK.Deleted, history: map[string]bool{}}
+		l := leaf{rev: r.OK.Rev, gen: g, hash: hash, deleted: r.OK.Deleted, token: r.OK.Token, history: map[string]bool{}}
 		for i, h := range r.OK.Revisions.IDs {
 			if i == 0 {
 				continue // the leaf itself
@@ -376,9 +387,28 @@ func (s *Service) clusterPutIfRev(ctx context.Context, db, id string, doc dbserv
 
 // clusterPut writes doc at rev ("" for none) on all n copies and settles
 // a partial acceptance; a refused or losing write is errIfRev.
+//
+// An HTTP 500 leaves the write's outcome open: CouchDB's coordinator
+// answers it when one copy's reply is one it does not expect, while the
+// other copies carry on and may take the write (see useDB for where this
+// happens). The identical request (same parent, same write token, so the
+// same revision) is then sent again, a bounded number of times: once one
+// is answered otherwise, every copy holds this revision or a competitor,
+// so no late copy of the first request can change the outcome. A 409
+// after a 500 is decided by looking for the write token (resolve).
 func (s *Service) clusterPut(ctx context.Context, db, id string, doc dbservice.Doc, rev string, n int) (string, error) {
-	newRev, final, err := s.clusterWrite(ctx, db, id, doc, rev, n)
+	token := writeToken()
+	doc[writeTokenKey] = token
+	var newRev string
+	var final, ambiguous bool
+	err := retryServerError(ctx, func() (err error) {
+		newRev, final, err = s.clusterWrite(ctx, db, id, doc, rev, n)
+		ambiguous = ambiguous || httpStatus(err) == http.StatusInternalServerError
+		return err
+	})
 	switch st := httpStatus(err); {
+	case st == http.StatusConflict && ambiguous:
+		return s.resolve(ctx, db, id, rev, token, n)
 	case st == http.StatusConflict, st == http.StatusNotFound && !isDBMissing(err),
 		st == http.StatusBadRequest && reasonOf(err) == reasonBadRevFmt:
 		return "", errIfRev
@@ -461,4 +491,146 @@ func (s *Service) clusterDelete(ctx context.Context, db, id, ifRev string, n int
 		}
 	}
 	return fmt.Errorf("%w: the document kept changing; gave up after %d attempts", dbservice.ErrConflict, maxWriteAttempts)
+}
+
+// serverErrorRetries bounds how often a request CouchDB answered with HTTP
+// 500 is sent again, serverErrorPause the first pause (doubled each time):
+// about 3 s in all, well beyond the 0.26-0.63 s a three-node cluster took
+// to finish creating a database on the loaded test machine.
+const (
+	serverErrorRetries = 6
+	serverErrorPause   = 50 * time.Millisecond
+)
+
+// retryServerError runs call until it is answered with anything but HTTP
+// 500, at most serverErrorRetries more times, pausing between; it
+// returns call's last error (or ctx's, when ctx ends during a pause).
+// call must be safe to repeat: a read, or a cluster write of one revision.
+func retryServerError(ctx context.Context, call func() error) error {
+	pause := serverErrorPause
+	for attempt := 0; ; attempt++ {
+		err := call()
+		if httpStatus(err) != http.StatusInternalServerError || attempt == serverErrorRetries {
+			return err
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		}
+		pause *= 2
+	}
+}
+
+// maxResolveRevs bounds the inner revisions resolve reads to find a write.
+const maxResolveRevs = 64
+
+// errAmbiguous is a cluster write whose outcome could not be found out.
+var errAmbiguous = fmt.Errorf("%w: couchdb failed during a write, which may or may not have happened", dbservice.ErrUnavailable)
+
+// resolve decides a write of the revision carrying token, made on parent
+// rev ("" for none), that CouchDB first answered with HTTP 500 and then,
+// sent again, with 409: every copy holds it or a competitor. The revision
+// is found by its token, as a leaf or as the ancestor at its generation of
+// a leaf (built on, or pruned as a loser), and settled by the rule of
+// settle; a write no copy took is errIfRev.
+func (s *Service) resolve(ctx context.Context, db, id, rev, token string, n int) (string, error) {
+	t, err := s.readTree(ctx, db, id, n)
+	if err != nil {
+		return "", err
+	}
+	mine := ""
+	for _, l := range t.leaves {
+		if l.token == token {
+			mine = l.rev
+		}
+	}
+	exhaustive := true
+	if mine == "" {
+		// Not a leaf: an ancestor of one. A write on rev is a child of
+		// it, at the next generation; a write without one (IfAbsent) is
+		// at generation 1, or, recreating a deleted document, a child of
+		// a tombstone: every inner revision is a candidate then.
+		prefix := ""
+		if rev != "" {
+			g, _, _ := strings.Cut(rev, "-")
+			p, err := strconv.Atoi(g)
+			if err != nil {
+				return "", errAmbiguous
+			}
+			prefix = strconv.Itoa(p+1) + "-"
+		}
+		leaves := map[string]bool{}
+		for _, l := range t.leaves {
+			leaves[l.rev] = true
+		}
+		var inner []string
+		for _, l := range t.leaves {
+			for h := range l.history {
+				if strings.HasPrefix(h, prefix) && !leaves[h] && !slices.Contains(inner, h) {
+					inner = append(inner, h)
+				}
+			}
+		}
+		switch {
+		case len(inner) > maxResolveRevs:
+			exhaustive = false
+		case len(inner) > 0:
+			found, complete, err := s.findToken(ctx, db, id, inner, token, n)
+			if err != nil {
+				return "", err
+			}
+			mine, exhaustive = found, complete
+		}
+	}
+	if err := s.prune(ctx, db, id, t, n); err != nil {
+		return "", err
+	}
+	switch {
+	case mine != "" && t.has(mine):
+		return mine, nil
+	case mine != "":
+		return "", errLostRace
+	case exhaustive:
+		return "", errIfRev
+	}
+	return "", errAmbiguous
+}
+
+// findToken reads the bodies of the inner revisions revs and returns the
+// one carrying token; complete is false when some body is gone
+// (compacted), so the answer may be incomplete.
+func (s *Service) findToken(ctx context.Context, db, id string, revs []string, token string, n int) (found string, complete bool, err error) {
+	list, _ := json.Marshal(revs)
+	q := url.Values{"open_revs": {string(list)}, "r": {strconv.Itoa(n)}}
+	var resp *http.Response
+	err = retryServerError(ctx, func() (err error) {
+		resp, err = s.rawDo(ctx, http.MethodGet, docPath(db, id), q, nil)
+		return err
+	})
+	if err != nil {
+		return "", false, err
+	}
+	defer resp.Body.Close()
+	var rows []struct {
+		OK *struct {
+			Rev   string `json:"_rev"`
+			Token string `json:"$securedb_w"`
+		} `json:"ok"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxLeavesBody)).Decode(&rows); err != nil {
+		return "", false, fmt.Errorf("%w: couchdb's list of revisions was unreadable", dbservice.ErrUnavailable)
+	}
+	complete = len(rows) == len(revs)
+	for _, r := range rows {
+		switch {
+		case r.OK == nil:
+			complete = false
+		case r.OK.Token == token:
+			found = r.OK.Rev
+		}
+	}
+	return found, complete, nil
 }

@@ -48,6 +48,7 @@ type Service struct {
 
 	dbs     sync.Map // database name -> *kivik.DB
 	known   sync.Map // database name -> struct{}: seen to exist
+	opening sync.Map // database name -> chan struct{}: one useDB check at a time, see useDB
 	copies  sync.Map // database name -> int: shard copies (n), see conflicts.go
 	revs    revCache
 	indexes indexCache
@@ -456,7 +457,29 @@ func (s *Service) putWithDB(ctx context.Context, db, id string, doc dbservice.Do
 // to a database only once it is known to exist: CouchDB answers a write to
 // a missing database before reading the body and closes the connection,
 // which the client may see as a broken pipe rather than the 404.
+//
+// Concurrent first uses of a database by one Service check and create it
+// one at a time: the others wait and find it known. On a cluster this is
+// what keeps a write from reaching a database still being created. A
+// second creator's PUT /db answers 412 as soon as the shard files or the
+// coordinator's copy of the shard map exist, before the creator has
+// written the shard map to every node; a document write that reaches a
+// node without it fails there (the validation functions cannot be
+// loaded: database_does_not_exist), and CouchDB 3.5 answers the write
+// with HTTP 500 (fabric_doc_update has no clause for that reply,
+// function_clause) while other copies may have taken it. The creator's
+// own PUT /db returns only once every node has the shard map.
 func (s *Service) useDB(ctx context.Context, db string, create bool) (bool, error) {
+	if _, ok := s.known.Load(db); ok {
+		return true, nil
+	}
+	lock, _ := s.opening.LoadOrStore(db, make(chan struct{}, 1))
+	select {
+	case lock.(chan struct{}) <- struct{}{}:
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	defer func() { <-lock.(chan struct{}) }()
 	if _, ok := s.known.Load(db); ok {
 		return true, nil
 	}
@@ -499,7 +522,10 @@ func (s *Service) ensureDB(ctx context.Context, db string) error {
 	if !admin {
 		return s.cannotCreate(db)
 	}
-	err := s.client.CreateDB(ctx, db)
+	// Creators racing on a cluster can be answered HTTP 500 (none of
+	// their shard maps won on every node); creating again is safe and
+	// ends in 201 or 412.
+	err := retryServerError(ctx, func() error { return s.client.CreateDB(ctx, db) })
 	switch st := httpStatus(err); {
 	case err == nil, st == http.StatusPreconditionFailed: // created, or by someone else meanwhile
 		s.log.Info("created database", "database", db)

@@ -1,9 +1,3 @@
-//go:build faults
-
-// The fault and cluster tests run with `make test-faults` (go test -tags
-// faults): on a cluster, one IfAbsent writer in about six runs still gets
-// an HTTP 500 from CouchDB, which keeps them out of `make test` for now.
-
 // Package clustertest runs the couchdb provider against the three-node
 // test cluster of scripts/servers/couchdb-cluster.sh: the whole
 // conformance suite, its concurrency cases repeated, and a node stopped and
@@ -91,6 +85,55 @@ func TestDBTestOnCluster(t *testing.T) {
 				s := newCluster(t)
 				c.Run(t, s)
 			})
+		}
+	}
+}
+
+// TestIfAbsentFromSeparateServicesHasOneWinner is the IfAbsent race of
+// the conformance suite between eight Services, as eight processes would
+// run it, on a database none of them has seen: each creates the database,
+// so seven of them get CouchDB's 412 while the creation is still going on
+// and write at once, which CouchDB 3.5 can answer with HTTP 500 (see
+// useDB in the couchdb package). Exactly one writer must win and every
+// other get ErrConflict, clusterRepeats*2 times.
+func TestIfAbsentFromSeparateServicesHasOneWinner(t *testing.T) {
+	clusterConfig(t)
+	const writers = 8
+	for run := range clusterRepeats * 2 {
+		coll := dbtest.Collection(t)
+		services := make([]*couchdb.Service, writers)
+		for i := range services {
+			services[i] = newCluster(t)
+			// Log in first, so that the writers start together.
+			if err := services[i].Ping(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		errs := make([]error, writers)
+		var wg sync.WaitGroup
+		for i, s := range services {
+			wg.Go(func() {
+				_, errs[i] = s.Save(t.Context(), coll, "one", dbservice.Doc{"winner": i}, dbservice.IfAbsent())
+			})
+		}
+		wg.Wait()
+		winner := -1
+		for i, err := range errs {
+			switch {
+			case err == nil && winner >= 0:
+				t.Fatalf("run %d: writers %d and %d both created the document", run+1, winner, i)
+			case err == nil:
+				winner = i
+			case !errors.Is(err, dbservice.ErrConflict):
+				t.Fatalf("run %d: writer %d: %v, want ErrConflict", run+1, i, err)
+			}
+		}
+		if winner < 0 {
+			t.Fatalf("run %d: no writer created the document", run+1)
+		}
+		d, err := services[0].Get(t.Context(), coll, "one")
+		if err != nil || d["winner"] != float64(winner) {
+			t.Fatalf("run %d: Get = %v, %v; want the winner's document (writer %d)", run+1, d, err, winner)
 		}
 	}
 }
