@@ -13,5 +13,7 @@ import (
 // addressed by escaped paths with validate.Limits.LiteralKeys, and are
 // refused without it.
 func TestLiteralKeys(t *testing.T) {
-	dbtest.RunLiteralKeys(t, func(t *testing.T, lim validate.Limits) dbservice.Service { return newServer(t, nil, func(c *Config) { c.Limits = lim }) })
+	dbtest.RunLiteralKeys(t, func(t *testing.T, lim validate.Limits) dbservice.Service {
+		return newServer(t, nil, func(c *Config) { c.Limits = lim })
+	})
 }
