@@ -6,6 +6,7 @@ import (
 )
 
 func (g *guard) Update(ctx context.Context, collection, id string, mods []Mutation, opts ...WriteOption) (rev string, err error) {
+	ctx = withRuleSlot(ctx)
 	defer g.audit(ctx, "update", collection, id, time.Now(), &err, nil)
 	if err = g.checkTarget("update", collection, id, true); err != nil {
 		return "", err
@@ -21,6 +22,7 @@ func (g *guard) Update(ctx context.Context, collection, id string, mods []Mutati
 
 func (g *guard) GetMany(ctx context.Context, collection string, ids []string) (docs []Doc, missing []string, err error) {
 	page := &Page{}
+	ctx = withRuleSlot(ctx)
 	defer g.audit(ctx, "get-many", collection, "", time.Now(), &err, page)
 	if err = g.checkIDs("get-many", collection, ids, false); err != nil {
 		return nil, nil, err
@@ -31,6 +33,7 @@ func (g *guard) GetMany(ctx context.Context, collection string, ids []string) (d
 }
 
 func (g *guard) DeleteMany(ctx context.Context, collection string, ids []string) (err error) {
+	ctx = withRuleSlot(ctx)
 	defer g.audit(ctx, "delete-many", collection, "", time.Now(), &err, nil)
 	if err = g.checkIDs("delete-many", collection, ids, true); err != nil {
 		return err
@@ -39,6 +42,7 @@ func (g *guard) DeleteMany(ctx context.Context, collection string, ids []string)
 }
 
 func (g *guard) Count(ctx context.Context, collection string, where []Cond) (n int, err error) {
+	ctx = withRuleSlot(ctx)
 	defer g.audit(ctx, "count", collection, "", time.Now(), &err, nil)
 	if err = g.checkTarget("count", collection, "", false); err != nil {
 		return 0, err
