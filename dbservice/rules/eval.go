@@ -429,4 +429,3 @@ func missingText(missing []string) string {
 	}
 	return strings.Join(parts, " and ")
 }
-
