@@ -1,0 +1,89 @@
+package rules_test
+
+import (
+	"testing"
+
+	"github.com/securedb-go/securedb"
+	"github.com/securedb-go/securedb/dbservice"
+	_ "github.com/securedb-go/securedb/dbservice/couchdb"
+	_ "github.com/securedb-go/securedb/dbservice/dynamodb"
+	_ "github.com/securedb-go/securedb/dbservice/firestore"
+	"github.com/securedb-go/securedb/dbservice/rules"
+	"github.com/securedb-go/securedb/dbservice/rules/rulestest"
+	"github.com/securedb-go/securedb/internal/testenv"
+)
+
+// serverVars are the variables each real server's tests need.
+var serverVars = map[string][]string{
+	securedb.CouchDB:   {"COUCHDB_URL", "COUCHDB_USER", "COUCHDB_PASSWORD"},
+	securedb.DynamoDB:  {"DYNAMODB_ENDPOINT_URL", "AWS_SECRET_ACCESS_KEY"},
+	securedb.Firestore: {"FIRESTORE_EMULATOR_HOST", "FIRESTORE_PROJECT_ID"},
+}
+
+// openReal opens provider through securedb.Open twice: once as the store
+// without rules (for setup), and once per ruleset with Config.Rules, the
+// production wiring (Guard over rules over the provider).
+func openReal(t *testing.T, provider string) (dbservice.Service, func(*rules.Ruleset) dbservice.Service) {
+	t.Helper()
+	testenv.Need(t, provider, serverVars[provider]...)
+	open := func(rs *rules.Ruleset) dbservice.Service {
+		cfg, err := securedb.ConfigFromEnvFor(provider)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.DisableAudit = true
+		if rs != nil {
+			cfg.Rules = rs
+		}
+		svc, err := securedb.Open(t.Context(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = svc.Close() })
+		return svc
+	}
+	return open(nil), open
+}
+
+func TestGuideRulesOnRealServers(t *testing.T) {
+	for _, p := range []string{securedb.CouchDB, securedb.DynamoDB, securedb.Firestore} {
+		t.Run(p, func(t *testing.T) {
+			raw, enforced := openReal(t, p)
+			rulestest.RunGuide(t, raw, enforced)
+		})
+	}
+}
+
+func TestHostileOnRealServers(t *testing.T) {
+	for _, p := range []string{securedb.CouchDB, securedb.DynamoDB, securedb.Firestore} {
+		t.Run(p, func(t *testing.T) {
+			raw, enforced := openReal(t, p)
+			rulestest.RunHostile(t, raw, enforced)
+		})
+	}
+}
+
+func TestSecurityRulesPostureOnEveryProvider(t *testing.T) {
+	rs := mustLoad(t, rulestest.Guide(""))
+	for _, p := range []string{securedb.Memory, securedb.CouchDB, securedb.DynamoDB, securedb.Firestore} {
+		t.Run(p, func(t *testing.T) {
+			var svc dbservice.Service
+			if p == securedb.Memory {
+				var err error
+				if svc, err = securedb.Open(t.Context(), securedb.Config{Rules: rs, DisableAudit: true}); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				_, enforced := openReal(t, p)
+				svc = enforced(rs)
+			}
+			// The rules' finding merges with what the provider says of
+			// its own access control (CouchDB's _security); log both.
+			f := find(dbservice.CheckPosture(t.Context(), svc), dbservice.ItemSecurityRules)
+			t.Logf("%s: security-rules %s: %s", p, f.Status, f.Detail)
+			if f.Status != dbservice.Pass {
+				t.Errorf("security-rules = %s, want pass with rules loaded", f.Status)
+			}
+		})
+	}
+}
