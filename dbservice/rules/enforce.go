@@ -428,7 +428,7 @@ func (e *enforcer) listDecision(ctx context.Context, op, collection string, q db
 		return nil, forbidden(op, collection, "", d)
 	}
 	return nil, dbservice.NewError(op, provider, collection, "", fmt.Errorf(
-		"%w: rules are not filters: the list rule (%s) must hold for every document the query could return; add %s",
+		"%w: rules are not filters: no list rule (%s) holds for every document the query could return; add %s",
 		dbservice.ErrForbidden, d.Rule, missingText(d.Missing)))
 }
 

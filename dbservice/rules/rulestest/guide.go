@@ -475,4 +475,3 @@ func keys(d dbservice.Doc) []string {
 	slices.Sort(out)
 	return out
 }
-

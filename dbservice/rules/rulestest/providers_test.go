@@ -1,7 +1,9 @@
-package rules_test
+package rulestest_test
 
 import (
 	"testing"
+
+	"github.com/securedb-go/securedb/dbservice/memory"
 
 	"github.com/securedb-go/securedb"
 	"github.com/securedb-go/securedb/dbservice"
@@ -63,8 +65,27 @@ func TestHostileOnRealServers(t *testing.T) {
 	}
 }
 
+func TestGuideRulesOnMemory(t *testing.T) {
+	raw := memory.New()
+	rulestest.RunGuide(t, raw, func(rs *rules.Ruleset) dbservice.Service {
+		return dbservice.Guard(rules.Enforce(raw, rs), dbservice.Policy{})
+	})
+}
+
+func find(fs []dbservice.Finding, id string) dbservice.Finding {
+	for _, f := range fs {
+		if f.ID == id {
+			return f
+		}
+	}
+	return dbservice.Finding{}
+}
+
 func TestSecurityRulesPostureOnEveryProvider(t *testing.T) {
-	rs := mustLoad(t, rulestest.Guide(""))
+	rs, err := rules.Load("firestore.rules", rulestest.Guide(rulestest.Prefix()))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, p := range []string{securedb.Memory, securedb.CouchDB, securedb.DynamoDB, securedb.Firestore} {
 		t.Run(p, func(t *testing.T) {
 			var svc dbservice.Service
