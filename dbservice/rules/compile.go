@@ -46,6 +46,7 @@ type Ruleset struct {
 type rule struct {
 	m       *match
 	a       *allow
+	db      string // the databases block's variable, or ""
 	loc     string // file:line
 	methods map[string]bool
 	env     *cel.Env
@@ -213,7 +214,7 @@ func compile(p *parsed, o loadOptions) (*Ruleset, error) {
 }
 
 func compileAllow(p *parsed, m *match, a *allow, env *cel.Env, o loadOptions) (*rule, error) {
-	r := &rule{m: m, a: a, env: env, loc: p.file + ":" + strconv.Itoa(a.line), methods: map[string]bool{}}
+	r := &rule{m: m, a: a, db: p.database, env: env, loc: p.file + ":" + strconv.Itoa(a.line), methods: map[string]bool{}}
 	for _, method := range a.methods {
 		r.methods[method] = true
 	}

@@ -8,6 +8,7 @@ import (
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/ast"
 	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/interpreter"
 
 	"github.com/securedb-go/securedb/dbservice"
 )
@@ -115,14 +116,65 @@ func (rs *Ruleset) decide(rr []*rule, req Request) Decision {
 		return Decision{Rule: DefaultDeny}
 	}
 	vars := baseVars(req)
+	a := &activation{request: vars["request"], resource: vars["resource"]}
 	for _, r := range rr {
-		act := r.bind(vars, req)
-		out, _, err := r.prog.Eval(act)
+		r.bindTo(a, req)
+		out, _, err := r.prog.Eval(a)
 		if err == nil && out == types.True {
 			return Decision{Allowed: true, Rule: r.loc}
 		}
 	}
 	return Decision{Rule: locs(rr)}
+}
+
+// activation binds the variables of one evaluation without a map: the
+// request and resource values are built once per call and shared by every
+// rule tried; only the path variables change from rule to rule.
+type activation struct {
+	request, resource any
+	names             [4]string
+	values            [4]string
+	n                 int
+}
+
+func (a *activation) ResolveName(name string) (any, bool) {
+	switch name {
+	case "request":
+		return a.request, true
+	case "resource":
+		return a.resource, true
+	}
+	for i := range a.n {
+		if a.names[i] == name {
+			return a.values[i], true
+		}
+	}
+	return nil, false
+}
+
+func (a *activation) Parent() interpreter.Activation { return nil }
+
+// bindTo sets a's path variables to r's.
+func (r *rule) bindTo(a *activation, req Request) {
+	a.n = 0
+	m := r.m
+	if r.db != "" {
+		// The {database} of the databases block: always the default one.
+		a.names[a.n], a.values[a.n] = r.db, "(default)"
+		a.n++
+	}
+	if m.collVar != "" {
+		a.names[a.n], a.values[a.n] = m.collVar, req.Collection
+		a.n++
+	}
+	if m.idVar != "" {
+		a.names[a.n], a.values[a.n] = m.idVar, req.ID
+		a.n++
+	}
+	if m.recursive != "" {
+		a.names[a.n], a.values[a.n] = m.recursive, req.Collection+"/"+req.ID
+		a.n++
+	}
 }
 
 // baseVars builds the request and resource variables; path variables are
@@ -194,12 +246,15 @@ func data(doc dbservice.Doc) map[string]any {
 // request values).
 func (r *rule) bind(vars map[string]any, req Request) map[string]any {
 	m := r.m
-	if m.collVar == "" && m.idVar == "" && m.recursive == "" {
+	if m.collVar == "" && m.idVar == "" && m.recursive == "" && r.db == "" {
 		return vars
 	}
-	act := make(map[string]any, len(vars)+3)
+	act := make(map[string]any, len(vars)+4)
 	for k, v := range vars {
 		act[k] = v
+	}
+	if r.db != "" {
+		act[r.db] = "(default)"
 	}
 	if m.collVar != "" {
 		act[m.collVar] = req.Collection

@@ -156,6 +156,11 @@ func TestDecisionsWithoutAStore(t *testing.T) {
 	if d := rulestest.Denied(t, bare, rules.Request{Method: "list", Collection: "a", Query: q()}); d.Rule != rules.DefaultDeny {
 		t.Errorf("list with only a get rule: %q, want default deny", d.Rule)
 	}
+	// The databases block's variable is bound, to the default database.
+	db := mustLoad(t, "service cloud.firestore { match /databases/{database}/documents { match /a/{b} { allow read: if database == '(default)' && b != 'x'; } } }")
+	rulestest.Allowed(t, db, rules.Request{Method: "get", Collection: "a", ID: "y"})
+	rulestest.Allowed(t, db, rules.Request{Method: "list", Collection: "a", Query: &dbservice.Query{Where: []dbservice.Cond{dbservice.Where("_id", dbservice.Eq, "y")}}})
+	rulestest.Denied(t, db, rules.Request{Method: "get", Collection: "a", ID: "x"})
 	// A rule that reads request.query.limit is decided from the query.
 	lim := mustLoad(t, "match /a/{b} { allow list: if request.query.limit <= 50; }")
 	rulestest.Allowed(t, lim, rules.Request{Method: "list", Collection: "a", Query: &dbservice.Query{Limit: 50}})
