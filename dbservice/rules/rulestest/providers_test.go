@@ -1,6 +1,10 @@
 package rulestest_test
 
 import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/securedb-go/securedb/dbservice/memory"
@@ -106,5 +110,45 @@ func TestSecurityRulesPostureOnEveryProvider(t *testing.T) {
 				t.Errorf("security-rules = %s, want pass with rules loaded", f.Status)
 			}
 		})
+	}
+}
+
+func TestOpenFromEnvLoadsSECUREDB_RULES(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "firestore.rules")
+	if err := os.WriteFile(path, []byte(rulestest.Guide("")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("DATABASE_PROVIDER", "")
+	t.Setenv(securedb.EnvRules, path)
+	db, err := securedb.OpenFromEnv(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := t.Context()
+	alice := dbservice.WithAuth(ctx, dbservice.Auth{UID: "alice"})
+	if _, err := db.Save(alice, "users", "alice", dbservice.Doc{"name": "A"}); err != nil {
+		t.Fatalf("alice saves her own document: %v", err)
+	}
+	if _, err := db.Get(dbservice.WithPrincipal(ctx, "bob"), "users", "alice"); !errors.Is(err, dbservice.ErrForbidden) {
+		t.Errorf("bob reads alice's document: %v, want ErrForbidden", err)
+	}
+	if f := find(dbservice.CheckPosture(ctx, db), dbservice.ItemSecurityRules); f.Status != dbservice.Pass {
+		t.Errorf("security-rules = %s %q, want pass", f.Status, f.Detail)
+	}
+
+	// A broken file fails Open with its line and column, before anything
+	// connects.
+	bad := filepath.Join(dir, "bad.rules")
+	if err := os.WriteFile(bad, []byte("match /users/{u} {\n  allow read: if request.auth.uid == nope;\n}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(securedb.EnvRules, bad)
+	if _, err := securedb.OpenFromEnv(ctx); !errors.Is(err, dbservice.ErrInvalid) || !strings.Contains(err.Error(), "bad.rules:2:38") {
+		t.Errorf("Open with a broken rules file = %v, want ErrInvalid at bad.rules:2:38", err)
+	}
+	if _, err := securedb.Open(ctx, securedb.Config{Rules: (*rules.Ruleset)(nil)}); !errors.Is(err, dbservice.ErrInvalid) {
+		t.Errorf("Open with a nil *Ruleset = %v, want ErrInvalid", err)
 	}
 }
