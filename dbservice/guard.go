@@ -63,7 +63,8 @@ type guard struct {
 type principalKey struct{}
 
 // WithPrincipal returns a context that names who is acting, for audit
-// records.
+// records and, as an Auth with that UID and no claims, for security rules
+// (see WithAuth).
 func WithPrincipal(ctx context.Context, principal string) context.Context {
 	return WithAuth(ctx, Auth{UID: principal})
 }
