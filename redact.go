@@ -44,6 +44,11 @@ func (c Config) String() string {
 	if c.AuditSigningKey != "" {
 		b.WriteString(", AuditSigningKey: [REDACTED]")
 	}
+	if c.Rules != nil {
+		b.WriteString(", Rules: set")
+	} else if c.RulesFile != "" {
+		b.WriteString(", RulesFile: set")
+	}
 	// The provider's settings print in their own redacted form; settings
 	// of a type that has none are only said to be there.
 	if c.Settings != nil && !(reflect.ValueOf(c.Settings).Kind() == reflect.Pointer && reflect.ValueOf(c.Settings).IsNil()) {

@@ -2,6 +2,7 @@ package securedb
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"reflect"
@@ -98,6 +99,15 @@ type Config struct {
 	// balancer. Empty means a random key per process, which the posture item
 	// cursor-key reports as a warning.
 	CursorKey string
+	// Rules, when set, are security rules enforced between Guard and the
+	// provider on every call: a *rules.Ruleset from package
+	// dbservice/rules (rules.Load, LoadFile, LoadFS). The principal comes
+	// from dbservice.WithAuth or WithPrincipal in each call's context.
+	Rules driver.RuleLayer
+	// RulesFile names a rules file Open loads when Rules is nil
+	// (SECUREDB_RULES). It needs the program to import
+	// github.com/securedb-go/securedb/dbservice/rules.
+	RulesFile string
 
 	// TracerProvider makes a span per operation (see package
 	// dbservice/telemetry) and is handed to the provider's SDK client, so
@@ -142,6 +152,7 @@ func configFromEnv(provider, field string) (Config, error) {
 		CursorKey:       strings.TrimSpace(os.Getenv(EnvCursorKey)),
 		AuditFile:       strings.TrimSpace(os.Getenv(EnvAuditFile)),
 		AuditSigningKey: strings.TrimSpace(os.Getenv(EnvAuditKey)),
+		RulesFile:       strings.TrimSpace(os.Getenv(EnvRules)),
 	}
 	d, err := lookup(provider, field)
 	if err != nil {
@@ -184,6 +195,11 @@ func open(ctx context.Context, cfg Config, tel *telemetry.Telemetry) (dbservice.
 		}
 	}
 	d, err := lookup(name, "Config.Provider")
+	if err != nil {
+		return nil, err
+	}
+	// Rules load before anything connects, so a bad file fails fast.
+	layer, err := rulesLayer(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -231,11 +247,40 @@ func open(ctx context.Context, cfg Config, tel *telemetry.Telemetry) (dbservice.
 		p.Audit = slog.Default()
 	}
 	o.audit = p.Audit
-	o.Service = tel.Wrap(dbservice.Guard(res.Service, p))
+	inner := res.Service
+	if layer != nil {
+		inner = layer.Wrap(inner, cursors)
+	}
+	o.Service = tel.Wrap(dbservice.Guard(inner, p))
 	if c, ok := r.(telemetry.SecretAges); ok {
 		o.stopObserving = tel.ObserveSecrets(c)
 	}
 	return o, nil
+}
+
+// EnvRules is the variable ConfigFromEnv reads into Config.RulesFile.
+const EnvRules = "SECUREDB_RULES"
+
+// rulesLayer returns the configured rules, loading Config.RulesFile with
+// the loader package dbservice/rules registers.
+func rulesLayer(cfg Config) (driver.RuleLayer, error) {
+	if cfg.Rules != nil {
+		if v := reflect.ValueOf(cfg.Rules); v.Kind() == reflect.Pointer && v.IsNil() {
+			return nil, openError("Config.Rules", "a nil rule set; leave Rules unset for none")
+		}
+		return cfg.Rules, nil
+	}
+	if cfg.RulesFile == "" {
+		return nil, nil
+	}
+	layer, ok, err := driver.LoadRules(cfg.RulesFile)
+	switch {
+	case !ok:
+		return nil, openError("Config.RulesFile", "security rules need the rules engine linked into this program; add the import _ \""+modulePath+"/dbservice/rules\"")
+	case err != nil:
+		return nil, dbservice.NewError("open", "rules", "", "", fmt.Errorf("%w: %w", dbservice.ErrInvalid, err))
+	}
+	return layer, nil
 }
 
 // OpenFromEnv is Open(ctx, ConfigFromEnv()).

@@ -69,15 +69,17 @@ type guard struct {
 type principalKey struct{}
 
 // WithPrincipal returns a context that names who is acting, for audit
-// records.
+// records and, as an Auth with that UID and no claims, for security rules
+// (see WithAuth).
 func WithPrincipal(ctx context.Context, principal string) context.Context {
-	return context.WithValue(ctx, principalKey{}, principal)
+	return WithAuth(ctx, Auth{UID: principal})
 }
 
-// PrincipalFrom returns the principal set by WithPrincipal, or "".
+// PrincipalFrom returns the principal set by WithPrincipal or WithAuth
+// (its UID), or "".
 func PrincipalFrom(ctx context.Context) string {
-	p, _ := ctx.Value(principalKey{}).(string)
-	return p
+	a, _ := ctx.Value(principalKey{}).(Auth)
+	return a.UID
 }
 
 // Unwrap returns the guarded Service.
@@ -89,6 +91,7 @@ func (g *guard) Get(ctx context.Context, collection, id string) (doc Doc, err er
 			doc = nil // a fail-closed trail that lost the record withholds the read
 		}
 	}()
+	ctx = withRuleSlot(ctx)
 	defer g.audit(ctx, "get", collection, id, time.Now(), &err, nil)
 	if err = g.checkTarget("get", collection, id, false); err != nil {
 		return nil, err
@@ -97,6 +100,7 @@ func (g *guard) Get(ctx context.Context, collection, id string) (doc Doc, err er
 }
 
 func (g *guard) Save(ctx context.Context, collection, id string, doc Doc, opts ...WriteOption) (rev string, err error) {
+	ctx = withRuleSlot(ctx)
 	defer g.audit(ctx, "save", collection, id, time.Now(), &err, nil)
 	if err = g.checkTarget("save", collection, id, true); err != nil {
 		return "", err
@@ -111,6 +115,7 @@ func (g *guard) Save(ctx context.Context, collection, id string, doc Doc, opts .
 }
 
 func (g *guard) Delete(ctx context.Context, collection, id string, opts ...WriteOption) (err error) {
+	ctx = withRuleSlot(ctx)
 	defer g.audit(ctx, "delete", collection, id, time.Now(), &err, nil)
 	if err = g.checkTarget("delete", collection, id, true); err != nil {
 		return err
@@ -127,6 +132,7 @@ func (g *guard) Query(ctx context.Context, collection string, q Query) (page Pag
 			page = Page{}
 		}
 	}()
+	ctx = withRuleSlot(ctx)
 	defer g.audit(ctx, "query", collection, "", time.Now(), &err, &page)
 	if err = g.checkTarget("query", collection, "", false); err != nil {
 		return Page{}, err
@@ -293,6 +299,9 @@ func (g *guard) audit(ctx context.Context, op, collection, id string, start time
 	if p := PrincipalFrom(ctx); p != "" {
 		// A principal is whatever the caller put in the context.
 		attrs = append(attrs, auditAttr("principal", p))
+	}
+	if r := ruleFrom(ctx); r != "" {
+		attrs = append(attrs, verbatim.Attr(AuditRuleKey, r))
 	}
 	attrs = append(attrs, verbatim.Attr("outcome", outcome))
 	if kind != "" {

@@ -6,6 +6,7 @@ import (
 )
 
 func (g *guard) Update(ctx context.Context, collection, id string, mods []Mutation, opts ...WriteOption) (rev string, err error) {
+	ctx = withRuleSlot(ctx)
 	defer g.audit(ctx, "update", collection, id, time.Now(), &err, nil)
 	if err = g.checkTarget("update", collection, id, true); err != nil {
 		return "", err
@@ -26,6 +27,7 @@ func (g *guard) GetMany(ctx context.Context, collection string, ids []string) (d
 		}
 	}()
 	page := &Page{}
+	ctx = withRuleSlot(ctx)
 	defer g.audit(ctx, "get-many", collection, "", time.Now(), &err, page)
 	if err = g.checkIDs("get-many", collection, ids, false); err != nil {
 		return nil, nil, err
@@ -36,6 +38,7 @@ func (g *guard) GetMany(ctx context.Context, collection string, ids []string) (d
 }
 
 func (g *guard) DeleteMany(ctx context.Context, collection string, ids []string) (err error) {
+	ctx = withRuleSlot(ctx)
 	defer g.audit(ctx, "delete-many", collection, "", time.Now(), &err, nil)
 	if err = g.checkIDs("delete-many", collection, ids, true); err != nil {
 		return err
@@ -49,6 +52,7 @@ func (g *guard) Count(ctx context.Context, collection string, where []Cond) (n i
 			n = 0
 		}
 	}()
+	ctx = withRuleSlot(ctx)
 	defer g.audit(ctx, "count", collection, "", time.Now(), &err, nil)
 	if err = g.checkTarget("count", collection, "", false); err != nil {
 		return 0, err

@@ -58,8 +58,8 @@ var checklist = []ChecklistItem{
 		"look at the storage encryption setting: DynamoDB SSE with KMS, Firestore CMEK or Google default encryption, encrypted volumes for CouchDB"},
 	{ItemEncryptionInTransit, "Replication and backup traffic is encrypted in transit",
 		"replication, backup and admin tooling must use TLS too, not only the application's connection"},
-	{ItemSecurityRules, "Firestore security rules deny direct client access",
-		"Firestore only: firestore.rules must deny every client read and write the application does not need (rules do not bind server SDKs); other providers: not applicable"},
+	{ItemSecurityRules, "Security rules decide which principal may read and write which document",
+		"load rules in the Firestore rules shape (package dbservice/rules; securedb.Config.Rules or SECUREDB_RULES), so every call is checked in-process against request.auth; on Firestore also deploy firestore.rules that deny direct client access the application does not need (server SDKs bypass them)"},
 	{ItemMonitoring, "Access is monitored and alerts reach someone",
 		"failed logins, denied operations (audit records with outcome=denied) and unusual volumes must raise alerts, and an incident-response runbook must exist"},
 	{ItemIncidentResponse, "An incident-response runbook says who is paged and what they do first",
@@ -70,6 +70,13 @@ var checklist = []ChecklistItem{
 // The slice is a copy.
 func Checklist() []ChecklistItem {
 	return slices.Clone(checklist)
+}
+
+// RuleEnforcer is implemented by middleware that enforces security rules
+// (package dbservice/rules), so that CheckPosture can tell a service with
+// rules from one without: without, the security-rules item is a Warn.
+type RuleEnforcer interface {
+	EnforcesRules() bool
 }
 
 // maxLayers bounds the walk down a Wrapper chain, so a Wrapper that
@@ -85,14 +92,15 @@ const maxLayers = 32
 // status. An unknown status counts as Fail, so a gate on HasFail never
 // passes on it.
 //
-// When no Guard layer is in the chain, input-validation is a Fail. Every
+// When no Guard layer is in the chain, input-validation is a Fail; when no
+// layer enforces security rules (RuleEnforcer), security-rules is a Warn. Every
 // checklist item no layer reported is added as Skip, with a Fix that says
 // how to check it by hand: the library never reports Pass for what it
 // cannot see. The result lists the checklist items in the guide's order,
 // then any other IDs in the order they were first reported.
 func CheckPosture(ctx context.Context, svc Service) []Finding {
 	var raw []Finding
-	guarded := false
+	guarded, ruled := false, false
 	cur := svc
 	for range maxLayers {
 		if cur == nil {
@@ -100,6 +108,9 @@ func CheckPosture(ctx context.Context, svc Service) []Finding {
 		}
 		if _, ok := cur.(*guard); ok {
 			guarded = true
+		}
+		if re, ok := cur.(RuleEnforcer); ok && re.EnforcesRules() {
+			ruled = true
 		}
 		if pc, ok := cur.(PostureChecker); ok {
 			raw = append(raw, pc.CheckPosture(ctx)...)
@@ -109,6 +120,13 @@ func CheckPosture(ctx context.Context, svc Service) []Finding {
 			break
 		}
 		cur = w.Unwrap()
+	}
+	if !ruled {
+		raw = append(raw, Finding{
+			ID: ItemSecurityRules, Status: Warn,
+			Detail: "no security rules are enforced: every caller of this service reads and writes every document of every allowed collection",
+			Fix:    "load rules (package dbservice/rules): securedb.Config.Rules, SECUREDB_RULES naming a rules file, or rules.Enforce under Guard",
+		})
 	}
 	if !guarded {
 		raw = append(raw,

@@ -100,12 +100,15 @@ func TestCheckPostureOnAGuardedMemoryProvider(t *testing.T) {
 	}
 	for _, id := range []string{
 		dbservice.ItemAuthEnabled, dbservice.ItemTLS, dbservice.ItemNetworkRestricted,
-		dbservice.ItemMonitoring, dbservice.ItemSecurityRules, dbservice.ItemIncidentResponse,
+		dbservice.ItemMonitoring, dbservice.ItemIncidentResponse,
 	} {
 		f := got[id]
 		if f.Status != dbservice.Skip || f.Fix == "" {
 			t.Errorf("%s = %s with fix %q; an item nobody checked must be skip with a way to check it", id, f.Status, f.Fix)
 		}
+	}
+	if r := got[dbservice.ItemSecurityRules]; r.Status != dbservice.Warn || !strings.Contains(r.Fix, "dbservice/rules") {
+		t.Errorf("security-rules = %s with fix %q; without a rules layer every caller reads every document: want warn naming the rules package", r.Status, r.Fix)
 	}
 	if b := got[dbservice.ItemBackups]; b.Status != dbservice.Warn || b.Fix == "" {
 		t.Errorf("backups = %s with fix %q; the memory provider loses its data on exit: want warn with a fix", b.Status, b.Fix)

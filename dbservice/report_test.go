@@ -172,7 +172,7 @@ func ExampleCheckPosture() {
 	// warn backups
 	// skip encryption-at-rest
 	// skip encryption-in-transit
-	// skip security-rules
+	// warn security-rules
 	// skip monitoring
 	// skip incident-response
 }
