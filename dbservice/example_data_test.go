@@ -8,6 +8,7 @@ import (
 
 	"github.com/securedb-go/securedb/dbservice"
 	"github.com/securedb-go/securedb/dbservice/memory"
+	"github.com/securedb-go/securedb/validate"
 )
 
 func ExampleService_Update() {
@@ -122,4 +123,90 @@ func ExamplePrefixEnd() {
 	// Output:
 	// "ac" true
 	// false
+}
+
+func ExampleService_DeleteMany() {
+	ctx := context.Background()
+	db := memory.New()
+	for _, id := range []string{"a", "b", "c"} {
+		_, _ = db.Save(ctx, "agents", id, dbservice.Doc{"name": id})
+	}
+	// Missing IDs are skipped, so repeating a DeleteMany is safe.
+	fmt.Println(db.DeleteMany(ctx, "agents", []string{"a", "c", "never"}))
+	fmt.Println(db.DeleteMany(ctx, "agents", []string{"a", "c", "never"}))
+	n, _ := db.Count(ctx, "agents", nil)
+	fmt.Println(n)
+	// Output:
+	// <nil>
+	// <nil>
+	// 1
+}
+
+func ExampleApplyMutations() {
+	mods, err := dbservice.CheckMutations([]dbservice.Mutation{
+		dbservice.Set("owner.id", "u1"),
+		dbservice.Unset("draft"),
+		dbservice.Increment("runs", 1),
+		dbservice.Append("tags", "a", "b"),
+		dbservice.Remove("old", 1),
+	}, validate.Limits{})
+	fmt.Println(err)
+	doc, err := dbservice.ApplyMutations(dbservice.Doc{"draft": true, "runs": 2.0, "tags": []any{"b"}, "old": []any{1.0, 2.0}}, mods)
+	fmt.Println(doc, err)
+	// Output:
+	// <nil>
+	// map[old:[2] owner:map[id:u1] runs:3 tags:[b a]] <nil>
+}
+
+func ExampleCheckMutations() {
+	_, err := dbservice.CheckMutations([]dbservice.Mutation{dbservice.Set("_rev", "1-x")}, validate.Limits{})
+	fmt.Println(errors.Is(err, dbservice.ErrInvalid))
+	_, err = dbservice.CheckMutations([]dbservice.Mutation{dbservice.Set("a", 1), dbservice.Unset("a.b")}, validate.Limits{})
+	fmt.Println(errors.Is(err, dbservice.ErrInvalid))
+	// Output:
+	// true
+	// true
+}
+
+func ExampleCheckIDs() {
+	fmt.Println(dbservice.CheckIDs([]string{"a", "b"}))
+	fmt.Println(errors.Is(dbservice.CheckIDs([]string{"a", "a"}), dbservice.ErrInvalid))
+	// Output:
+	// <nil>
+	// true
+}
+
+func ExampleTTL() {
+	ctx := context.Background()
+	db := memory.New()
+	_, err := db.Save(ctx, "sessions", "s1", dbservice.Doc{"user": "ada"}, dbservice.TTL(30*time.Minute))
+	doc, _ := db.Get(ctx, "sessions", "s1")
+	fmt.Println(err, dbservice.Expired(doc, time.Now().Add(31*time.Minute)))
+	// Output:
+	// <nil> true
+}
+
+func ExampleUpsert() {
+	ctx := context.Background()
+	db := memory.New()
+	_, err := db.Update(ctx, "counters", "visits", []dbservice.Mutation{dbservice.Increment("n", 1)}, dbservice.Upsert())
+	doc, _ := db.Get(ctx, "counters", "visits")
+	fmt.Println(err, doc["n"])
+	// Output:
+	// <nil> 1
+}
+
+func ExampleCountPages() {
+	ctx := context.Background()
+	db := memory.New()
+	for i := range 5 {
+		_, _ = db.Save(ctx, "runs", fmt.Sprintf("r%d", i), dbservice.Doc{"i": i})
+	}
+	// What a provider without a native count does: walk its own pages.
+	n, err := dbservice.CountPages(ctx, "memory", "runs", nil, 100, func(ctx context.Context, q dbservice.Query) (dbservice.Page, error) {
+		return db.Query(ctx, "runs", q)
+	})
+	fmt.Println(n, err)
+	// Output:
+	// 5 <nil>
 }
