@@ -368,6 +368,8 @@ func testCount(t *testing.T, s dbservice.Service) {
 		{"a contains", []dbservice.Cond{W("tags", dbservice.Contains, "g0")}, 40},
 		{"a prefix", []dbservice.Cond{W("name", dbservice.Prefix, "n1")}, 4},
 		{"no match", []dbservice.Cond{W("team", dbservice.Eq, "nobody")}, 0},
+		{"an _id equality", []dbservice.Cond{W("_id", dbservice.Eq, idN(7))}, 1},
+		{"an _id list and a field", []dbservice.Cond{W("_id", dbservice.In, []string{idN(1), idN(2), idN(5), "nope"}), W("team", dbservice.Eq, "t1")}, 2},
 	}
 	for _, c := range cases {
 		n, err := s.Count(ctx(t), coll, c.where)
