@@ -9,7 +9,6 @@ import (
 	"github.com/securedb-go/securedb/dbservice"
 	"github.com/securedb-go/securedb/dbservice/driver"
 	"github.com/securedb-go/securedb/secrets"
-	"github.com/securedb-go/securedb/validate"
 )
 
 // Name is the provider's name in DATABASE_PROVIDER and
@@ -26,15 +25,7 @@ func (Config) Provider() string { return Name }
 // the password through a source that re-reads the secret after CouchDB
 // refuses it (rotation).
 func open(ctx context.Context, cc Config, env driver.Env) (driver.Opened, error) {
-	if cc.Limits == (validate.Limits{}) {
-		cc.Limits = env.Limits
-	}
-	if cc.Cursors == nil {
-		cc.Cursors = env.Cursors
-	}
-	if cc.TracerProvider == nil {
-		cc.TracerProvider = env.TracerProvider
-	}
+	env.Inherit(&cc.Limits, &cc.Cursors, &cc.TracerProvider)
 	var out driver.Opened
 	r := env.Secrets
 	// Refuse what the settings themselves make insecure or invalid (plain

@@ -72,6 +72,21 @@ type Env struct {
 	TracerProvider trace.TracerProvider
 }
 
+// Inherit fills the settings a provider's own configuration left unset
+// (zero limits, no cursor signer, no tracer provider) from e, so every
+// driver gives its own settings precedence the same way.
+func (e Env) Inherit(lim *validate.Limits, cursors **dbservice.CursorSigner, tp *trace.TracerProvider) {
+	if *lim == (validate.Limits{}) {
+		*lim = e.Limits
+	}
+	if *cursors == nil {
+		*cursors = e.Cursors
+	}
+	if *tp == nil {
+		*tp = e.TracerProvider
+	}
+}
+
 // String describes the environment without the resolver's or the
 // signer's contents.
 func (e Env) String() string {

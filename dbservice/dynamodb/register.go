@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/securedb-go/securedb/dbservice/driver"
-	"github.com/securedb-go/securedb/validate"
 )
 
 // Name is the provider's name in DATABASE_PROVIDER and
@@ -20,15 +19,7 @@ func (Config) Provider() string { return Name }
 // open takes no secret from securedb: the AWS SDK's default chain supplies
 // the credentials.
 func open(ctx context.Context, dc Config, env driver.Env) (driver.Opened, error) {
-	if dc.Limits == (validate.Limits{}) {
-		dc.Limits = env.Limits
-	}
-	if dc.Cursors == nil {
-		dc.Cursors = env.Cursors
-	}
-	if dc.TracerProvider == nil {
-		dc.TracerProvider = env.TracerProvider
-	}
+	env.Inherit(&dc.Limits, &dc.Cursors, &dc.TracerProvider)
 	svc, err := New(ctx, dc)
 	if err != nil {
 		return driver.Opened{}, err

@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/securedb-go/securedb/dbservice/driver"
-	"github.com/securedb-go/securedb/validate"
 )
 
 // Name is the provider's name in DATABASE_PROVIDER and
@@ -20,15 +19,7 @@ func (Config) Provider() string { return Name }
 // open takes no secret from securedb: Application Default Credentials or
 // GOOGLE_APPLICATION_CREDENTIALS supply them.
 func open(ctx context.Context, fc Config, env driver.Env) (driver.Opened, error) {
-	if fc.Limits == (validate.Limits{}) {
-		fc.Limits = env.Limits
-	}
-	if fc.Cursors == nil {
-		fc.Cursors = env.Cursors
-	}
-	if fc.TracerProvider == nil {
-		fc.TracerProvider = env.TracerProvider
-	}
+	env.Inherit(&fc.Limits, &fc.Cursors, &fc.TracerProvider)
 	svc, err := New(ctx, fc)
 	if err != nil {
 		return driver.Opened{}, err
