@@ -51,7 +51,7 @@ func (s *Service) Update(ctx context.Context, coll, id string, mods []dbservice.
 	if nd, err = dbservice.NormalizeDoc(nd, s.limits); err != nil {
 		return "", fail("update", coll, id, err)
 	}
-	return s.put(coll, id, nd, cur, expires), nil
+	return s.put(coll, id, nd, expires), nil
 }
 
 // GetMany implements dbservice.Service.

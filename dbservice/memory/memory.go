@@ -136,37 +136,33 @@ func (s *Service) Save(ctx context.Context, coll, id string, doc dbservice.Doc, 
 	case o.IfRev != "" && (cur == nil || cur.rev != o.IfRev):
 		return "", fail("save", coll, id, fmt.Errorf("%w: revision is not current", dbservice.ErrConflict))
 	}
-	return s.put(coll, id, nd, cur, o.ExpiresAt), nil
+	return s.put(coll, id, nd, o.ExpiresAt), nil
 }
 
 // put stores doc, expiring at expires unless that is zero, and returns its
-// new revision. cur is the live entry or nil. s.mu must be held.
-func (s *Service) put(coll, id string, doc dbservice.Doc, cur *entry, expires time.Time) string {
-	if cur == nil {
-		// An expired entry may still be stored: it is replaced as if the
-		// document were new, so the walk of IDs and the indexes stay exact.
-		cur = s.stored(coll, id)
-		if cur != nil {
-			cur.gen = 0
-		}
-	}
+// new revision. An expired entry still stored is replaced as if the
+// document were new (its revision count starts again), while the walk of
+// IDs and the indexes drop its old values. s.mu must be held.
+func (s *Service) put(coll, id string, doc dbservice.Doc, expires time.Time) string {
 	c := s.colls[coll]
 	if c == nil {
 		c = &collection{docs: map[string]*entry{}}
 		s.colls[coll] = c
 	}
-	var gen uint64 = 1
+	prev := c.docs[id]
 	for _, ix := range c.indexes {
-		if cur != nil {
-			ix.remove(id, cur.doc)
+		if prev != nil {
+			ix.remove(id, prev.doc)
 		}
 		ix.insert(id, doc)
 	}
-	if cur != nil {
-		gen = cur.gen + 1
-	} else {
+	var gen uint64 = 1
+	switch {
+	case prev == nil:
 		i, _ := slices.BinarySearch(c.ids, id)
 		c.ids = slices.Insert(c.ids, i, id)
+	case prev.live(time.Now()):
+		gen = prev.gen + 1
 	}
 	s.seq++
 	rev := strconv.FormatUint(gen, 10) + "-" + strconv.FormatUint(s.seq, 36)
@@ -343,7 +339,7 @@ func (s *Service) SaveMany(ctx context.Context, coll string, items []dbservice.B
 		return fail("save-many", coll, "", dbservice.ErrClosed)
 	}
 	for i, it := range items {
-		s.put(coll, it.ID, docs[i], s.lookup(coll, it.ID), time.Time{})
+		s.put(coll, it.ID, docs[i], time.Time{})
 	}
 	return nil
 }
