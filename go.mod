@@ -15,7 +15,7 @@ require (
 	github.com/aws/smithy-go v1.28.8
 	github.com/go-kivik/kivik/v4 v4.5.2
 	github.com/prometheus/client_golang v1.24.1
-	github.com/tink-crypto/tink-go/v2 v2.6.0
+	github.com/tink-crypto/tink-go/v2 v2.9.0
 	go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc v0.67.0
 	go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp v0.69.0
 	go.opentelemetry.io/otel v1.47.0
