@@ -3,6 +3,7 @@ package dbservice
 import (
 	"context"
 	"slices"
+	"strings"
 	"unicode"
 )
 
@@ -55,6 +56,14 @@ func PlanQuery(q Query, indexes []IndexDef) Plan {
 }
 
 func planOn(q Query, ix *IndexDef) (Plan, int) {
+	// The index holds only documents that have every one of its fields:
+	// it can answer a query only when the query requires them all, or
+	// the documents that lack one would be missed.
+	for _, f := range ix.Fields {
+		if !requires(q, f) {
+			return Plan{}, 0
+		}
+	}
 	p := Plan{Index: ix}
 	used := make([]bool, len(q.Where))
 	// Leading equalities.
@@ -135,6 +144,27 @@ func planOn(q Query, ix *IndexDef) (Plan, int) {
 		p.Desc = false
 	}
 	return p, score
+}
+
+// requires reports whether every document q matches holds field: q orders
+// by it (documents without a sort field are left out), or a condition
+// other than Exists false is on it or on a path inside it (Match's
+// operators are all false on a missing field).
+func requires(q Query, field string) bool {
+	for _, k := range q.OrderBy {
+		if k.Field == field {
+			return true
+		}
+	}
+	for _, c := range q.Where {
+		if c.Op == Exists && c.Value == false {
+			continue
+		}
+		if c.Field == field || strings.HasPrefix(c.Field, field+".") {
+			return true
+		}
+	}
+	return false
 }
 
 // Explainer is implemented by providers that can tell, before running a
