@@ -12,10 +12,9 @@
 # loopback address only. The emulator's version is pinned by that module's
 # go.mod and checked by its go.sum.
 #
-# Besides the endpoint, the env file names the launcher (KMS_LAUNCHER), so a
-# fault test can start a private emulator and stop it without disturbing the
-# shared one. local-kms checks no signatures; the tests sign with dummy
-# credentials of their own.
+# Set KMS_PORT to choose the port (a fault test starting a private emulator
+# uses it); otherwise a free one is picked. local-kms checks no signatures;
+# the tests sign with dummy credentials of their own.
 set -euo pipefail
 # shellcheck source=scripts/servers/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -76,7 +75,6 @@ start() {
 export KMS_ENDPOINT_URL=http://127.0.0.1:$port
 export KMS_REGION=$REGION
 export KMS_ACCOUNT_ID=$ACCOUNT
-export KMS_LAUNCHER=$BIN
 EOF2
     chmod 600 "$state/env"
     log "local-kms on 127.0.0.1:$port (pid $pid)"
