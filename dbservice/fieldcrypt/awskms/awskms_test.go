@@ -300,7 +300,7 @@ func TestBadInputFailsBeforeAnyCall(t *testing.T) {
 	}
 }
 
-func TestUnreachableKMSIsUnavailable(t *testing.T) {
+func TestFaultUnreachableKMSIsUnavailable(t *testing.T) {
 	srv := testenv.StartServer(t, "kms")
 	c := client(srv.Env["KMS_ENDPOINT_URL"], srv.Env["KMS_REGION"], nil)
 	k := newKEK(t, c, createKey(t, c))

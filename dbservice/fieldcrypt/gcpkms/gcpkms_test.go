@@ -188,7 +188,7 @@ func TestServiceErrorsAreClassified(t *testing.T) {
 	}
 }
 
-func TestUnreachableKMSIsUnavailable(t *testing.T) {
+func TestFaultUnreachableKMSIsUnavailable(t *testing.T) {
 	f := newFakeKMS(t, keyA)
 	c, srv := newClient(t, f)
 	k := newKEK(t, c, keyA)
