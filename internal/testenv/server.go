@@ -31,7 +31,7 @@ type Server struct {
 }
 
 // StartServer starts a private NAME server on a port of its own: the script
-// reads it from NAME_PORT (COUCHDB_PORT, DYNAMODB_PORT, FIRESTORE_PORT). A
+// reads it from NAME_PORT (COUCHDB_PORT, DYNAMODB_PORT, FIRESTORE_PORT, KMS_PORT). A
 // server that cannot start skips t, or fails it when servers are required.
 func StartServer(t *testing.T, name string) *Server {
 	t.Helper()
