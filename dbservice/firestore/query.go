@@ -11,13 +11,19 @@ import (
 	"google.golang.org/api/iterator"
 
 	"github.com/securedb-go/securedb/dbservice"
+	"github.com/securedb-go/securedb/validate"
 )
 
-// cursorState is the position a page ends at: the ID of the last document
-// returned. Pages are in document ID order, so the next page starts after
-// it whatever is written meanwhile.
+// cursorState is the position an unordered page ends at: the ID of the
+// last document returned or read (pages in document ID order), or, for a
+// query read in the order of the field its range is on, that Field and
+// the Pos (field value, ID) of the document. The next page starts after
+// it whatever is written meanwhile. Ordered queries use the position
+// cursor of dbservice.EncodePosition.
 type cursorState struct {
-	After string `json:"a"`
+	After string `json:"a,omitempty"`
+	Field string `json:"k,omitempty"`
+	Pos   []any  `json:"p,omitempty"`
 }
 
 // maxChunk caps how many documents one RunQuery request asks for while a
@@ -74,16 +80,42 @@ func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (db
 	}
 	budget := dbservice.ScanBudget(ctx, s.budget)
 	if len(q.OrderBy) > 0 {
+		if p, ok := s.planOrdered(coll, q, ""); ok {
+			after, err := dbservice.DecodePosition(s.cursors, coll, q)
+			if err != nil {
+				return dbservice.Page{}, fail("query", coll, "", err)
+			}
+			return s.queryOrdered(ctx, coll, q, p, after, budget)
+		}
 		return dbservice.SortedPage(ctx, provider, coll, q, budget, s.cursors, func(ctx context.Context, inner dbservice.Query) (dbservice.Page, error) {
 			return s.Query(ctx, coll, inner)
 		})
 	}
 	var after string
+	var st cursorState
 	if q.Cursor != "" {
-		var st cursorState
 		if err := s.cursors.Decode(coll, q, q.Cursor, &st); err != nil {
 			return dbservice.Page{}, fail("query", coll, "", err)
 		}
+	}
+	// A walk keeps the order its first page took: an index declared
+	// between pages must not change where the cursor points.
+	if st.Field != "" || q.Cursor == "" {
+		if p, ok := s.planOrdered(coll, q, st.Field); ok {
+			var pos []any
+			if st.Field != "" {
+				if err := dbservice.CheckPosition(st.Pos, p.keys); err != nil {
+					return dbservice.Page{}, fail("query", coll, "", err)
+				}
+				pos = st.Pos
+			}
+			return s.queryOrdered(ctx, coll, q, p, pos, budget)
+		}
+		if st.Field != "" {
+			return dbservice.Page{}, fail("query", coll, "", &validate.Error{Field: "query.cursor", Reason: "not a cursor this service issued for this query and collection"})
+		}
+	}
+	if q.Cursor != "" {
 		if err := dbservice.CheckID(st.After); err != nil {
 			return dbservice.Page{}, fail("query", coll, "", err)
 		}
@@ -322,6 +354,9 @@ func (s *Service) Explain(ctx context.Context, coll string, q dbservice.Query) (
 	q, err := dbservice.CheckQueryWith(q, s.limits)
 	if err != nil {
 		return dbservice.Plan{}, fail("query", coll, "", err)
+	}
+	if p, ok := s.planOrdered(coll, q, ""); ok {
+		return explainOrdered(p), nil
 	}
 	plan := dbservice.Plan{Residual: q.Where}
 	for _, c := range q.Where {
