@@ -35,41 +35,53 @@ const maxChunk = 1000
 // client.
 const maxIndexedBytes = 1500
 
-// Query implements dbservice.Service. Pages are ordered by document ID
-// (OrderBy(firestore.DocumentID)) and continue with StartAfter(last ID),
-// so every document is returned exactly once across pages, even with
-// concurrent writes to other documents. The cursor is opaque and bound to
-// the collection and query.
+// Query implements dbservice.Service. The cursor is opaque and bound to
+// the collection and query; every document is returned exactly once
+// across pages, even with concurrent writes to other documents. Every
+// document read still goes through dbservice.Match, and no call reads
+// more than the scan budget (then the page continues where it stopped).
+// Firestore answers in one of two ways:
 //
-// What is sent to Firestore is a superset of the answer; dbservice.Match
-// then decides on the client, and Query keeps reading (in growing chunks)
-// until the page is full, the collection ends or the scan budget is spent
-// (then the page continues after the last document read); ordered queries
-// go through dbservice.SortedPage. What goes where:
-//
-//   - Eq (values of at most 1500 bytes) and one In without nil are sent
+//   - In the order of an index. A query with OrderBy (all keys in one
+//     direction, _id only last) is sent as OrderBy of each key and then
+//     of the document ID, with a range (Gt, Gte, Lt, Lte, Prefix as its
+//     byte range) and one Ne on the first key, and continues with
+//     StartAfter the last position (sort values and ID). An unordered
+//     query with such a condition is read the same way in the order of
+//     that field. Equalities are sent too when EnsureIndex declared an
+//     index on them followed by the sort fields (a composite index);
+//     without one, one sort field and no equality, in or array-contains
+//     condition (the single-field index) is what Firestore serves.
+//     Firestore's ranges, like Match's, never cross types, and != and
+//     OrderBy, like Match and the ordered contract, leave out documents
+//     without the field (and != those holding null). Strings are
+//     compared by their UTF-8 bytes, as by dbservice.Compare.
+//   - In document ID order (OrderBy(firestore.DocumentID), StartAfter the
+//     last ID) otherwise, with the filters below; other conditions are
+//     decided on the client, and an ordering is sorted there
+//     (dbservice.SortedPage, ErrBudgetExceeded past the budget).
+//     Eq (values of at most 1500 bytes) and one In without nil are sent
 //     as == and in filters on the field path (quoted segment by segment
 //     with firestore.FieldPath), and on "_id" as document ID filters.
 //     Firestore equality never crosses types, like Match, and == null
-//     matches explicit nulls only.
-//   - Contains with a non-null scalar (of at most 1500 bytes) is sent as
-//     array-contains; at most one per query, as Firestore allows.
-//   - Gt, Gte, Lt, Lte, Ne, Exists and Prefix are evaluated on the client.
-//     Firestore puts every range or != field in the sort order ahead of
-//     the document ID, and refuses an explicit ordering by document ID
-//     followed by anything ("order by clause cannot contain more fields
-//     after the key"): sending them would give up ID order and with it
-//     exactly-once paging. Exists false has no Firestore operator at all,
-//     and in ignores null.
+//     matches explicit nulls only. Contains with a non-null scalar (of at
+//     most 1500 bytes) is sent as array-contains; at most one per query,
+//     as Firestore allows. Exists has no exact Firestore operator.
 //
-// The filters sent, combined with ordering by document ID, are served by
-// Firestore's automatic single-field indexes, so no composite index is
-// needed for any query. If an index exemption disables one of them,
+// Firestore indexes strings truncated to 1500 bytes, so ranges are sent
+// only with shorter bounds, and two strings that agree on their first
+// 1500 bytes are ordered by document ID. Values other writers stored in
+// types outside the JSON data model (timestamps, bytes) keep Firestore's
+// order, not that of their JSON form.
+//
+// The ID order queries are served by Firestore's automatic single-field
+// indexes. Composite indexes are those EnsureIndex declares. If one is
+// missing, or an index exemption disables a single-field index,
 // Firestore answers FailedPrecondition; Query returns ErrUnavailable with
 // Firestore's link for creating the index.
 //
 // With Fields, Firestore returns only those fields plus the ones the
-// conditions read; the latter are trimmed after matching.
+// conditions and sort keys read; the latter are trimmed after matching.
 func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (dbservice.Page, error) {
 	if err := s.precheck(ctx, "query", coll, "", false); err != nil {
 		return dbservice.Page{}, err
@@ -341,12 +353,12 @@ func inPushable(vals []any) bool {
 	return true
 }
 
-// Explain implements dbservice.Explainer: an equality (on a value of at
+// Explain implements dbservice.Explainer. A query Query reads in the
+// order of an index names that index (single-field or a declared
+// composite) with Ordered set. Otherwise an equality (on a value of at
 // most 1500 bytes), an In or a Contains (array-contains) is served by
-// Firestore's automatic single-field index; other conditions and
-// orderings are not. Prefix is not: Query keeps pages in document ID
-// order, which a range on another field cannot give (Count sends it as a
-// range).
+// Firestore's automatic single-field index, and other conditions and
+// orderings are not.
 func (s *Service) Explain(ctx context.Context, coll string, q dbservice.Query) (dbservice.Plan, error) {
 	if err := s.precheck(ctx, "query", coll, "", false); err != nil {
 		return dbservice.Plan{}, err
