@@ -17,3 +17,12 @@ func TestConformance(t *testing.T) {
 func TestDifferentialAgainstMemory(t *testing.T) {
 	dbtest.Differential(t, newServer(t), dbtest.DifferentialOptions{})
 }
+
+// TestDifferentialWithCompositeIndexes: 1000 more random queries, half of
+// them after composite indexes are declared, so that equalities with a
+// range or an order are sent to Firestore in those indexes' order.
+func TestDifferentialWithCompositeIndexes(t *testing.T) {
+	dbtest.Differential(t, newServer(t), dbtest.DifferentialOptions{
+		Indexes: [][]string{{"t", "s"}, {"t", "n"}, {"b", "n"}, {"t", "o.k"}, {"s", "n"}, {"b", "t", "s"}},
+	})
+}
