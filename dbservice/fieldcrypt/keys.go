@@ -96,8 +96,9 @@ func wrapAD(collection, primitive string) []byte {
 
 func wrap(h *keyset.Handle, kek KEK, collection, primitive string) (string, error) {
 	var buf bytes.Buffer
-	if err := h.WriteWithAssociatedData(keyset.NewBinaryWriter(&buf), kek, wrapAD(collection, primitive)); err != nil {
-		return "", kekError("wrapping the data keyset", err)
+	rec := &recordingKEK{kek: kek}
+	if err := h.WriteWithAssociatedData(keyset.NewBinaryWriter(&buf), rec, wrapAD(collection, primitive)); err != nil {
+		return "", kekError("wrapping the data keyset", rec.err)
 	}
 	return base64.StdEncoding.EncodeToString(buf.Bytes()), nil
 }
@@ -107,17 +108,39 @@ func unwrap(s string, kek KEK, collection, primitive string) (*keyset.Handle, er
 	if err != nil {
 		return nil, fmt.Errorf("%w: the stored data keyset of this collection is malformed", ErrDecrypt)
 	}
-	h, err := keyset.ReadWithAssociatedData(keyset.NewBinaryReader(bytes.NewReader(raw)), kek, wrapAD(collection, primitive))
+	rec := &recordingKEK{kek: kek}
+	h, err := keyset.ReadWithAssociatedData(keyset.NewBinaryReader(bytes.NewReader(raw)), rec, wrapAD(collection, primitive))
 	if err != nil {
-		return nil, kekError("unwrapping the data keyset", err)
+		return nil, kekError("unwrapping the data keyset", rec.err)
 	}
 	return h, nil
 }
 
+// recordingKEK keeps the KEK's own error, which Tink's keyset functions
+// flatten into text: whether the KMS was unreachable must survive.
+type recordingKEK struct {
+	kek KEK
+	err error
+}
+
+func (r *recordingKEK) Encrypt(pt, ad []byte) ([]byte, error) {
+	ct, err := r.kek.Encrypt(pt, ad)
+	r.err = err
+	return ct, err
+}
+
+func (r *recordingKEK) Decrypt(ct, ad []byte) ([]byte, error) {
+	pt, err := r.kek.Decrypt(ct, ad)
+	r.err = err
+	return pt, err
+}
+
 // kekError keeps what a KEK failure means (unavailable, forbidden) and
-// makes anything else a decryption failure.
+// makes anything else (nil: the KEK answered, the keyset was bad) a
+// decryption failure.
 func kekError(what string, err error) error {
 	switch {
+	case err == nil:
 	case errors.Is(err, dbservice.ErrUnavailable), errors.Is(err, dbservice.ErrForbidden),
 		errors.Is(err, dbservice.ErrUnauthorized), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("%s with the KEK: %w", what, err)
