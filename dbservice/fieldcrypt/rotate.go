@@ -167,12 +167,16 @@ func (s *Service) rewrapOne(ctx context.Context, coll string, d dbservice.Doc, n
 
 // ReencryptOptions tune Reencrypt.
 type ReencryptOptions struct {
-	// After resumes a walk: only documents with an ID after it are
-	// visited (ReencryptStats.Last of an interrupted run).
-	After string
+	// Cursor resumes a walk where an earlier run stopped
+	// (ReencryptStats.Cursor). It is a page cursor of the provider, so it
+	// survives a restart when the provider's cursor key does.
+	Cursor string
 	// PageSize is how many documents are read at a time (default 200, at
 	// most dbservice.MaxLimit); memory is bounded by one page.
 	PageSize int
+	// MaxPages stops the walk after this many pages (0: no bound), so a
+	// large collection can be done in slices; Cursor continues it.
+	MaxPages int
 }
 
 // ReencryptStats says what Reencrypt did.
@@ -184,20 +188,23 @@ type ReencryptStats struct {
 	// Conflicts counts writes that lost to a concurrent write and were
 	// redone on the document read again.
 	Conflicts int
-	// Last is the ID of the last document done: pass it as
-	// ReencryptOptions.After to resume after an error.
-	Last string
+	// Cursor is where the walk stopped: "" when the whole collection is
+	// done, else the start of the first page not finished (after an error
+	// or MaxPages). Pass it as ReencryptOptions.Cursor to go on; the
+	// documents of a page done twice are skipped the second time.
+	Cursor string
 }
 
-// Reencrypt walks the collection in ID order and rewrites every encrypted
-// field that is not under the current data key version (or not encrypted
-// at all: data written before the field was configured) under it, one
-// conditional Update (IfRev) per document, so a concurrent write is never
-// lost: on a conflict the document is read again and redone. Only the
-// encrypted fields are written; documents already current are skipped, so
-// running it again is cheap and safe. Memory is bounded by one page.
+// Reencrypt walks the collection page by page and rewrites every
+// encrypted field that is not under the current data key version (or not
+// encrypted at all: data written before the field was configured) under
+// it, with one conditional Update (IfRev) per document, so a concurrent
+// write is never lost: on a conflict the document is read again and
+// redone. Only the encrypted fields are written; documents already current
+// are skipped, so running it again is cheap and safe. Memory is bounded by
+// one page.
 func (s *Service) Reencrypt(ctx context.Context, coll string, opts ReencryptOptions) (ReencryptStats, error) {
-	var st ReencryptStats
+	st := ReencryptStats{Cursor: opts.Cursor}
 	if err := s.checkEncrypted("reencrypt", coll); err != nil {
 		return st, err
 	}
@@ -205,54 +212,62 @@ func (s *Service) Reencrypt(ctx context.Context, coll string, opts ReencryptOpti
 	if size == 0 {
 		size = 200
 	}
-	if size < 0 || size > dbservice.MaxLimit {
-		return st, dbservice.NewError("reencrypt", provider, coll, "", &validate.Error{Field: "page_size", Reason: "must be 1 to 1000"})
-	}
-	q := dbservice.Query{Limit: size}
-	if opts.After != "" {
-		if err := dbservice.CheckID(opts.After); err != nil {
-			return st, dbservice.NewError("reencrypt", provider, coll, "", err)
-		}
-		q.Where = []dbservice.Cond{dbservice.Where("_id", dbservice.Gt, opts.After)}
+	if size < 0 || size > dbservice.MaxLimit || opts.MaxPages < 0 {
+		return st, dbservice.NewError("reencrypt", provider, coll, "", &validate.Error{Field: "options", Reason: "PageSize must be 1 to 1000 and MaxPages not negative"})
 	}
 	r, err := s.ring(ctx, coll, true)
 	if err != nil {
 		return st, fail("reencrypt", coll, "", err)
 	}
 	specs := s.specs[coll]
-	for d, err := range dbservice.All(ctx, s.next, coll, q) {
+	q := dbservice.Query{Limit: size, Cursor: opts.Cursor}
+	for pages := 0; opts.MaxPages == 0 || pages < opts.MaxPages; pages++ {
+		page, err := s.next.Query(ctx, coll, q)
 		if err != nil {
 			return st, err
 		}
-		st.Read++
-		id, _ := d["_id"].(string)
-		for attempt := 0; ; attempt++ {
-			mods, err := s.staleFields(r, coll, id, specs, d)
-			if err != nil {
-				return st, fail("reencrypt", coll, id, err)
-			}
-			if len(mods) == 0 {
-				break
-			}
-			rev, _ := d["_rev"].(string)
-			_, err = s.next.Update(ctx, coll, id, mods, dbservice.IfRev(rev))
-			if err == nil {
-				st.Rewritten++
-				break
-			}
-			if !errors.Is(err, dbservice.ErrConflict) || attempt == maxRetries {
-				return st, err
-			}
-			st.Conflicts++
-			if d, err = s.next.Get(ctx, coll, id); errors.Is(err, dbservice.ErrNotFound) {
-				break // deleted meanwhile: nothing left to re-encrypt
-			} else if err != nil {
+		for i, d := range page.Docs {
+			page.Docs[i] = nil
+			st.Read++
+			if err := s.reencryptDoc(ctx, r, coll, specs, d, &st); err != nil {
 				return st, err
 			}
 		}
-		st.Last = id
+		st.Cursor = page.Next
+		if page.Next == "" {
+			break
+		}
+		q.Cursor = page.Next
 	}
 	return st, nil
+}
+
+func (s *Service) reencryptDoc(ctx context.Context, r *keyring, coll string, specs []fieldSpec, d dbservice.Doc, st *ReencryptStats) error {
+	id, _ := d["_id"].(string)
+	for attempt := 0; ; attempt++ {
+		mods, err := s.staleFields(r, coll, id, specs, d)
+		if err != nil {
+			return fail("reencrypt", coll, id, err)
+		}
+		if len(mods) == 0 {
+			return nil
+		}
+		rev, _ := d["_rev"].(string)
+		_, err = s.next.Update(ctx, coll, id, mods, dbservice.IfRev(rev))
+		if err == nil {
+			st.Rewritten++
+			return nil
+		}
+		if !errors.Is(err, dbservice.ErrConflict) || attempt == maxRetries {
+			return err
+		}
+		st.Conflicts++
+		if d, err = s.next.Get(ctx, coll, id); errors.Is(err, dbservice.ErrNotFound) {
+			return nil // deleted meanwhile: nothing left to re-encrypt
+		} else if err != nil {
+			return err
+		}
+	}
 }
 
 // staleFields returns Set mutations for the encrypted fields of d that are
