@@ -126,11 +126,12 @@ var (
 		"taxid": true, "phone": true, "phonenumber": true, "mobile": true, "creditcard": true, "cardnumber": true,
 		"iban": true, "dateofbirth": true, "birthdate": true, "dob": true, "privatekey": true,
 	}
+	nameFolder        = strings.NewReplacer("_", "", "-", "")
 	sensitiveSuffixes = []string{"token", "secret", "password", "email", "phone", "apikey", "ssn", "nationalid"}
 )
 
 func sensitiveName(name string) bool {
-	n := strings.ToLower(strings.NewReplacer("_", "", "-", "").Replace(name))
+	n := strings.ToLower(nameFolder.Replace(name))
 	if sensitiveNames[n] {
 		return true
 	}
