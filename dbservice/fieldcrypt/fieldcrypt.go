@@ -435,42 +435,35 @@ func lookup(doc map[string]any, names []string) (any, bool) {
 	return nil, false
 }
 
-// replace sets the value at names, copying the maps on the way so the
-// caller's document is never changed. The path must exist (see lookup).
-func replace(doc map[string]any, names []string, v any) map[string]any {
-	out := maps.Clone(doc)
-	if len(names) == 1 {
-		out[names[0]] = v
-		return out
-	}
-	out[names[0]] = replace(doc[names[0]].(map[string]any), names[1:], v)
-	return out
-}
-
 // encryptDoc returns doc with the encrypted fields of coll replaced by
 // their stored text. The subtrees that hold encrypted fields are first
 // brought to the JSON data model, so that what is encrypted is what a
 // provider would have stored (a number past 2^53 is refused, never
 // rounded).
 func (s *Service) encryptDoc(ctx context.Context, coll, id string, specs []fieldSpec, doc dbservice.Doc) (dbservice.Doc, error) {
-	var out dbservice.Doc = doc
+	var out dbservice.Doc
 	var r *keyring
-	normalized := map[string]bool{}
+	var normalized []string
 	for _, f := range specs {
 		top := f.names[0]
-		if _, ok := out[top]; !ok {
+		v, ok := doc[top]
+		if !ok {
 			continue
 		}
-		if !normalized[top] {
-			sub, err := validate.Sanitize(map[string]any{top: out[top]}, validate.Limits{})
+		if out == nil {
+			out = maps.Clone(doc)
+		}
+		if !slices.Contains(normalized, top) {
+			// Sanitize returns a deep copy: from here on the subtree is
+			// this call's own and is changed in place.
+			clean, err := validate.Sanitize(map[string]any{top: v}, validate.Limits{})
 			if err != nil {
 				return nil, err
 			}
-			out = maps.Clone(out)
-			out[top] = sub[top]
-			normalized[top] = true
+			out[top] = clean[top]
+			normalized = append(normalized, top)
 		}
-		v, ok := lookup(out, f.names)
+		fv, ok := lookup(out, f.names)
 		if !ok {
 			continue
 		}
@@ -480,11 +473,14 @@ func (s *Service) encryptDoc(ctx context.Context, coll, id string, specs []field
 				return nil, err
 			}
 		}
-		text, err := encryptValue(r, coll, id, f, v)
+		text, err := encryptValue(r, coll, id, f, fv)
 		if err != nil {
 			return nil, err
 		}
-		out = replace(out, f.names, text)
+		setIn(out, f.names, text)
+	}
+	if out == nil {
+		return doc, nil
 	}
 	return out, nil
 }

@@ -35,6 +35,7 @@ var usersFields = fieldcrypt.Fields{
 	"national_id":   fieldcrypt.Deterministic,
 	"ssn":           fieldcrypt.Randomized,
 	"profile.phone": fieldcrypt.Randomized,
+	"profile.card":  fieldcrypt.Deterministic,
 }
 
 func config(kek fieldcrypt.KEK) fieldcrypt.Config {
@@ -80,7 +81,7 @@ func suite(t *testing.T, raw dbservice.Service, reencryptN int) {
 		}
 		for i, v := range values {
 			id := fmt.Sprintf("type-%02d", i)
-			doc := dbservice.Doc{"email": v, "national_id": v, "ssn": v, "profile": map[string]any{"phone": v, "plain": "p"}, "n": float64(i)}
+			doc := dbservice.Doc{"email": v, "national_id": v, "ssn": v, "profile": map[string]any{"phone": v, "card": v, "plain": "p"}, "n": float64(i)}
 			if _, err := svc.Save(ctx, users, id, doc); err != nil {
 				t.Fatalf("save %T %v: %v", v, v, err)
 			}
@@ -88,7 +89,7 @@ func suite(t *testing.T, raw dbservice.Service, reencryptN int) {
 			if err != nil {
 				t.Fatalf("get %s: %v", id, err)
 			}
-			for _, p := range []string{"email", "national_id", "ssn", "profile.phone"} {
+			for _, p := range []string{"email", "national_id", "ssn", "profile.phone", "profile.card"} {
 				gv, ok := dbservice.Lookup(got, p)
 				if !ok || !reflect.DeepEqual(gv, v) {
 					t.Errorf("%s of %s = %#v, want %#v", p, id, gv, v)
@@ -101,7 +102,7 @@ func suite(t *testing.T, raw dbservice.Service, reencryptN int) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, p := range []string{"email", "national_id", "ssn", "profile.phone"} {
+			for _, p := range []string{"email", "national_id", "ssn", "profile.phone", "profile.card"} {
 				sv, _ := dbservice.Lookup(stored, p)
 				if s, _ := sv.(string); !strings.HasPrefix(s, "sdbenc:v1:") {
 					t.Errorf("stored %s of %s = %#v, want ciphertext", p, id, sv)
@@ -634,7 +635,6 @@ func suite(t *testing.T, raw dbservice.Service, reencryptN int) {
 		}
 	})
 }
-
 
 func sorted(s []string) []string {
 	out := slices.Clone(s)
