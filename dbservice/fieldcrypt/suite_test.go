@@ -233,7 +233,7 @@ func suite(t *testing.T, raw dbservice.Service, reencryptN int) {
 			{"in on randomized", "profile.phone", dbservice.Query{Where: []dbservice.Cond{dbservice.Where("profile.phone", dbservice.In, []any{"a"})}}},
 			{"inside an encrypted field", "ssn", dbservice.Query{Where: []dbservice.Cond{dbservice.Where("ssn.x", dbservice.Eq, "a")}}},
 			{"order", "email", dbservice.Query{OrderBy: []dbservice.Order{dbservice.Asc("email")}}},
-			{"order on a map holding one", "profile.phone", dbservice.Query{OrderBy: []dbservice.Order{dbservice.Desc("profile")}}},
+			{"order on a map holding one", "profile.", dbservice.Query{OrderBy: []dbservice.Order{dbservice.Desc("profile")}}},
 			{"projection inside", "ssn", dbservice.Query{Fields: []string{"ssn.x"}}},
 		} {
 			_, err := svc.Query(ctx, users, c.q)
