@@ -10,6 +10,7 @@ import (
 	"github.com/tink-crypto/tink-go/v2/tink"
 
 	"github.com/securedb-go/securedb/dbservice"
+	"github.com/securedb-go/securedb/dbservice/fieldcrypt"
 )
 
 // testKEK is a KEK held in memory: a Tink AES-256-GCM keyset. It counts
@@ -24,15 +25,32 @@ type testKEK struct {
 
 func newTestKEK(t testing.TB) *testKEK {
 	t.Helper()
-	h, err := keyset.NewHandle(aead.AES256GCMKeyTemplate())
+	k, err := makeTestKEK()
 	if err != nil {
 		t.Fatal(err)
+	}
+	return k
+}
+
+func makeTestKEK() (*testKEK, error) {
+	h, err := keyset.NewHandle(aead.AES256GCMKeyTemplate())
+	if err != nil {
+		return nil, err
 	}
 	p, err := aead.New(h)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	return &testKEK{p: p, id: fmt.Sprintf("test-kek-%d", h.KeysetInfo().GetPrimaryKeyId())}
+	return &testKEK{p: p, id: fmt.Sprintf("test-kek-%d", h.KeysetInfo().GetPrimaryKeyId())}, nil
+}
+
+// exampleKEK is the example's in-memory KEK.
+func exampleKEK() fieldcrypt.KEK {
+	k, err := makeTestKEK()
+	if err != nil {
+		panic(err)
+	}
+	return k
 }
 
 var errKMSDown = fmt.Errorf("%w: test KMS unreachable", dbservice.ErrUnavailable)
