@@ -538,3 +538,9 @@ func checkStored(specs []fieldSpec, doc dbservice.Doc) error {
 	}
 	return nil
 }
+
+// Layer implements driver.FieldLayer, so a Config can be given to
+// securedb.Config.FieldEncryption: it returns New(next, c).
+func (c Config) Layer(next dbservice.Service) (dbservice.Service, error) {
+	return New(next, c)
+}
