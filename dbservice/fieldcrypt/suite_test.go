@@ -393,12 +393,19 @@ func suite(t *testing.T, raw dbservice.Service, reencryptN int) {
 		}
 
 		kek2 := newTestKEK(t)
+		revBefore, err := raw.Get(ctx, rot, "r000")
+		if err != nil {
+			t.Fatal(err)
+		}
 		n, err := fc.Rewrap(ctx, kek2)
 		if err != nil || n < 2 {
 			t.Fatalf("rewrap = %d, %v; want the keysets of %s and %s at least", n, err, users, rot)
 		}
 		if n2, err := fc.Rewrap(ctx, kek2); err != nil || n2 != 0 {
 			t.Errorf("second rewrap = %d, %v; want 0 (idempotent)", n2, err)
+		}
+		if d, err := raw.Get(ctx, rot, "r000"); err != nil || d["_rev"] != revBefore["_rev"] {
+			t.Errorf("rewrap touched a document: rev %v → %v (%v)", revBefore["_rev"], d["_rev"], err)
 		}
 		onlyNew := newLayer(t, raw, config(kek2))
 		checkAll(t, onlyNew, 20)
