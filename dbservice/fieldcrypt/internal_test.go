@@ -158,3 +158,21 @@ func FuzzParseEnvelope(f *testing.F) {
 		}
 	})
 }
+
+func TestRotateWithoutKeysMakesTheFirst(t *testing.T) {
+	ctx := t.Context()
+	raw := memory.New()
+	s, err := New(raw, Config{KEK: newCountingKEK(t), Collections: map[string]Fields{"users": {"ssn": Randomized}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Rotate(ctx, "users"); err != nil {
+		t.Fatalf("rotate of a collection without keys = %v", err)
+	}
+	if _, err := raw.Get(ctx, DefaultKeysCollection, "users"); err != nil {
+		t.Errorf("no keyset stored: %v", err)
+	}
+	if err := s.Rotate(ctx, "plain"); !errors.Is(err, dbservice.ErrInvalid) {
+		t.Errorf("rotate of a collection without encrypted fields = %v, want ErrInvalid", err)
+	}
+}

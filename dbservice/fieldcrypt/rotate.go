@@ -27,8 +27,10 @@ func (s *Service) Rotate(ctx context.Context, coll string) error {
 		d, err := s.next.Get(ctx, s.keysColl, coll)
 		if errors.Is(err, dbservice.ErrNotFound) {
 			// Nothing to rotate yet: the first keys are the new version.
-			_, err = s.ring(ctx, coll, true)
-			return fail("rotate", coll, "", err)
+			if _, err := s.ring(ctx, coll, true); err != nil {
+				return fail("rotate", coll, "", err)
+			}
+			return nil
 		}
 		if err != nil {
 			return err
