@@ -108,6 +108,11 @@ type Config struct {
 	// (SECUREDB_RULES). It needs the program to import
 	// github.com/securedb-go/securedb/dbservice/rules.
 	RulesFile string
+	// FieldEncryption, when set, encrypts fields on the client between
+	// the rules and the provider: a fieldcrypt.Config of package
+	// dbservice/fieldcrypt (its KEK, and the fields of each collection).
+	// The provider, its backups and its exports see only ciphertext.
+	FieldEncryption driver.FieldLayer
 
 	// TracerProvider makes a span per operation (see package
 	// dbservice/telemetry) and is handed to the provider's SDK client, so
@@ -248,6 +253,15 @@ func open(ctx context.Context, cfg Config, tel *telemetry.Telemetry) (dbservice.
 	}
 	o.audit = p.Audit
 	inner := res.Service
+	if cfg.FieldEncryption != nil {
+		enc, err := cfg.FieldEncryption.Layer(inner)
+		if err != nil {
+			_ = res.Service.Close()
+			o.closeExtra()
+			return nil, err
+		}
+		inner = enc
+	}
 	if layer != nil {
 		inner = layer.Wrap(inner, cursors)
 	}
