@@ -90,3 +90,115 @@ func TestViewKeysAreIndexKeys(t *testing.T) {
 		})
 	}
 }
+
+// TestIndexedPagingIsExactlyOnceAndLinear walks an order an index serves
+// in pages of 1, 7, 10 and 100, both directions: every document once, in
+// Compare's order, every page read through the index, and the whole walk
+// reads about one row per document (plus one a page), not n²/limit as
+// sorting every page would.
+func TestIndexedPagingIsExactlyOnceAndLinear(t *testing.T) {
+	s := newServer(t)
+	ctx, coll := t.Context(), dbtest.Collection(t)
+	const n = 260
+	items := make([]dbservice.BulkItem, 0, n+10)
+	type row struct {
+		id    string
+		score any
+	}
+	var rows []row
+	for i := range n {
+		var score any = float64((i * 37) % 50)
+		if i%13 == 0 {
+			score = fmt.Sprintf("s%02d\u00e9", i%7) // strings order after numbers
+		}
+		id := fmt.Sprintf("p%03d", (i*101)%n)
+		rows = append(rows, row{id, score})
+		items = append(items, dbservice.BulkItem{ID: id, Doc: dbservice.Doc{"score": score, "g": float64(i % 2)}})
+	}
+	for i := range 10 { // no score: not in the index, not in the answer
+		items = append(items, dbservice.BulkItem{ID: fmt.Sprintf("z%d", i), Doc: dbservice.Doc{"g": 0.0}})
+	}
+	if err := s.SaveMany(ctx, coll, items); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.EnsureIndex(ctx, coll, "score"); err != nil {
+		t.Fatal(err)
+	}
+	slices.SortFunc(rows, func(a, b row) int {
+		if c := dbservice.Compare(a.score, b.score); c != 0 {
+			return c
+		}
+		return strings.Compare(a.id, b.id)
+	})
+	want := make([]string, len(rows))
+	for i, r := range rows {
+		want[i] = r.id
+	}
+	walk := func(q dbservice.Query) (ids []string, reads, pages int) {
+		for {
+			p, err := s.Query(ctx, coll, q)
+			if err != nil {
+				t.Fatalf("Query: %v", err)
+			}
+			if p.Stats.Index == "" {
+				t.Fatalf("a page was not read through the index: %+v", p.Stats)
+			}
+			pages++
+			reads += p.Stats.Read
+			for _, d := range p.Docs {
+				ids = append(ids, d["_id"].(string))
+			}
+			if p.Next == "" {
+				return ids, reads, pages
+			}
+			q.Cursor = p.Next
+		}
+	}
+	for _, limit := range []int{1, 7, 10, 100} {
+		for _, desc := range []bool{false, true} {
+			o, exp := dbservice.Asc("score"), want
+			if desc {
+				o, exp = dbservice.Desc("score"), slices.Clone(want)
+				slices.Reverse(exp)
+			}
+			got, reads, pages := walk(dbservice.Query{OrderBy: []dbservice.Order{o}, Limit: limit})
+			if !slices.Equal(got, exp) {
+				t.Fatalf("limit %d desc %v: got %d ids %q..., want %d", limit, desc, len(got), got[:min(5, len(got))], len(exp))
+			}
+			// Each page reads its documents, one more to know there is a
+			// next page, and skips the previous page's last row.
+			if reads > n+2*pages {
+				t.Errorf("limit %d desc %v: %d rows read over %d pages for %d documents", limit, desc, reads, pages, n)
+			}
+		}
+	}
+	// An equality and a range on the field after it, through a pair index.
+	if err := s.EnsureIndex(ctx, coll, "g", "score"); err != nil {
+		t.Fatal(err)
+	}
+	q := dbservice.Query{Where: []dbservice.Cond{dbservice.Where("g", dbservice.Eq, 1), dbservice.Where("score", dbservice.Gte, 10), dbservice.Where("score", dbservice.Lt, 20)}, OrderBy: []dbservice.Order{dbservice.Desc("score")}, Limit: 7}
+	g := map[string]any{}
+	for _, it := range items {
+		g[it.ID] = it.Doc["g"]
+	}
+	var exp []string
+	for _, r := range slices.Backward(rows) {
+		if f, ok := r.score.(float64); ok && f >= 10 && f < 20 && g[r.id] == 1.0 {
+			exp = append(exp, r.id)
+		}
+	}
+	got, reads, pages := walk(q)
+	if !slices.Equal(got, exp) {
+		t.Fatalf("g = 1, 10 <= score < 20, score desc: got %q, want %q", got, exp)
+	}
+	if reads > len(exp)+2*pages {
+		t.Errorf("eq+range: %d rows read over %d pages for %d matches", reads, pages, len(exp))
+	}
+	plan, err := s.Explain(ctx, coll, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !dbservice.Served(q, plan) || plan.Index.Name != indexName([]string{"g", "score"}) {
+		t.Fatalf("Explain = %+v, want served by the pair index", plan)
+	}
+}
