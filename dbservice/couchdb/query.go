@@ -144,11 +144,12 @@ func checkCursorID(id string) error {
 	return nil
 }
 
-// page reads one page. visit sees candidate documents in _id order and
-// keeps those dbservice.Match accepts, up to Limit; one more accepted
-// document means there is a next page. Every path reads at most budget
-// documents from the database (see readRange and readIndex), and a page
-// cut short by the budget continues after the last document read.
+// page reads one page in _id order (queries no index serves). visit sees
+// candidate documents in _id order and keeps those dbservice.Match
+// accepts, up to Limit; one more accepted document means there is a next
+// page. It reads at most budget documents from the database (see
+// readRange), and a page cut short by the budget continues after the last
+// document read.
 func (s *Service) page(ctx context.Context, db, coll string, q dbservice.Query, after string, budget int) (dbservice.Page, error) {
 	var (
 		page     dbservice.Page
@@ -382,7 +383,7 @@ func (s *Service) find(ctx context.Context, db string, query map[string]any, vis
 
 // plan is how a query with conditions is sent to _find.
 type plan struct {
-	clauses []any     // selector clauses, ANDed: a superset of the matches
+	clauses []any    // selector clauses, ANDed: a superset of the matches
 	fields  []string // top-level fields to fetch; nil for whole documents
 }
 

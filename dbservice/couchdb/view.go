@@ -176,7 +176,8 @@ func (s *Service) ensureView(ctx context.Context, db string, fields []string) er
 		if httpStatus(err) == http.StatusConflict {
 			err = nil // made meanwhile by another caller, with the same content
 		}
-		if st := httpStatus(err); st == http.StatusForbidden || st == http.StatusUnauthorized {
+		// A database member gets 401 "You are not a db or server admin.".
+		if st := httpStatus(err); st == http.StatusForbidden || st == http.StatusUnauthorized && reasonOf(err) == reasonNotAdmin {
 			return fmt.Errorf("%w: creating an index on %s needs database admin rights; list it in Spec.Indexes and run couchdb.Provision with admin credentials", dbservice.ErrForbidden, db)
 		}
 		if err != nil {
