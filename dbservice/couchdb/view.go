@@ -177,7 +177,7 @@ func (s *Service) ensureView(ctx context.Context, db string, fields []string) er
 			err = nil // made meanwhile by another caller, with the same content
 		}
 		// A database member gets 401 "You are not a db or server admin.".
-		if st := httpStatus(err); st == http.StatusForbidden || st == http.StatusUnauthorized && reasonOf(err) == reasonNotAdmin {
+		if st := httpStatus(err); st == http.StatusForbidden || st == http.StatusUnauthorized && strings.Contains(reasonOf(err), "admin") {
 			return fmt.Errorf("%w: creating an index on %s needs database admin rights; list it in Spec.Indexes and run couchdb.Provision with admin credentials", dbservice.ErrForbidden, db)
 		}
 		if err != nil {
