@@ -1,6 +1,7 @@
 package couchdb
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -200,5 +201,61 @@ func TestIndexedPagingIsExactlyOnceAndLinear(t *testing.T) {
 	}
 	if !dbservice.Served(q, plan) || plan.Index.Name != indexName([]string{"g", "score"}) {
 		t.Fatalf("Explain = %+v, want served by the pair index", plan)
+	}
+}
+
+// TestIndexedPagesStayWithinTheBudget: an index path whose residual
+// rejects most rows stops each call at the scan budget with a cursor, and
+// following the cursors finds every match once. Policy.RequireIndex
+// accepts the served query and refuses an order no index serves.
+func TestIndexedPagesStayWithinTheBudget(t *testing.T) {
+	s := newServer(t)
+	ctx, coll := t.Context(), dbtest.Collection(t)
+	var items []dbservice.BulkItem
+	var want []string
+	for i := range 120 {
+		id := fmt.Sprintf("b%03d", i)
+		items = append(items, dbservice.BulkItem{ID: id, Doc: dbservice.Doc{"g": float64(i % 2), "rare": i%25 == 0}})
+		if i%2 == 0 && i%25 == 0 {
+			want = append(want, id)
+		}
+	}
+	if err := s.SaveMany(ctx, coll, items); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.EnsureIndex(ctx, coll, "g"); err != nil {
+		t.Fatal(err)
+	}
+	q := dbservice.Query{Where: []dbservice.Cond{dbservice.Where("g", dbservice.Eq, 0), dbservice.Where("rare", dbservice.Eq, true)}, Limit: 5}
+	const budget = 10
+	var got []string
+	short := false
+	for {
+		p, err := s.Query(dbservice.WithScanBudget(ctx, budget), coll, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Stats.Read > budget || p.Stats.Index == "" {
+			t.Fatalf("a page read %d rows (budget %d), index %q", p.Stats.Read, budget, p.Stats.Index)
+		}
+		short = short || p.Stats.BudgetReached && p.Next != "" && len(p.Docs) < q.Limit
+		for _, d := range p.Docs {
+			got = append(got, d["_id"].(string))
+		}
+		if p.Next == "" {
+			break
+		}
+		q.Cursor = p.Next
+	}
+	if !slices.Equal(got, want) || !short {
+		t.Fatalf("got %q (a page cut short by the budget: %v), want %q", got, short, want)
+	}
+
+	g := dbservice.Guard(s, dbservice.Policy{RequireIndex: true})
+	if _, err := g.Query(ctx, coll, dbservice.Query{Where: []dbservice.Cond{dbservice.Where("g", dbservice.Eq, 1)}, OrderBy: []dbservice.Order{dbservice.Asc("_id")}}); err != nil {
+		t.Fatalf("RequireIndex refused a served query: %v", err)
+	}
+	if _, err := g.Query(ctx, coll, dbservice.Query{OrderBy: []dbservice.Order{dbservice.Asc("rare")}}); !errors.Is(err, dbservice.ErrInvalid) {
+		t.Fatalf("RequireIndex let an unserved order through: %v", err)
 	}
 }
