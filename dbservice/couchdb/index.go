@@ -17,7 +17,9 @@ import (
 // left alone without a write, so an application user without database
 // admin rights can call it for indexes Provision made. Creating one needs
 // those rights (or a server admin) and creates the database first when
-// CreateMissing allows.
+// CreateMissing allows. Building an index over a big database can outlast
+// the call's timeout: CouchDB goes on building it, and calling EnsureIndex
+// again waits for the rest.
 func (s *Service) EnsureIndex(ctx context.Context, coll string, fields ...string) error {
 	if err := s.precheck(ctx, "ensure-index", coll, "", false); err != nil {
 		return err
