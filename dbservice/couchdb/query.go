@@ -58,28 +58,48 @@ func (s *Service) query(ctx context.Context, coll string, q dbservice.Query, ret
 	bad := func() (dbservice.Page, error) {
 		return dbservice.Page{}, fail("query", coll, "", &validate.Error{Field: "query.cursor", Reason: "not a cursor this library issued"})
 	}
+	// The cursor is checked before any request. An ordered query's cursor
+	// may be dbservice.SortedPage's, which SortedPage checks itself.
+	var (
+		st    cursorState
+		stErr error
+	)
+	ordered := len(q.OrderBy) > 0
+	if q.Cursor != "" {
+		stErr = s.cfg.Cursors.Decode(coll, q, q.Cursor, &st)
+		var sorted any
+		switch {
+		case stErr == nil && st.Index != "":
+			if st.Key == "" || !utf8.ValidString(st.Key) || st.After != "" {
+				return bad()
+			}
+		case stErr == nil:
+			if err := checkCursorID(st.After); err != nil {
+				return dbservice.Page{}, fail("query", coll, "", err)
+			}
+		case !ordered || s.cfg.Cursors.Decode(coll, q, q.Cursor, &sorted) != nil:
+			return dbservice.Page{}, fail("query", coll, "", stErr)
+		}
+	}
 	budget := dbservice.ScanBudget(ctx, s.cfg.ScanBudget)
 	s.touch(coll)
 	db := s.dbName(coll)
 	defs := s.indexDefs(ctx, db)
 	p := dbservice.PlanQuery(q, defs)
-	ordered := len(q.OrderBy) > 0
 	if ordered && (p.Index == nil || !p.Ordered) {
 		return dbservice.SortedPage(ctx, provider, coll, q, budget, s.cfg.Cursors, func(ctx context.Context, inner dbservice.Query) (dbservice.Page, error) {
 			return s.Query(ctx, coll, inner)
 		})
 	}
-	var st cursorState
 	if q.Cursor != "" {
-		if err := s.cfg.Cursors.Decode(coll, q, q.Cursor, &st); err != nil {
-			return dbservice.Page{}, fail("query", coll, "", err)
-		}
 		switch {
+		case stErr != nil:
+			return bad() // a sorted page's cursor, but the index serves the order now
 		case st.Index != "":
 			// Continue through the index the first page read, as long as
 			// it serves the query.
 			at := slices.IndexFunc(defs, func(d dbservice.IndexDef) bool { return d.Name == st.Index })
-			if at < 0 || st.Key == "" || !utf8.ValidString(st.Key) {
+			if at < 0 {
 				return bad()
 			}
 			if p = dbservice.PlanQuery(q, defs[at:at+1]); p.Index == nil || ordered && !p.Ordered {
@@ -88,9 +108,6 @@ func (s *Service) query(ctx context.Context, coll string, q dbservice.Query, ret
 		case ordered:
 			return bad()
 		default:
-			if err := checkCursorID(st.After); err != nil {
-				return dbservice.Page{}, fail("query", coll, "", err)
-			}
 			p.Index = nil // the first page read in _id order
 		}
 	}
