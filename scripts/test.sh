@@ -38,10 +38,7 @@ else
     *) echo "promtool could not be installed and SECUREDB_REQUIRE_SERVERS is set" >&2; exit 1 ;;
     esac
 fi
-# The three-node cluster serves `make test-faults` only (see
-# scripts/test-faults.sh): the cluster suite and the fault tests together
-# would take make test past its 15 minutes.
-servers=$(scripts/servers.sh list | grep -vx couchdb-cluster | tr '\n' ' ')
+servers=$(scripts/servers.sh list | tr '\n' ' ')
 echo "== go test (servers: $servers)"
 # shellcheck disable=SC2086
 scripts/servers.sh run $servers -- \
