@@ -1,6 +1,7 @@
 package couchdb
 
 import (
+	"context"
 	"runtime"
 	"syscall"
 	"testing"
@@ -48,7 +49,15 @@ func runFaults(t *testing.T, srv *testenv.Server, cfg func() Config) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			res := dbtest.FaultIncrements(t, s, func() { f.fault(t) }, false)
+			res := dbtest.FaultIncrements(t, s, func() { f.fault(t) }, false, func(ctx context.Context) error {
+				// A Service of its own: a fresh connection and login.
+				p, err := New(ctx, cfg())
+				if err != nil {
+					return err
+				}
+				defer p.Close()
+				return p.Ping(ctx)
+			})
 			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}

@@ -1,6 +1,7 @@
 package dynamodb
 
 import (
+	"context"
 	"runtime"
 	"syscall"
 	"testing"
@@ -46,7 +47,16 @@ func TestFaults(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			res := dbtest.FaultIncrements(t, s, func() { f.fault(t) }, f.lost)
+			res := dbtest.FaultIncrements(t, s, func() { f.fault(t) }, f.lost, func(ctx context.Context) error {
+				// A Service of its own: a fresh client, connection pool
+				// and retry quota.
+				p, err := New(ctx, cfg)
+				if err != nil {
+					return err
+				}
+				defer p.Close()
+				return p.Ping(ctx)
+			})
 			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}

@@ -1,6 +1,7 @@
 package firestore
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"syscall"
@@ -50,7 +51,15 @@ func TestFaults(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			res := dbtest.FaultIncrements(t, s, func() { f.fault(t) }, f.lost)
+			res := dbtest.FaultIncrements(t, s, func() { f.fault(t) }, f.lost, func(ctx context.Context) error {
+				// A Service of its own: a fresh gRPC connection.
+				p, err := New(ctx, cfg)
+				if err != nil {
+					return err
+				}
+				defer p.Close()
+				return p.Ping(ctx)
+			})
 			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}
