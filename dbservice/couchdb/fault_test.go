@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/securedb-go/securedb/dbservice"
 	"github.com/securedb-go/securedb/dbservice/dbtest"
 	"github.com/securedb-go/securedb/internal/testenv"
 )
@@ -49,14 +50,16 @@ func runFaults(t *testing.T, srv *testenv.Server, cfg func() Config) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			probeColl := dbtest.Collection(t)
 			res := dbtest.FaultIncrements(t, s, func() { f.fault(t) }, false, func(ctx context.Context) error {
-				// A Service of its own: a fresh connection and login.
+				// A write through a Service of its own: a fresh connection and login.
 				p, err := New(ctx, cfg())
 				if err != nil {
 					return err
 				}
 				defer p.Close()
-				return p.Ping(ctx)
+				_, err = p.Save(ctx, probeColl, "probe", dbservice.Doc{"at": time.Now().UnixNano()})
+				return err
 			})
 			if err := s.Close(); err != nil {
 				t.Fatal(err)

@@ -42,11 +42,14 @@ type FaultResult struct {
 // FaultIncrements runs eight writers doing IfRev increments of one counter,
 // every call under a FaultDeadline deadline, while fault disturbs the
 // server. fault returns once the server is back (after SIGCONT, or after a
-// restart); the server answers again when probe succeeds. probe should ask
-// the server through a client of its own (a new Service's Ping, say), not
-// through s: recovery is then measured from the moment the server answers,
-// and whatever s itself still waits on (retry backoff, connections to the
-// old process, a reconnect delay) counts against it. When the restart lost the data (an in-memory server),
+// restart); the server answers again when probe succeeds. probe should
+// write through a client of its own (a new Service's Save to a collection
+// of the probe's), not through s: recovery is then measured from the moment
+// the server serves writes again, so a restarted server's own warm-up (a
+// JVM's first calls) does not count, while whatever s itself still waits on
+// (retry backoff, connections to the old process, a reconnect delay, its
+// cached state) does. The run starts once probe succeeds, so a server just
+// started is warm. When the restart lost the data (an in-memory server),
 // lost must be true: the writers then re-create the counter with IfAbsent
 // in a new epoch (a field of the document), and the checks apply to that
 // epoch, the only one whose data still exists.
@@ -59,6 +62,11 @@ type FaultResult struct {
 func FaultIncrements(t *testing.T, s dbservice.Service, fault func(), lost bool, probe func(context.Context) error) FaultResult {
 	t.Helper()
 	coll := Collection(t)
+	testenvWait(t, 120*time.Second, "the server to answer the probe", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		return probe(ctx) == nil
+	})
 	mustSave(t, s, coll, "counter", dbservice.Doc{"n": 0, "epoch": 0})
 	const workers = 8
 	var (

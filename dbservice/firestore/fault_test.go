@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/securedb-go/securedb/dbservice"
 	"github.com/securedb-go/securedb/dbservice/dbtest"
 	"github.com/securedb-go/securedb/internal/testenv"
 )
@@ -51,14 +52,16 @@ func TestFaults(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			probeColl := dbtest.Collection(t)
 			res := dbtest.FaultIncrements(t, s, func() { f.fault(t) }, f.lost, func(ctx context.Context) error {
-				// A Service of its own: a fresh gRPC connection.
+				// A write through a Service of its own: a fresh gRPC connection.
 				p, err := New(ctx, cfg)
 				if err != nil {
 					return err
 				}
 				defer p.Close()
-				return p.Ping(ctx)
+				_, err = p.Save(ctx, probeColl, "probe", dbservice.Doc{"at": time.Now().UnixNano()})
+				return err
 			})
 			if err := s.Close(); err != nil {
 				t.Fatal(err)
