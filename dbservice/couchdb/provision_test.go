@@ -175,6 +175,7 @@ func TestProvisionRefusesWhatWouldWeakenTheSetup(t *testing.T) {
 // one of a pool of databases provisioned in advance (with the indexes the
 // suite asks for, which also makes its equality conditions read an index).
 func TestConformanceAsAProvisionedAppUser(t *testing.T) {
+	t.Parallel()
 	pool := make([]string, 48)
 	indexes := map[string][][]string{}
 	for i := range pool {
