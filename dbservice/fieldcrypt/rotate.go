@@ -40,11 +40,11 @@ func (s *Service) Rotate(ctx context.Context, coll string) error {
 			return fail("rotate", coll, "", err)
 		}
 		kek := s.kekFor(k.kekID)
-		a, err := unwrap(k.aead, kek, coll, "aead")
+		a, err := unwrap(ctx, k.aead, kek, coll, "aead")
 		if err != nil {
 			return fail("rotate", coll, "", err)
 		}
-		dd, err := unwrap(k.daead, kek, coll, "daead")
+		dd, err := unwrap(ctx, k.daead, kek, coll, "daead")
 		if err != nil {
 			return fail("rotate", coll, "", err)
 		}
@@ -56,10 +56,10 @@ func (s *Service) Rotate(ctx context.Context, coll string) error {
 		}
 		cur := s.currentKEK()
 		nk := storedKeys{kekKind: cur.Kind(), kekID: cur.ID()}
-		if nk.aead, err = wrap(a, cur, coll, "aead"); err != nil {
+		if nk.aead, err = wrap(ctx, a, cur, coll, "aead"); err != nil {
 			return fail("rotate", coll, "", err)
 		}
-		if nk.daead, err = wrap(dd, cur, coll, "daead"); err != nil {
+		if nk.daead, err = wrap(ctx, dd, cur, coll, "daead"); err != nil {
 			return fail("rotate", coll, "", err)
 		}
 		r, err := newKeyring(a, dd)
@@ -127,19 +127,19 @@ func (s *Service) rewrapOne(ctx context.Context, coll string, d dbservice.Doc, n
 			return false, nil
 		}
 		kek := s.kekFor(k.kekID)
-		a, err := unwrap(k.aead, kek, coll, "aead")
+		a, err := unwrap(ctx, k.aead, kek, coll, "aead")
 		if err != nil {
 			return false, err
 		}
-		dd, err := unwrap(k.daead, kek, coll, "daead")
+		dd, err := unwrap(ctx, k.daead, kek, coll, "daead")
 		if err != nil {
 			return false, err
 		}
 		nk := storedKeys{kekKind: newKEK.Kind(), kekID: newKEK.ID()}
-		if nk.aead, err = wrap(a, newKEK, coll, "aead"); err != nil {
+		if nk.aead, err = wrap(ctx, a, newKEK, coll, "aead"); err != nil {
 			return false, err
 		}
-		if nk.daead, err = wrap(dd, newKEK, coll, "daead"); err != nil {
+		if nk.daead, err = wrap(ctx, dd, newKEK, coll, "daead"); err != nil {
 			return false, err
 		}
 		versions, _ := d["versions"].(float64)
