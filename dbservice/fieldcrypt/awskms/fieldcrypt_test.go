@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/securedb-go/securedb"
 	"github.com/securedb-go/securedb/dbservice"
 	"github.com/securedb-go/securedb/dbservice/dynamodb"
 	"github.com/securedb-go/securedb/dbservice/fieldcrypt"
@@ -336,5 +337,74 @@ func TestRewrapBetweenLocalKeysetAndKMS(t *testing.T) {
 			}
 			readAll(t, step.to)
 		})
+	}
+}
+
+// TestOpenFromEnvWithKMSKEK configures field encryption the way a service
+// does, from SECUREDB_FIELD_KEK and SECUREDB_FIELD_ENCRYPTION, with the AWS
+// SDK's default configuration pointed at local-kms.
+func TestOpenFromEnvWithKMSKEK(t *testing.T) {
+	v := testenv.Need(t, "kms", "KMS_ENDPOINT_URL", "KMS_REGION")
+	c := sharedClient(t, nil)
+	arn := createKey(t, c)
+	t.Setenv("AWS_ENDPOINT_URL_KMS", v[0])
+	t.Setenv("AWS_REGION", v[1])
+	t.Setenv("AWS_ACCESS_KEY_ID", "localtest")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "localtest")
+	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+	t.Setenv("DATABASE_PROVIDER", "memory")
+	t.Setenv(securedb.EnvFieldKEK, "aws-kms://"+arn)
+	t.Setenv(securedb.EnvFieldEncryption, "people:email=deterministic,people:token=randomized,people:profile.phone=randomized")
+	cfg, err := securedb.ConfigFromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DisableAudit = true
+	ctx := t.Context()
+	db, err := securedb.Open(ctx, cfg)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer db.Close()
+	if _, err := db.Save(ctx, "people", "p1", person(canary, 1)); err != nil {
+		t.Fatalf("Save: %v", err)
+	}
+	page, err := db.Query(ctx, "people", dbservice.Query{Where: []dbservice.Cond{dbservice.Where("email", dbservice.Eq, person(canary, 1)["email"])}})
+	if err != nil || len(page.Docs) != 1 || page.Docs[0]["token"] != canary+"-token" {
+		t.Fatalf("Query = %v, %v", page.Docs, err)
+	}
+	var below dbservice.Service
+	for cur := dbservice.Service(db); cur != nil; {
+		if fc, ok := cur.(*fieldcrypt.Service); ok {
+			below = fc.Unwrap()
+			break
+		}
+		w, ok := cur.(dbservice.Wrapper)
+		if !ok {
+			break
+		}
+		cur = w.Unwrap()
+	}
+	if below == nil {
+		t.Fatal("no field encryption layer in the opened stack")
+	}
+	k, err := below.Get(ctx, fieldcrypt.DefaultKeysCollection, "people")
+	if err != nil || k["kek_kind"] != awskms.Kind || k["kek_id"] != arn {
+		t.Fatalf("stored keyset = %v, %v; want wrapped by the configured KMS key", k, err)
+	}
+	d, err := below.Get(ctx, "people", "p1")
+	if b, _ := json.Marshal(d); err != nil || bytes.Contains(b, []byte(canary)) {
+		t.Fatalf("stored document = %s, %v", b, err)
+	}
+
+	// A malformed key in the variable: ErrInvalid naming it, before any call.
+	t.Setenv(securedb.EnvFieldKEK, "aws-kms://bad key "+canary)
+	cfg, _ = securedb.ConfigFromEnv()
+	cfg.DisableAudit = true
+	if _, err := securedb.Open(ctx, cfg); !errors.Is(err, dbservice.ErrInvalid) || !strings.Contains(err.Error(), securedb.EnvFieldKEK) {
+		t.Fatalf("Open with a malformed key = %v; want ErrInvalid naming %s", err, securedb.EnvFieldKEK)
+	} else {
+		noLeak(t, err)
 	}
 }
