@@ -290,16 +290,16 @@ func (s *Service) load(ctx context.Context, coll string, create bool, cached *ke
 		nr.loaded = s.now()
 		return &nr, nil
 	}
-	return s.ringFrom(coll, k)
+	return s.ringFrom(ctx, coll, k)
 }
 
-func (s *Service) ringFrom(coll string, k storedKeys) (*keyring, error) {
+func (s *Service) ringFrom(ctx context.Context, coll string, k storedKeys) (*keyring, error) {
 	kek := s.kekFor(k.kekID)
-	a, err := unwrap(k.aead, kek, coll, "aead")
+	a, err := unwrap(ctx, k.aead, kek, coll, "aead")
 	if err != nil {
 		return nil, err
 	}
-	d, err := unwrap(k.daead, kek, coll, "daead")
+	d, err := unwrap(ctx, k.daead, kek, coll, "daead")
 	if err != nil {
 		return nil, err
 	}
@@ -321,10 +321,10 @@ func (s *Service) create(ctx context.Context, coll string) (*keyring, error) {
 	}
 	kek := s.currentKEK()
 	k := storedKeys{kekKind: kek.Kind(), kekID: kek.ID()}
-	if k.aead, err = wrap(a, kek, coll, "aead"); err != nil {
+	if k.aead, err = wrap(ctx, a, kek, coll, "aead"); err != nil {
 		return nil, err
 	}
-	if k.daead, err = wrap(d, kek, coll, "daead"); err != nil {
+	if k.daead, err = wrap(ctx, d, kek, coll, "daead"); err != nil {
 		return nil, err
 	}
 	_, err = s.next.Save(ctx, s.keysColl, coll, k.doc(coll, 1), dbservice.IfAbsent())

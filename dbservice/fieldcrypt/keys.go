@@ -94,21 +94,21 @@ func wrapAD(collection, primitive string) []byte {
 	return b
 }
 
-func wrap(h *keyset.Handle, kek KEK, collection, primitive string) (string, error) {
+func wrap(ctx context.Context, h *keyset.Handle, kek KEK, collection, primitive string) (string, error) {
 	var buf bytes.Buffer
-	rec := &recordingKEK{kek: kek}
+	rec := &recordingKEK{ctx: ctx, kek: kek}
 	if err := h.WriteWithAssociatedData(keyset.NewBinaryWriter(&buf), rec, wrapAD(collection, primitive)); err != nil {
 		return "", kekError("wrapping the data keyset", rec.err)
 	}
 	return base64.StdEncoding.EncodeToString(buf.Bytes()), nil
 }
 
-func unwrap(s string, kek KEK, collection, primitive string) (*keyset.Handle, error) {
+func unwrap(ctx context.Context, s string, kek KEK, collection, primitive string) (*keyset.Handle, error) {
 	raw, err := base64.StdEncoding.DecodeString(s)
 	if err != nil {
 		return nil, fmt.Errorf("%w: the stored data keyset of this collection is malformed", ErrDecrypt)
 	}
-	rec := &recordingKEK{kek: kek}
+	rec := &recordingKEK{ctx: ctx, kek: kek}
 	h, err := keyset.ReadWithAssociatedData(keyset.NewBinaryReader(bytes.NewReader(raw)), rec, wrapAD(collection, primitive))
 	if err != nil {
 		return nil, kekError("unwrapping the data keyset", rec.err)
@@ -117,20 +117,37 @@ func unwrap(s string, kek KEK, collection, primitive string) (*keyset.Handle, er
 }
 
 // recordingKEK keeps the KEK's own error, which Tink's keyset functions
-// flatten into text: whether the KMS was unreachable must survive.
+// flatten into text: whether the KMS was unreachable must survive. It
+// also carries the request's context to a KEK that takes one
+// (tink.AEADWithContext), because Tink's keyset functions call the plain
+// AEAD methods: a KMS call then ends with the caller's deadline instead
+// of only the KEK's own timeout.
 type recordingKEK struct {
+	ctx context.Context
 	kek KEK
 	err error
 }
 
 func (r *recordingKEK) Encrypt(pt, ad []byte) ([]byte, error) {
-	ct, err := r.kek.Encrypt(pt, ad)
+	var ct []byte
+	var err error
+	if c, ok := r.kek.(tink.AEADWithContext); ok && r.ctx != nil {
+		ct, err = c.EncryptWithContext(r.ctx, pt, ad)
+	} else {
+		ct, err = r.kek.Encrypt(pt, ad)
+	}
 	r.err = err
 	return ct, err
 }
 
 func (r *recordingKEK) Decrypt(ct, ad []byte) ([]byte, error) {
-	pt, err := r.kek.Decrypt(ct, ad)
+	var pt []byte
+	var err error
+	if c, ok := r.kek.(tink.AEADWithContext); ok && r.ctx != nil {
+		pt, err = c.DecryptWithContext(r.ctx, ct, ad)
+	} else {
+		pt, err = r.kek.Decrypt(ct, ad)
+	}
 	r.err = err
 	return pt, err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync"
 
 	"github.com/securedb-go/securedb/dbservice"
 	"github.com/securedb-go/securedb/validate"
@@ -40,11 +41,11 @@ func (s *Service) Rotate(ctx context.Context, coll string) error {
 			return fail("rotate", coll, "", err)
 		}
 		kek := s.kekFor(k.kekID)
-		a, err := unwrap(k.aead, kek, coll, "aead")
+		a, err := unwrap(ctx, k.aead, kek, coll, "aead")
 		if err != nil {
 			return fail("rotate", coll, "", err)
 		}
-		dd, err := unwrap(k.daead, kek, coll, "daead")
+		dd, err := unwrap(ctx, k.daead, kek, coll, "daead")
 		if err != nil {
 			return fail("rotate", coll, "", err)
 		}
@@ -56,10 +57,10 @@ func (s *Service) Rotate(ctx context.Context, coll string) error {
 		}
 		cur := s.currentKEK()
 		nk := storedKeys{kekKind: cur.Kind(), kekID: cur.ID()}
-		if nk.aead, err = wrap(a, cur, coll, "aead"); err != nil {
+		if nk.aead, err = wrap(ctx, a, cur, coll, "aead"); err != nil {
 			return fail("rotate", coll, "", err)
 		}
-		if nk.daead, err = wrap(dd, cur, coll, "daead"); err != nil {
+		if nk.daead, err = wrap(ctx, dd, cur, coll, "daead"); err != nil {
 			return fail("rotate", coll, "", err)
 		}
 		r, err := newKeyring(a, dd)
@@ -127,19 +128,19 @@ func (s *Service) rewrapOne(ctx context.Context, coll string, d dbservice.Doc, n
 			return false, nil
 		}
 		kek := s.kekFor(k.kekID)
-		a, err := unwrap(k.aead, kek, coll, "aead")
+		a, err := unwrap(ctx, k.aead, kek, coll, "aead")
 		if err != nil {
 			return false, err
 		}
-		dd, err := unwrap(k.daead, kek, coll, "daead")
+		dd, err := unwrap(ctx, k.daead, kek, coll, "daead")
 		if err != nil {
 			return false, err
 		}
 		nk := storedKeys{kekKind: newKEK.Kind(), kekID: newKEK.ID()}
-		if nk.aead, err = wrap(a, newKEK, coll, "aead"); err != nil {
+		if nk.aead, err = wrap(ctx, a, newKEK, coll, "aead"); err != nil {
 			return false, err
 		}
-		if nk.daead, err = wrap(dd, newKEK, coll, "daead"); err != nil {
+		if nk.daead, err = wrap(ctx, dd, newKEK, coll, "daead"); err != nil {
 			return false, err
 		}
 		versions, _ := d["versions"].(float64)
@@ -179,7 +180,16 @@ type ReencryptOptions struct {
 	// MaxPages stops the walk after this many pages (0: no bound), so a
 	// large collection can be done in slices; Cursor continues it.
 	MaxPages int
+	// Workers is how many documents of a page are rewritten at once
+	// (default DefaultReencryptWorkers, at most 64). Each is still one
+	// conditional Update: providers' bulk writes are unconditional
+	// upserts, which could overwrite a concurrent write.
+	Workers int
 }
+
+// DefaultReencryptWorkers is ReencryptOptions.Workers when it is zero:
+// a remote server's round trip, not the CPU, bounds one rewrite.
+const DefaultReencryptWorkers = 16
 
 // ReencryptStats says what Reencrypt did.
 type ReencryptStats struct {
@@ -200,8 +210,9 @@ type ReencryptStats struct {
 // Reencrypt walks the collection page by page and rewrites every
 // encrypted field that is not under the current data key version (or not
 // encrypted at all: data written before the field was configured) under
-// it, with one conditional Update (IfRev) per document, so a concurrent
-// write is never lost: on a conflict the document is read again and
+// it, with one conditional Update (IfRev) per document (several at once,
+// ReencryptOptions.Workers), so a concurrent write is never lost: on a
+// conflict the document is read again and
 // redone. Only the encrypted fields are written; documents already current
 // are skipped, so running it again is cheap and safe. Memory is bounded by
 // one page.
@@ -214,8 +225,12 @@ func (s *Service) Reencrypt(ctx context.Context, coll string, opts ReencryptOpti
 	if size == 0 {
 		size = 200
 	}
-	if size < 0 || size > dbservice.MaxLimit || opts.MaxPages < 0 {
-		return st, dbservice.NewError("reencrypt", provider, coll, "", &validate.Error{Field: "options", Reason: "PageSize must be 1 to 1000 and MaxPages not negative"})
+	workers := opts.Workers
+	if workers == 0 {
+		workers = DefaultReencryptWorkers
+	}
+	if size < 0 || size > dbservice.MaxLimit || opts.MaxPages < 0 || workers < 0 || workers > 64 {
+		return st, dbservice.NewError("reencrypt", provider, coll, "", &validate.Error{Field: "options", Reason: "PageSize must be 1 to 1000, MaxPages not negative and Workers 1 to 64"})
 	}
 	r, err := s.ring(ctx, coll, true)
 	if err != nil {
@@ -228,12 +243,8 @@ func (s *Service) Reencrypt(ctx context.Context, coll string, opts ReencryptOpti
 		if err != nil {
 			return st, err
 		}
-		for i, d := range page.Docs {
-			page.Docs[i] = nil
-			st.Read++
-			if err := s.reencryptDoc(ctx, r, coll, specs, d, &st); err != nil {
-				return st, err
-			}
+		if err := s.reencryptPage(ctx, r, coll, specs, page.Docs, workers, &st); err != nil {
+			return st, err
 		}
 		st.Cursor = page.Next
 		if page.Next == "" {
@@ -242,6 +253,54 @@ func (s *Service) Reencrypt(ctx context.Context, coll string, opts ReencryptOpti
 		q.Cursor = page.Next
 	}
 	return st, nil
+}
+
+// reencryptPage rewrites the documents of one page with up to workers
+// conditional Updates in flight. The first error stops the page (the
+// cursor then still points at it, and a rerun skips what was done).
+func (s *Service) reencryptPage(ctx context.Context, r *keyring, coll string, specs []fieldSpec, docs []dbservice.Doc, workers int, st *ReencryptStats) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu       sync.Mutex
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	next := make(chan dbservice.Doc)
+	for range min(workers, len(docs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for d := range next {
+				var one ReencryptStats
+				err := s.reencryptDoc(ctx, r, coll, specs, d, &one)
+				mu.Lock()
+				st.Rewritten += one.Rewritten
+				st.Conflicts += one.Conflicts
+				if err != nil && firstErr == nil {
+					firstErr = err
+					cancel()
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for i, d := range docs {
+		docs[i] = nil
+		if ctx.Err() != nil {
+			break
+		}
+		st.Read++
+		next <- d
+	}
+	close(next)
+	wg.Wait()
+	if firstErr == nil && ctx.Err() != nil {
+		// The caller's context ended (this one is cancelled only on an
+		// error): the documents not handed out were not done.
+		return ctx.Err()
+	}
+	return firstErr
 }
 
 func (s *Service) reencryptDoc(ctx context.Context, r *keyring, coll string, specs []fieldSpec, d dbservice.Doc, st *ReencryptStats) error {

@@ -16,9 +16,10 @@
 // and associated data matches dbservice.ErrInvalid. Messages never contain
 // the plaintext, the ciphertext or credentials.
 //
-// Calls made through the context-free tink.AEAD methods are bounded by
-// [Config.Timeout]; EncryptWithContext and DecryptWithContext use the
-// caller's context.
+// Every call is bounded by [Config.Timeout]; EncryptWithContext and
+// DecryptWithContext are also bounded by the caller's context, whichever
+// ends first, so a caller without a deadline still cannot hang on an
+// unresponsive KMS.
 package awskms
 
 import (
@@ -47,7 +48,7 @@ const Kind = "aws-kms"
 // data, hex-encoded.
 const ContextName = "associatedData"
 
-// DefaultTimeout bounds one Encrypt or Decrypt made without a context when
+// DefaultTimeout bounds one Encrypt or Decrypt call when
 // [Config.Timeout] is zero.
 const DefaultTimeout = 30 * time.Second
 
@@ -74,8 +75,8 @@ type Config struct {
 	// the alias names now, so moving an alias to a new key needs a rewrap
 	// of the data keysets first.
 	KeyID string
-	// Timeout bounds each call made through Encrypt and Decrypt, which
-	// carry no context. Zero means DefaultTimeout.
+	// Timeout bounds each KMS call (the WithContext methods end sooner
+	// if their context does). Zero means DefaultTimeout.
 	Timeout time.Duration
 }
 
@@ -130,11 +131,13 @@ func (k *KEK) Decrypt(ciphertext, associatedData []byte) ([]byte, error) {
 	return k.DecryptWithContext(ctx, ciphertext, associatedData)
 }
 
-// EncryptWithContext is Encrypt bounded by ctx instead of the timeout.
+// EncryptWithContext is Encrypt bounded by ctx as well as the timeout.
 func (k *KEK) EncryptWithContext(ctx context.Context, plaintext, associatedData []byte) ([]byte, error) {
 	if len(plaintext) == 0 || len(plaintext) > maxPlaintext {
 		return nil, fmt.Errorf("%w: awskms: plaintext of %d bytes (KMS takes 1 to %d)", dbservice.ErrInvalid, len(plaintext), maxPlaintext)
 	}
+	ctx, cancel := context.WithTimeout(ctx, k.timeout)
+	defer cancel()
 	out, err := k.client.Encrypt(ctx, &kms.EncryptInput{
 		KeyId:             aws.String(k.keyID),
 		Plaintext:         plaintext,
@@ -149,11 +152,13 @@ func (k *KEK) EncryptWithContext(ctx context.Context, plaintext, associatedData 
 	return out.CiphertextBlob, nil
 }
 
-// DecryptWithContext is Decrypt bounded by ctx instead of the timeout.
+// DecryptWithContext is Decrypt bounded by ctx as well as the timeout.
 func (k *KEK) DecryptWithContext(ctx context.Context, ciphertext, associatedData []byte) ([]byte, error) {
 	if len(ciphertext) == 0 || len(ciphertext) > maxCiphertext {
 		return nil, fmt.Errorf("%w: awskms: ciphertext of %d bytes (KMS takes 1 to %d)", dbservice.ErrInvalid, len(ciphertext), maxCiphertext)
 	}
+	ctx, cancel := context.WithTimeout(ctx, k.timeout)
+	defer cancel()
 	// KeyId is sent so that KMS refuses a ciphertext wrapped by any other
 	// key instead of silently using it.
 	out, err := k.client.Decrypt(ctx, &kms.DecryptInput{

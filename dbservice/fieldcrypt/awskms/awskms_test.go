@@ -7,12 +7,15 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
@@ -36,9 +39,28 @@ type recorder struct {
 	mu     sync.Mutex
 	ops    []string
 	inputs []any
+	// httpRequests counts what reaches the HTTP client, retries included:
+	// the requests the KMS actually receives.
+	httpRequests atomic.Int64
+}
+
+// countingHTTP counts the requests the SDK sends over HTTP.
+type countingHTTP struct {
+	next kms.HTTPClient
+	n    *atomic.Int64
+}
+
+func (c countingHTTP) Do(r *http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return c.next.Do(r)
 }
 
 func (r *recorder) install(o *kms.Options) {
+	next := o.HTTPClient
+	if next == nil {
+		next = awshttp.NewBuildableClient()
+	}
+	o.HTTPClient = countingHTTP{next: next, n: &r.httpRequests}
 	o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
 		return st.Initialize.Add(middleware.InitializeMiddlewareFunc("securedbRecorder",
 			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
@@ -49,6 +71,18 @@ func (r *recorder) install(o *kms.Options) {
 				return next.HandleInitialize(ctx, in)
 			}), middleware.Before)
 	})
+}
+
+func (r *recorder) reset() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ops, r.inputs = nil, nil
+}
+
+func (r *recorder) opsCopy() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.ops...)
 }
 
 func (r *recorder) count() int {

@@ -21,9 +21,10 @@
 // (InvalidArgument) matches dbservice.ErrInvalid. Messages never contain
 // the plaintext, the ciphertext or credentials.
 //
-// Calls made through the context-free tink.AEAD methods are bounded by
-// [Config.Timeout]; EncryptWithContext and DecryptWithContext use the
-// caller's context.
+// Every call is bounded by [Config.Timeout]; EncryptWithContext and
+// DecryptWithContext are also bounded by the caller's context, whichever
+// ends first, so a caller without a deadline still cannot hang on an
+// unresponsive KMS.
 package gcpkms
 
 import (
@@ -47,7 +48,7 @@ import (
 // Kind is what [KEK.Kind] reports.
 const Kind = "gcp-kms"
 
-// DefaultTimeout bounds one Encrypt or Decrypt made without a context when
+// DefaultTimeout bounds one Encrypt or Decrypt call when
 // [Config.Timeout] is zero.
 const DefaultTimeout = 30 * time.Second
 
@@ -76,8 +77,8 @@ type Config struct {
 	// version in the ciphertext, so rotating the key in Cloud KMS keeps
 	// old wrapped keysets readable.
 	KeyName string
-	// Timeout bounds each call made through Encrypt and Decrypt, which
-	// carry no context. Zero means DefaultTimeout.
+	// Timeout bounds each KMS call (the WithContext methods end sooner
+	// if their context does). Zero means DefaultTimeout.
 	Timeout time.Duration
 }
 
@@ -133,11 +134,13 @@ func (k *KEK) Decrypt(ciphertext, associatedData []byte) ([]byte, error) {
 	return k.DecryptWithContext(ctx, ciphertext, associatedData)
 }
 
-// EncryptWithContext is Encrypt bounded by ctx instead of the timeout.
+// EncryptWithContext is Encrypt bounded by ctx as well as the timeout.
 func (k *KEK) EncryptWithContext(ctx context.Context, plaintext, associatedData []byte) ([]byte, error) {
 	if len(plaintext) == 0 || len(plaintext) > maxData {
 		return nil, fmt.Errorf("%w: gcpkms: plaintext of %d bytes (Cloud KMS takes 1 to %d)", dbservice.ErrInvalid, len(plaintext), maxData)
 	}
+	ctx, cancel := context.WithTimeout(ctx, k.timeout)
+	defer cancel()
 	if len(associatedData) > maxData {
 		return nil, fmt.Errorf("%w: gcpkms: associated data of %d bytes (Cloud KMS takes up to %d)", dbservice.ErrInvalid, len(associatedData), maxData)
 	}
@@ -168,11 +171,13 @@ func (k *KEK) EncryptWithContext(ctx context.Context, plaintext, associatedData 
 	return resp.GetCiphertext(), nil
 }
 
-// DecryptWithContext is Decrypt bounded by ctx instead of the timeout.
+// DecryptWithContext is Decrypt bounded by ctx as well as the timeout.
 func (k *KEK) DecryptWithContext(ctx context.Context, ciphertext, associatedData []byte) ([]byte, error) {
 	if len(ciphertext) == 0 {
 		return nil, fmt.Errorf("%w: gcpkms: empty ciphertext", dbservice.ErrInvalid)
 	}
+	ctx, cancel := context.WithTimeout(ctx, k.timeout)
+	defer cancel()
 	if len(associatedData) > maxData {
 		return nil, fmt.Errorf("%w: gcpkms: associated data of %d bytes (Cloud KMS takes up to %d)", dbservice.ErrInvalid, len(associatedData), maxData)
 	}
