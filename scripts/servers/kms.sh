@@ -66,6 +66,9 @@ start() {
         sleep 0.1
     done
     wait_http "http://127.0.0.1:$port/" 10 || { log "local-kms did not answer on port $port"; return 1; }
+    # Another process may have taken the port first (then this one exits
+    # on its bind error while the other answers): the one recorded must live.
+    kill -0 "$pid" 2>/dev/null || { log "local-kms exited (port $port taken?); see $state/server.log"; return 1; }
     if ! bound_to_loopback_only "$port"; then
         log "local-kms listens beyond 127.0.0.1 on port $port; refusing to run it"
         stop_pidfile "$state/pid"
