@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/smithy-go/middleware"
@@ -29,6 +30,9 @@ func serverConfig(t testing.TB) Config {
 		t.Fatalf("FromEnv: %v", err)
 	}
 	cfg.TablePrefix = runPrefix
+	// Short, so that the wait before a backfill stays short; writes then
+	// ask for the table's indexes about twice a second.
+	cfg.IndexRefresh = 500 * time.Millisecond
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	return cfg
 }
