@@ -173,7 +173,7 @@ func (s *Service) queryIndex(ctx context.Context, coll string, q dbservice.Query
 
 	b := newExprBuilder()
 	hk := b.path(ix.hashAttr)
-	sk := func() string { return b.path(ix.sortAttr) } // named only when used: DynamoDB refuses unused names
+	sk := func() string { return b.path(ix.sortAttr) }            // named only when used: DynamoDB refuses unused names
 	hv := b.value(&types.AttributeValueMemberS{Value: hashes[0]}) // replaced per partition
 	keyCond := hk + " = " + hv
 	switch {
