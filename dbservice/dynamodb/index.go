@@ -175,6 +175,12 @@ func cutKey(k string) string {
 // nil when the document lacks one of the index's fields (it is then not
 // in the index, as dbservice.PlanQuery expects).
 func (ix *index) attrs(id string, doc dbservice.Doc) (hash, sort string, ok bool) {
+	hash, full, ok := ix.fullAttrs(id, doc)
+	return hash, cutKey(full), ok
+}
+
+// fullAttrs is attrs with the sort key uncut.
+func (ix *index) fullAttrs(id string, doc dbservice.Doc) (hash, sort string, ok bool) {
 	var b strings.Builder
 	for i, f := range ix.fields {
 		v, found := dbservice.Lookup(doc, f)
@@ -191,7 +197,7 @@ func (ix *index) attrs(id string, doc dbservice.Doc) (hash, sort string, ok bool
 		hash = shardOf(id, ix.shards)
 	}
 	b.WriteString(dbservice.IndexKey(id))
-	return hash, cutKey(b.String()), true
+	return hash, b.String(), true
 }
 
 // tableIndexes is what a Service knows of a table's indexes.

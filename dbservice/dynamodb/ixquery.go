@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -54,8 +55,8 @@ func (s *Service) ready(table string, ix *index) bool {
 
 // hit is one matching document read from an index, with its sort key.
 type hit struct {
-	sk  string
-	doc dbservice.Doc
+	full string // the uncut sort key: the document's exact place
+	doc  dbservice.Doc
 }
 
 // stream is the read of one partition of an index, in key order.
@@ -154,14 +155,13 @@ func (s *Service) queryIndex(ctx context.Context, coll string, q dbservice.Query
 		prefix.WriteString(dbservice.IndexKey(c.Value))
 	}
 	r := planRange(prefix.String(), p.Range)
-	if st.S != "" {
-		switch {
-		case p.Desc:
-			r.atMost(st.S) // the key itself is dropped below unless inclusive
-		case st.In:
-			r.atLeast(st.S)
-		default:
-			r.atLeast(st.S + "\x01") // no key holds NUL: the next possible key
+	if st.F != "" {
+		// Every key of a document after F is at least (at most) F once
+		// cut; what is not after F is dropped below.
+		if p.Desc {
+			r.atMost(st.F)
+		} else {
+			r.atLeast(st.F)
 		}
 	}
 	r.clamp()
@@ -216,9 +216,23 @@ func (s *Service) queryIndex(ctx context.Context, coll string, q dbservice.Query
 		}
 		return a < b
 	}
-	dropKey := ""
-	if p.Desc && st.S != "" && !st.In {
-		dropKey = st.S
+	// bound is the earliest full key a partition may still hold unread:
+	// its frontier, or going down, the end of the keys that start with a
+	// frontier that may be cut.
+	bound := func(str *stream) string {
+		if !p.Desc || len(str.frontier) < sortKeyCut-utf8.UTFMax {
+			return str.frontier
+		}
+		return after(str.frontier)
+	}
+	seen := func(full string) bool { // at or before the cursor
+		if st.F == "" {
+			return false
+		}
+		if full == st.F {
+			return !st.In
+		}
+		return !before(st.F, full)
 	}
 	fetch := func(need []*stream) error {
 		left := budget - page.Stats.Read
@@ -241,10 +255,6 @@ func (s *Service) queryIndex(ctx context.Context, coll string, q dbservice.Query
 				}
 				reads[i] = int(out.ScannedCount)
 				for _, item := range out.Items {
-					key, _ := item[ix.sortAttr].(*types.AttributeValueMemberS)
-					if key == nil || key.Value == dropKey {
-						continue
-					}
 					doc, err := decodeItem(item)
 					if err != nil {
 						return fmt.Errorf("%w: %s", dbservice.ErrUnavailable, err)
@@ -252,8 +262,22 @@ func (s *Service) queryIndex(ctx context.Context, coll string, q dbservice.Query
 					if dbservice.Expired(doc, now) || !dbservice.Match(doc, q.Where) {
 						continue
 					}
-					str.buf = append(str.buf, hit{sk: key.Value, doc: doc})
+					_, full, ok := ix.fullAttrs(doc[idAttr].(string), doc)
+					if !ok || seen(full) {
+						continue
+					}
+					str.buf = append(str.buf, hit{full: full, doc: doc})
 				}
+				// Cut keys tie; their full keys give the order.
+				slices.SortStableFunc(str.buf, func(a, b hit) int {
+					switch {
+					case before(a.full, b.full):
+						return -1
+					case before(b.full, a.full):
+						return 1
+					}
+					return 0
+				})
 				if out.LastEvaluatedKey == nil {
 					str.done = true
 					return nil
@@ -264,7 +288,7 @@ func (s *Service) queryIndex(ctx context.Context, coll string, q dbservice.Query
 				}
 				str.frontier = lek.Value
 				str.in.ExclusiveStartKey = out.LastEvaluatedKey
-				str.limit = min(str.limit*4, maxScanLimit)
+				str.limit = min(str.limit*2, maxScanLimit)
 				return nil
 			})
 		}
@@ -294,22 +318,22 @@ func (s *Service) queryIndex(ctx context.Context, coll string, q dbservice.Query
 	for {
 		var best *stream
 		for _, str := range streams {
-			if len(str.buf) > 0 && (best == nil || before(str.buf[0].sk, best.buf[0].sk)) {
+			if len(str.buf) > 0 && (best == nil || before(str.buf[0].full, best.buf[0].full)) {
 				best = str
 			}
 		}
-		// A partition with nothing buffered may hold a key before the
-		// best one beyond its frontier: read on there first.
+		// A partition may hold a key before the best one beyond its
+		// frontier (or among keys cut to it): read on there first.
 		var need []*stream
 		for _, str := range streams {
-			if !str.done && len(str.buf) == 0 && (best == nil || before(str.frontier, best.buf[0].sk)) {
+			if !str.done && (best == nil || !before(best.buf[0].full, bound(str))) {
 				need = append(need, str)
 			}
 		}
 		if len(need) > 0 {
 			if page.Stats.Read >= budget {
 				page.Stats.BudgetReached = true
-				return next(resumeAt(streams, before))
+				return next(resumeAt(streams, before, bound))
 			}
 			if err := fetch(need); err != nil {
 				return dbservice.Page{}, fail("query", coll, "", classify(ctx, err))
@@ -322,7 +346,7 @@ func (s *Service) queryIndex(ctx context.Context, coll string, q dbservice.Query
 		}
 		h := best.buf[0]
 		if len(page.Docs) == q.Limit {
-			return next(cursorState{S: lastKey})
+			return next(cursorState{F: lastKey})
 		}
 		best.buf = best.buf[1:]
 		doc := h.doc
@@ -334,27 +358,27 @@ func (s *Service) queryIndex(ctx context.Context, coll string, q dbservice.Query
 			}
 		}
 		page.Docs = append(page.Docs, doc)
-		lastKey = h.sk
+		lastKey = h.full
 	}
 }
 
 // resumeAt is where a page stopped at its budget continues: at the first
 // buffered match not returned (inclusive), or after the earliest frontier
 // of a partition with nothing buffered, whichever comes first.
-func resumeAt(streams []*stream, before func(a, b string) bool) cursorState {
+func resumeAt(streams []*stream, before func(a, b string) bool, bound func(*stream) string) cursorState {
 	var at cursorState
 	set := false
 	for _, str := range streams {
 		var c cursorState
 		switch {
 		case len(str.buf) > 0:
-			c = cursorState{S: str.buf[0].sk, In: true}
+			c = cursorState{F: str.buf[0].full, In: true}
 		case !str.done:
-			c = cursorState{S: str.frontier}
+			c = cursorState{F: bound(str)}
 		default:
 			continue
 		}
-		if !set || before(c.S, at.S) {
+		if !set || before(c.F, at.F) {
 			at, set = c, true
 		}
 	}

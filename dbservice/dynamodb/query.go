@@ -20,11 +20,11 @@ import (
 // the query has dealt with, used as Scan's ExclusiveStartKey.
 type cursorState struct {
 	After string `json:"k,omitempty"`
-	// X names the index a page of an index read came from, S is the
-	// sort key it ended at, and In reports that the next page starts at
-	// S itself rather than after it.
+	// X names the index a page of an index read came from, F is the full
+	// (uncut) sort key it ended at, and In reports that the next page
+	// starts at F itself rather than after it.
 	X  string `json:"x,omitempty"`
-	S  string `json:"s,omitempty"`
+	F  string `json:"f,omitempty"`
 	In bool   `json:"i,omitempty"`
 }
 
