@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/securedb-go/securedb/dbservice"
 )
@@ -480,10 +481,13 @@ func (s *Service) backfill(ctx context.Context, table string, ix index) error {
 		if err != nil {
 			return classify(ctx, err)
 		}
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(batchParallel)
 		for _, item := range out.Items {
-			if err := s.backfillItem(ctx, table, ix, item); err != nil {
-				return err
-			}
+			g.Go(func() error { return s.backfillItem(gctx, table, ix, item) })
+		}
+		if err := g.Wait(); err != nil {
+			return err
 		}
 		if out.LastEvaluatedKey == nil {
 			return nil
