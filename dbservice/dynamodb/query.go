@@ -32,7 +32,12 @@ type cursorState struct {
 // also stops at 1 MB.
 const maxScanLimit = 1 << 16
 
-// Query implements dbservice.Service with Scan and a FilterExpression built
+// Query implements dbservice.Service. A query an index of EnsureIndex
+// serves reads it (see Service.EnsureIndex): the plan's key range, in the
+// plan's direction, the rest of the conditions as a filter and checked by
+// dbservice.Match, the reads bounded by the scan budget, the cursor signed
+// and holding the index key the page ended at. Other queries use Scan and
+// a FilterExpression built
 // only from expression attribute names and values, never from user text.
 // DynamoDB applies Limit before the filter, so Query keeps scanning until
 // the page is full, the table ends or the scan budget is spent (Scan's
