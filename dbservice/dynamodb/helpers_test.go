@@ -37,6 +37,11 @@ func serverConfig(t testing.TB) Config {
 	return cfg
 }
 
+// cachedIndexes keeps a Service's list of a table's indexes for the whole
+// test, for tests that count every operation: the list is then asked for
+// once, on the first call that needs it.
+func cachedIndexes(c *Config) { c.IndexRefresh = time.Hour }
+
 // newServer returns a Service on the test server with rec (if any)
 // recording its requests; the Service is closed when the test ends.
 func newServer(t testing.TB, rec *recorder, adjust ...func(*Config)) *Service {
@@ -44,9 +49,6 @@ func newServer(t testing.TB, rec *recorder, adjust ...func(*Config)) *Service {
 	cfg := serverConfig(t)
 	if rec != nil {
 		cfg.ClientOptions = append(cfg.ClientOptions, rec.install)
-		// Tests that count operations see the table's indexes asked for
-		// once, on the first call that needs them.
-		cfg.IndexRefresh = time.Hour
 	}
 	for _, a := range adjust {
 		a(&cfg)
