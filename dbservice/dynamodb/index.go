@@ -436,6 +436,8 @@ func sameFields(a, b index) bool {
 // finishIndex waits until ix is ACTIVE and IndexRefresh has passed since
 // it appeared, then backfills it.
 func (s *Service) finishIndex(ctx context.Context, table string, ix index, appeared time.Time) error {
+	ctx, cancel := context.WithTimeout(ctx, createTimeout)
+	defer cancel()
 	delay := 50 * time.Millisecond
 	for {
 		list, err := s.describeIndexes(ctx, table)
