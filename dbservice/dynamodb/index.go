@@ -207,6 +207,10 @@ type tableIndexes struct {
 	at   time.Time
 }
 
+// errTableBusy reports a table DynamoDB is updating (adding an index): it
+// takes one table update at a time, so index creation waits for it.
+var errTableBusy = errors.New("table is being updated")
+
 // indexCache holds the known indexes of each table.
 type indexCache struct {
 	mu     sync.Mutex
@@ -262,7 +266,11 @@ func (s *Service) indexes(ctx context.Context, table string) ([]index, error) {
 	if ok && time.Since(t.at) < s.indexRefresh() {
 		return t.list, nil
 	}
-	return s.describeIndexes(ctx, table)
+	list, err := s.describeIndexes(ctx, table)
+	if errors.Is(err, errTableBusy) {
+		return list, nil
+	}
+	return list, err
 }
 
 // describeIndexes reads table's indexes from DynamoDB and caches them.
@@ -274,6 +282,16 @@ func (s *Service) describeIndexes(ctx context.Context, table string) ([]index, e
 	case err != nil:
 		return nil, err
 	case out.Table != nil:
+		if out.Table.TableStatus != types.TableStatusActive {
+			// Not cached: the next call asks again.
+			for _, g := range out.Table.GlobalSecondaryIndexes {
+				if ix, ok := parseIndex(aws.ToString(g.IndexName)); ok && g.IndexStatus != types.IndexStatusDeleting {
+					ix.active = g.IndexStatus == types.IndexStatusActive
+					list = append(list, ix)
+				}
+			}
+			return list, errTableBusy
+		}
 		for _, g := range out.Table.GlobalSecondaryIndexes {
 			ix, ok := parseIndex(aws.ToString(g.IndexName))
 			if !ok || g.IndexStatus == types.IndexStatusDeleting {
@@ -380,9 +398,9 @@ func (s *Service) EnsureIndex(ctx context.Context, coll string, fields ...string
 }
 
 func (s *Service) ensureIndex(ctx context.Context, table string, want index) error {
-	list, err := s.describeIndexes(ctx, table)
+	list, err := s.settled(ctx, table)
 	if err != nil {
-		return classify(ctx, err)
+		return err
 	}
 	for _, ix := range list {
 		if sameFields(ix, want) {
@@ -429,6 +447,25 @@ func (s *Service) ensureIndex(ctx context.Context, table string, want index) err
 	return nil
 }
 
+// settled returns table's indexes once the table is ACTIVE (not being
+// updated), waiting with bounded polls.
+func (s *Service) settled(ctx context.Context, table string) ([]index, error) {
+	delay := 50 * time.Millisecond
+	for {
+		list, err := s.describeIndexes(ctx, table)
+		if err == nil {
+			return list, nil
+		}
+		if !errors.Is(err, errTableBusy) {
+			return nil, classify(ctx, err)
+		}
+		if err := sleepCtx(ctx, delay); err != nil {
+			return nil, err
+		}
+		delay = min(2*delay, 2*time.Second)
+	}
+}
+
 func sameFields(a, b index) bool {
 	return slices.Equal(a.fields, b.fields) && (a.shards == 0) == (b.shards == 0)
 }
@@ -440,9 +477,9 @@ func (s *Service) finishIndex(ctx context.Context, table string, ix index, appea
 	defer cancel()
 	delay := 50 * time.Millisecond
 	for {
-		list, err := s.describeIndexes(ctx, table)
+		list, err := s.settled(ctx, table)
 		if err != nil {
-			return classify(ctx, err)
+			return err
 		}
 		i := slices.IndexFunc(list, func(e index) bool { return e.name == ix.name })
 		if i < 0 {
