@@ -108,6 +108,21 @@ type Config struct {
 	// (SECUREDB_RULES). It needs the program to import
 	// github.com/securedb-go/securedb/dbservice/rules.
 	RulesFile string
+	// FieldEncryption, when set, encrypts fields on the client between
+	// the rules and the provider: a fieldcrypt.Config of package
+	// dbservice/fieldcrypt (its KEK, and the fields of each collection).
+	// The provider, its backups and its exports see only ciphertext.
+	FieldEncryption driver.FieldLayer
+	// FieldKEK and EncryptedFields configure field encryption from text
+	// when FieldEncryption is nil (SECUREDB_FIELD_KEK,
+	// SECUREDB_FIELD_ENCRYPTION): the key-encryption key (aws-kms://KEY,
+	// gcp-kms://projects/.../cryptoKeys/K, or local-keyset:REF for
+	// development) and COLLECTION:FIELD=MODE entries, comma-separated, or
+	// a JSON object of them; see package dbservice/fieldcrypt. Both or
+	// neither are set. They need the program to import the KEK's package
+	// (dbservice/fieldcrypt/awskms, gcpkms or localkek).
+	FieldKEK        string
+	EncryptedFields string
 
 	// TracerProvider makes a span per operation (see package
 	// dbservice/telemetry) and is handed to the provider's SDK client, so
@@ -153,6 +168,8 @@ func configFromEnv(provider, field string) (Config, error) {
 		AuditFile:       strings.TrimSpace(os.Getenv(EnvAuditFile)),
 		AuditSigningKey: strings.TrimSpace(os.Getenv(EnvAuditKey)),
 		RulesFile:       strings.TrimSpace(os.Getenv(EnvRules)),
+		FieldKEK:        strings.TrimSpace(os.Getenv(EnvFieldKEK)),
+		EncryptedFields: strings.TrimSpace(os.Getenv(EnvFieldEncryption)),
 	}
 	d, err := lookup(provider, field)
 	if err != nil {
@@ -214,6 +231,13 @@ func open(ctx context.Context, cfg Config, tel *telemetry.Telemetry) (dbservice.
 		o.closeExtra()
 		return nil, err
 	}
+	// Field encryption is configured before anything connects, so a bad
+	// configuration fails fast.
+	fields, err := fieldLayer(ctx, cfg, r)
+	if err != nil {
+		o.closeExtra()
+		return nil, err
+	}
 	p := cfg.Policy
 	if p.AuditTrail == nil {
 		trail, closeTrail, err := openAuditTrail(ctx, cfg, r)
@@ -248,6 +272,15 @@ func open(ctx context.Context, cfg Config, tel *telemetry.Telemetry) (dbservice.
 	}
 	o.audit = p.Audit
 	inner := res.Service
+	if fields != nil {
+		enc, err := fields.Layer(inner)
+		if err != nil {
+			_ = res.Service.Close()
+			o.closeExtra()
+			return nil, err
+		}
+		inner = enc
+	}
 	if layer != nil {
 		inner = layer.Wrap(inner, cursors)
 	}
@@ -260,6 +293,40 @@ func open(ctx context.Context, cfg Config, tel *telemetry.Telemetry) (dbservice.
 
 // EnvRules is the variable ConfigFromEnv reads into Config.RulesFile.
 const EnvRules = "SECUREDB_RULES"
+
+// Variables ConfigFromEnv reads into Config.FieldKEK and
+// Config.EncryptedFields.
+const (
+	EnvFieldKEK        = "SECUREDB_FIELD_KEK"
+	EnvFieldEncryption = "SECUREDB_FIELD_ENCRYPTION"
+)
+
+// fieldLayer returns the configured field encryption: Config.FieldEncryption,
+// or the one FieldKEK and EncryptedFields describe.
+func fieldLayer(ctx context.Context, cfg Config, r secrets.Resolver) (driver.FieldLayer, error) {
+	if cfg.FieldEncryption != nil {
+		if cfg.FieldKEK != "" || cfg.EncryptedFields != "" {
+			return nil, openError("Config.FieldKEK", "set either FieldEncryption or FieldKEK and EncryptedFields, not both")
+		}
+		return cfg.FieldEncryption, nil
+	}
+	switch {
+	case cfg.FieldKEK == "" && cfg.EncryptedFields == "":
+		return nil, nil
+	case cfg.FieldKEK == "":
+		return nil, openError(EnvFieldKEK, "is required with "+EnvFieldEncryption)
+	case cfg.EncryptedFields == "":
+		return nil, openError(EnvFieldEncryption, "is required with "+EnvFieldKEK)
+	}
+	layer, ok, err := driver.OpenFieldConfig(ctx, cfg.FieldKEK, cfg.EncryptedFields, r)
+	switch {
+	case !ok:
+		return nil, openError(EnvFieldKEK, "field encryption needs its KEK's package linked into this program; add the import _ \""+modulePath+"/dbservice/fieldcrypt/awskms\" (or gcpkms, localkek)")
+	case err != nil:
+		return nil, err
+	}
+	return layer, nil
+}
 
 // rulesLayer returns the configured rules, loading Config.RulesFile with
 // the loader package dbservice/rules registers.

@@ -67,12 +67,14 @@ type ExportStats struct {
 // returns them. Documents keep "_id" and lose "_rev". It reads through All
 // with pages of ExportPageSize, so memory stays bounded by one page.
 // At least one collection must be named; names are checked before anything
-// is read.
+// is read. It reads in the stored form (WithStoredForm), so fields that
+// package fieldcrypt encrypts are exported as their ciphertext.
 func Export(ctx context.Context, s Service, w io.Writer, collections ...string) (ExportStats, error) {
 	var st ExportStats
 	if err := checkCollectionList("export", collections); err != nil {
 		return st, err
 	}
+	ctx = WithStoredForm(ctx) // a backup never holds decrypted fields
 	cw := &countingWriter{w: w}
 	bw := bufio.NewWriterSize(cw, 64<<10)
 	var buf bytes.Buffer
@@ -179,6 +181,7 @@ func Import(ctx context.Context, s Service, r io.Reader, opts ImportOptions) (Im
 	if err != nil {
 		return st, NewError("import", "backup", "", "", err)
 	}
+	ctx = WithStoredForm(ctx) // restore the ciphertext Export wrote
 	imp := importer{ctx: ctx, s: s, o: o, st: &st, seen: newIDSet()}
 	rec := &readErrRecorder{r: r}
 	sc := bufio.NewScanner(rec)
@@ -561,6 +564,7 @@ func Verify(ctx context.Context, a, b Service, collections ...string) (VerifyRep
 	if err := checkCollectionList("verify", collections); err != nil {
 		return r, err
 	}
+	ctx = WithStoredForm(ctx) // compare what is stored, ciphertext included
 	for _, c := range collections {
 		d, err := verifyCollection(ctx, a, b, c)
 		r.Collections = append(r.Collections, d)

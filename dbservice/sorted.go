@@ -36,16 +36,9 @@ type orderedCursor struct {
 func SortedPage(ctx context.Context, provider, collection string, q Query, budget int, cursors *CursorSigner, scan func(context.Context, Query) (Page, error)) (Page, error) {
 	fail := func(err error) (Page, error) { return Page{}, NewError("query", provider, collection, "", err) }
 	keys := SortKeys(q)
-	var after []any
-	if q.Cursor != "" {
-		var st orderedCursor
-		if err := cursors.Decode(collection, q, q.Cursor, &st); err != nil {
-			return fail(err)
-		}
-		if err := CheckPosition(st.P, keys); err != nil {
-			return fail(err)
-		}
-		after = st.P
+	after, err := DecodePosition(cursors, collection, q)
+	if err != nil {
+		return fail(err)
 	}
 	inner := Query{Where: q.Where, Fields: sortFetch(q.Fields, keys), Limit: MaxLimit}
 	var (
@@ -75,7 +68,7 @@ func SortedPage(ctx context.Context, provider, collection string, q Query, budge
 	slices.SortFunc(cands, func(a, b Doc) int { return CompareDocs(a, b, keys) })
 	out := Page{Stats: Stats{Read: read}}
 	if len(cands) > q.Limit {
-		next, err := cursors.Encode(collection, q, orderedCursor{P: SortValues(cands[q.Limit-1], keys)})
+		next, err := EncodePosition(cursors, collection, q, SortValues(cands[q.Limit-1], keys))
 		if err != nil {
 			return fail(fmt.Errorf("%w: cursor cannot be encoded", ErrUnavailable))
 		}
@@ -90,6 +83,32 @@ func SortedPage(ctx context.Context, provider, collection string, q Query, budge
 	out.Docs = cands
 	out.Stats.Returned = len(cands)
 	return out, nil
+}
+
+// EncodePosition returns the cursor of an ordered page of q that ends at
+// pos, the SortValues of its last document under SortKeys(q). Every way of
+// answering an ordered query (SortedPage, or a provider's index in that
+// order) issues and reads the same cursor, so a walk stays exactly-once
+// when an index appears or goes between its pages.
+func EncodePosition(cursors *CursorSigner, collection string, q Query, pos []any) (string, error) {
+	return cursors.Encode(collection, q, orderedCursor{P: pos})
+}
+
+// DecodePosition returns the position q.Cursor (from EncodePosition)
+// records, checked with CheckPosition against SortKeys(q), or nil when q
+// has no cursor.
+func DecodePosition(cursors *CursorSigner, collection string, q Query) ([]any, error) {
+	if q.Cursor == "" {
+		return nil, nil
+	}
+	var st orderedCursor
+	if err := cursors.Decode(collection, q, q.Cursor, &st); err != nil {
+		return nil, err
+	}
+	if err := CheckPosition(st.P, SortKeys(q)); err != nil {
+		return nil, err
+	}
+	return st.P, nil
 }
 
 // sortFetch is the projection the candidates are read with: the caller's

@@ -8,7 +8,7 @@
 #   scripts/servers.sh list                 names of the servers this project knows
 #
 # NAME is a script in scripts/servers/ (couchdb, couchdb-cluster, dynamodb,
-# firestore); every one of them is started by `make test`. Each
+# firestore, kms); every one of them is started by `make test`. Each
 # one implements `install`, `start STATE_DIR` and `stop STATE_DIR`; start
 # listens on a free 127.0.0.1 port only, records PIDs in STATE_DIR and writes
 # the variables tests read to STATE_DIR/env. Downloads are pinned and

@@ -6,6 +6,20 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 STATICCHECK_VERSION=v0.8.2
 
+# The three-node cluster serves `make test-faults` only (see
+# scripts/test-faults.sh): the cluster suite and the fault tests together
+# would take make test past its 15 minutes.
+servers=$(scripts/servers.sh list | grep -vx couchdb-cluster | tr '\n' ' ')
+# The servers start in the background while the checks below run: starting
+# them is mostly waiting (two JVMs, three CouchDB nodes joining). They are
+# stopped at exit, also when a check fails, once their start has finished.
+mkdir -p .cache
+# shellcheck disable=SC2086
+scripts/servers.sh start $servers >.cache/servers-start.log 2>&1 &
+starting=$!
+# shellcheck disable=SC2086
+trap 'wait $starting 2>/dev/null || true; scripts/servers.sh stop $servers' EXIT
+
 echo "== go mod tidy -diff"
 # go.mod and go.sum must be what go mod tidy makes of them (direct
 # dependencies not marked indirect, nothing missing or stale).
@@ -38,11 +52,16 @@ else
     *) echo "promtool could not be installed and SECUREDB_REQUIRE_SERVERS is set" >&2; exit 1 ;;
     esac
 fi
-# The three-node cluster serves `make test-faults` only (see
-# scripts/test-faults.sh): the cluster suite and the fault tests together
-# would take make test past its 15 minutes.
-servers=$(scripts/servers.sh list | grep -vx couchdb-cluster | tr '\n' ' ')
-echo "== go test (servers: $servers)"
+echo "== servers ($servers)"
+started=0
+wait $starting || started=$?
+cat .cache/servers-start.log
+[ "$started" = 0 ] || exit "$started"
+echo "== go test"
+# Most integration tests wait on a server far more than they compute, so
+# four test binaries run at once (-p 4) and up to four parallel tests in
+# each (-parallel 4; the long independent ones call t.Parallel), instead of
+# GOMAXPROCS (2 here) of each.
 # shellcheck disable=SC2086
 scripts/servers.sh run $servers -- \
-    go test -race -count=1 -timeout 30m ./...
+    go test -race -count=1 -p 4 -parallel 4 -timeout 30m ./...

@@ -1,8 +1,8 @@
 //go:build faults
 
 // The CouchDB cluster suite and the fault tests run with `make test-faults`
-// (go test -tags faults): together they take longer than the 15 minutes
-// `make test` may take on a 2-core machine.
+// (go test -tags faults): with them, `make test` would not fit its 15
+// minutes on a 2-core machine.
 
 package couchdb
 
@@ -38,6 +38,6 @@ func newCluster(t testing.TB) *Service {
 	return s
 }
 
-// The conformance suite and the node-restart test on the shared cluster
-// are in ./clustertest, a package of their own, so that `go test ./...`
-// runs them in parallel with this package's tests.
+// The conformance suite on the shared cluster and the node-restart test
+// (on a private one) are in ./clustertest, a package of their own, so that
+// `go test ./...` runs them in parallel with this package's tests.

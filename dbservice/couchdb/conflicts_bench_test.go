@@ -1,8 +1,8 @@
 //go:build faults
 
 // The CouchDB cluster suite and the fault tests run with `make test-faults`
-// (go test -tags faults): together they take longer than the 15 minutes
-// `make test` may take on a 2-core machine.
+// (go test -tags faults): with them, `make test` would not fit its 15
+// minutes on a 2-core machine.
 
 package couchdb
 

@@ -51,7 +51,7 @@ type Service struct {
 	opening sync.Map // database name -> chan struct{}: one useDB check at a time, see useDB
 	copies  sync.Map // database name -> int: shard copies (n), see conflicts.go
 	revs    revCache
-	indexes indexCache
+	views   viewCache
 	updates keyLocks // Update's turns per document, see Update
 
 	mu   sync.Mutex

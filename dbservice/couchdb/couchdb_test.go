@@ -11,7 +11,13 @@ import (
 
 func testenvPassword() string { return os.Getenv(EnvPassword) }
 
+// The long tests that share nothing (fresh collections, or a private
+// server) call t.Parallel: they mostly wait on the server, so they overlap
+// well. go test runs them after every serial test, so the tests that
+// count the process's goroutines (the fault and restart tests) stay serial
+// and see no one else's.
 func TestConformance(t *testing.T) {
+	t.Parallel()
 	dbtest.Run(t, func(t *testing.T) dbservice.Service { return newServer(t) })
 }
 
@@ -19,6 +25,7 @@ func TestConformance(t *testing.T) {
 // orderings, projections, limits; half of them after EnsureIndex) on the
 // real server and on the memory provider, and requires the same answers.
 func TestDifferentialAgainstMemory(t *testing.T) {
+	t.Parallel()
 	dbtest.Differential(t, newServer(t), dbtest.DifferentialOptions{Replay: envReplay()})
 }
 

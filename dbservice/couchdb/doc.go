@@ -69,21 +69,35 @@
 //
 // # Queries
 //
-// Query without conditions reads _all_docs from a start key. With
-// conditions it uses Mango's _find, sorted by _id, with the conditions
-// pushed down only where Mango's meaning is the same as dbservice.Match's or
-// wider: Mango compares strings with ICU collation ("Bob" sorts after
-// "alice") and orders values of different types against each other (a $gt
-// of 5 matches every string), so range conditions are sent as a type check
-// plus, for numbers, the bound; string ranges, $ne on strings and $exists
-// false on nested paths are left to the client; dbservice.Match re-checks
-// every document. Pages are in _id order (CouchDB's raw collation) and the
-// cursor is the last _id returned, so paging is exactly-once under
-// concurrent writes to other documents. When a query has an equality
-// condition on a field with a single-field index made by EnsureIndex or
-// Provision, _find uses that index, whose rows for one value are also in
-// _id order; compound indexes never change the order, so they are created
-// but only used by other readers.
+// EnsureIndex(coll, fields...) makes an ordered index: a JavaScript view
+// with raw collation in its own design document, _design/securedb-ix- and a
+// hash of the fields (the field list is recorded in it, so any process and
+// any node of a cluster finds it). Its map function emits, for each document
+// that holds every field, one key: dbservice.IndexKey of each value and then
+// of the ID, concatenated. Raw collation compares keys as UTF-8 bytes, which
+// is dbservice.Compare's order of the values, then the ID, exactly; so a
+// query with equalities on the index's leading fields, a range on the next
+// one (bounded by its value's type: a range compares only values of one
+// type) and an order that is the remaining fields reads one key range of the
+// view, forwards or backwards, and nothing else (see dbservice.PlanQuery).
+// The cursor is the last key read, and a page reads its documents plus one.
+// EnsureIndex queries the new view once so that CouchDB builds it before
+// EnsureIndex returns rather than on the first Query; the view is then kept
+// current on each query. Mango indexes are not used: Mango collates strings
+// with ICU, which is not the contract's order.
+//
+// Query without conditions reads _all_docs from a start key. Other queries
+// no index serves use Mango's _find on a budgeted _id range, with the
+// conditions pushed down only where Mango's meaning is the same as
+// dbservice.Match's or wider: Mango compares strings with ICU collation
+// ("Bob" sorts after "alice") and orders values of different types against
+// each other (a $gt of 5 matches every string), so range conditions are sent
+// as a type check plus, for numbers, the bound; string ranges, $ne on
+// strings and $exists false on nested paths are left to the client. Those
+// pages are in _id order (CouchDB's raw collation) and the cursor is the last
+// _id read. dbservice.Match re-checks every document on every path, and
+// paging is exactly-once under concurrent writes to other documents.
+// Orders no index serves are sorted on the client (dbservice.SortedPage).
 //
 // # The data API
 //

@@ -94,6 +94,7 @@ func TestServerStoppedMidRunThenRestarted(t *testing.T) {
 // anonymous listing (admin_only_all_dbs = false) and databases whose
 // _security has no members, which anyone can read and write.
 func TestAnonymousAccessIsReported(t *testing.T) {
+	t.Parallel()
 	srv := startPrivate(t)
 	s, err := New(t.Context(), privateConfig(t, srv))
 	if err != nil {

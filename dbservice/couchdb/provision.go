@@ -143,7 +143,14 @@ func Provision(ctx context.Context, admin Config, spec Spec) error {
 				return err
 			}
 			for _, fields := range spec.Indexes[coll] {
-				if err := s.ensureIndex(ctx, db, indexName(fields), fields); err != nil {
+				fields, ok := indexFields(fields)
+				if !ok {
+					return &validate.Error{Field: "spec.Indexes", Reason: "_id can only be the last field of an index"}
+				}
+				if len(fields) == 0 {
+					continue
+				}
+				if err := s.ensureView(ctx, db, fields); err != nil {
 					return err
 				}
 			}

@@ -72,6 +72,12 @@ func TestProvisionGrantsTheAppUserItsDatabasesOnly(t *testing.T) {
 		if err := app.EnsureIndex(ctx, mine, "name"); err != nil {
 			t.Fatalf("EnsureIndex of a provisioned index: %v", err)
 		}
+		if p.Stats.Index != indexName([]string{"name"}) {
+			t.Fatalf("Query read %q, want the provisioned index", p.Stats.Index)
+		}
+		if err := app.EnsureIndex(ctx, mine, "runs"); !errors.Is(err, dbservice.ErrForbidden) || !strings.Contains(err.Error(), "Provision") {
+			t.Fatalf("EnsureIndex of a new index as a member: %v, want ErrForbidden naming Provision", err)
+		}
 		if err := app.Ping(ctx); err != nil {
 			t.Fatalf("Ping: %v", err)
 		}
@@ -169,6 +175,7 @@ func TestProvisionRefusesWhatWouldWeakenTheSetup(t *testing.T) {
 // one of a pool of databases provisioned in advance (with the indexes the
 // suite asks for, which also makes its equality conditions read an index).
 func TestConformanceAsAProvisionedAppUser(t *testing.T) {
+	t.Parallel()
 	pool := make([]string, 48)
 	indexes := map[string][][]string{}
 	for i := range pool {

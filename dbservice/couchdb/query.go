@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -26,16 +25,23 @@ import (
 const maxBatch = 1000
 
 // cursorState is the position after the last document of a page: its
-// CouchDB _id.
+// CouchDB _id for pages in _id order, or the index and the view key of the
+// last row read for pages read through an index.
 type cursorState struct {
-	After string `json:"a"`
+	After string `json:"a,omitempty"`
+	Index string `json:"i,omitempty"`
+	Key   string `json:"k,omitempty"`
 }
 
-// Query implements dbservice.Service. Pages are in _id order and the cursor
-// is the last _id returned, so a page never repeats or skips a document
-// that existed throughout, whatever is written elsewhere meanwhile. A
-// missing database is an empty result. One call reads at most the scan
-// budget of documents; ordered queries go through dbservice.SortedPage.
+// Query implements dbservice.Service. A query an index of EnsureIndex
+// serves (see dbservice.PlanQuery) reads that index's key range in the
+// index's order, which is the query's order when it has one. Any other
+// query reads the collection in _id order. The cursor is the position
+// after the last document read, so a page never repeats or skips a
+// document that existed throughout, whatever is written elsewhere
+// meanwhile. A missing database is an empty result. One call reads at most
+// the scan budget of documents; orders no index serves go through
+// dbservice.SortedPage.
 func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (dbservice.Page, error) {
 	if err := s.precheck(ctx, "query", coll, "", false); err != nil {
 		return dbservice.Page{}, err
@@ -45,35 +51,90 @@ func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (db
 	if err != nil {
 		return dbservice.Page{}, fail("query", coll, "", err)
 	}
+	return s.query(ctx, coll, q, true)
+}
+
+func (s *Service) query(ctx context.Context, coll string, q dbservice.Query, retry bool) (dbservice.Page, error) {
+	bad := func() (dbservice.Page, error) {
+		return dbservice.Page{}, fail("query", coll, "", &validate.Error{Field: "query.cursor", Reason: "not a cursor this library issued"})
+	}
+	// The cursor is checked before any request. An ordered query's cursor
+	// may be dbservice.SortedPage's, which SortedPage checks itself.
+	var (
+		st    cursorState
+		stErr error
+	)
+	ordered := len(q.OrderBy) > 0
+	if q.Cursor != "" {
+		stErr = s.cfg.Cursors.Decode(coll, q, q.Cursor, &st)
+		var sorted any
+		switch {
+		case stErr == nil && st.Index != "":
+			if st.Key == "" || !utf8.ValidString(st.Key) || st.After != "" {
+				return bad()
+			}
+		case stErr == nil:
+			if err := checkCursorID(st.After); err != nil {
+				return dbservice.Page{}, fail("query", coll, "", err)
+			}
+		case !ordered || s.cfg.Cursors.Decode(coll, q, q.Cursor, &sorted) != nil:
+			return dbservice.Page{}, fail("query", coll, "", stErr)
+		}
+	}
 	budget := dbservice.ScanBudget(ctx, s.cfg.ScanBudget)
-	if len(q.OrderBy) > 0 {
+	s.touch(coll)
+	db := s.dbName(coll)
+	defs := s.indexDefs(ctx, db)
+	p := dbservice.PlanQuery(q, defs)
+	if ordered && (p.Index == nil || !p.Ordered) {
 		return dbservice.SortedPage(ctx, provider, coll, q, budget, s.cfg.Cursors, func(ctx context.Context, inner dbservice.Query) (dbservice.Page, error) {
 			return s.Query(ctx, coll, inner)
 		})
 	}
-	var after string
 	if q.Cursor != "" {
-		var st cursorState
-		if err := s.cfg.Cursors.Decode(coll, q, q.Cursor, &st); err != nil {
-			return dbservice.Page{}, fail("query", coll, "", err)
+		switch {
+		case stErr != nil:
+			return bad() // a sorted page's cursor, but the index serves the order now
+		case st.Index != "":
+			// Continue through the index the first page read, as long as
+			// it serves the query.
+			at := slices.IndexFunc(defs, func(d dbservice.IndexDef) bool { return d.Name == st.Index })
+			if at < 0 {
+				return bad()
+			}
+			if p = dbservice.PlanQuery(q, defs[at:at+1]); p.Index == nil || ordered && !p.Ordered {
+				return bad()
+			}
+		case ordered:
+			return bad()
+		default:
+			p.Index = nil // the first page read in _id order
 		}
-		if err := checkCursorID(st.After); err != nil {
-			return dbservice.Page{}, fail("query", coll, "", err)
-		}
-		after = st.After
 	}
-	s.touch(coll)
-	db := s.dbName(coll)
 	var page dbservice.Page
-	err = s.do(func() error {
+	err := s.do(func() error {
 		exists, err := s.useDB(ctx, db, false)
 		if err != nil || !exists {
 			page = dbservice.Page{}
 			return err
 		}
-		page, err = s.page(ctx, db, coll, q, after, budget)
+		if p.Index != nil {
+			page, err = s.viewPage(ctx, db, coll, q, p, st.Key, budget)
+		} else {
+			page, err = s.page(ctx, db, coll, q, st.After, budget)
+		}
 		return err
 	})
+	if errors.Is(err, errViewMissing) {
+		// The index was deleted behind our back: list the indexes again and
+		// answer without it.
+		s.log.Warn("couchdb lost an index the provider relied on", "database", db, "index", p.Index.Name)
+		s.views.forget(db)
+		if retry && q.Cursor == "" {
+			return s.query(ctx, coll, q, false)
+		}
+		return dbservice.Page{}, fail("query", coll, "", fmt.Errorf("%w: the index this cursor reads is gone; query again", dbservice.ErrUnavailable))
+	}
 	if err != nil {
 		if isDBMissing(err) { // deleted since useDB saw it
 			s.known.Delete(db)
@@ -100,11 +161,12 @@ func checkCursorID(id string) error {
 	return nil
 }
 
-// page reads one page. visit sees candidate documents in _id order and
-// keeps those dbservice.Match accepts, up to Limit; one more accepted
-// document means there is a next page. Every path reads at most budget
-// documents from the database (see readRange and readIndex), and a page
-// cut short by the budget continues after the last document read.
+// page reads one page in _id order (queries no index serves). visit sees
+// candidate documents in _id order and keeps those dbservice.Match
+// accepts, up to Limit; one more accepted document means there is a next
+// page. It reads at most budget documents from the database (see
+// readRange), and a page cut short by the budget continues after the last
+// document read.
 func (s *Service) page(ctx context.Context, db, coll string, q dbservice.Query, after string, budget int) (dbservice.Page, error) {
 	var (
 		page     dbservice.Page
@@ -112,57 +174,27 @@ func (s *Service) page(ctx context.Context, db, coll string, q dbservice.Query, 
 		lastRead string // _id of the last document read
 		more     bool
 	)
+	now := time.Now()
 	visit := func(cid string, doc dbservice.Doc) bool {
 		lastRead = cid
-		id, ok := userID(cid)
-		if !ok || doc == nil || expiredRaw(doc, time.Now()) {
-			return true
-		}
-		doc = clean(doc, id)
-		if !dbservice.Match(doc, q.Where) {
+		doc, ok := keep(q, cid, doc, now)
+		if !ok {
 			return true
 		}
 		if len(page.Docs) == q.Limit {
 			more = true
 			return false
 		}
-		if len(q.Fields) > 0 {
-			exp, hasExp := doc[dbservice.ExpiresField]
-			doc = dbservice.Project(doc, q.Fields)
-			if hasExp { // on every read, projected or not, as memory does
-				doc[dbservice.ExpiresField] = exp
-			}
-		}
 		page.Docs = append(page.Docs, doc)
 		last = cid
 		return true
 	}
-	p := s.plan(ctx, db, q)
-	var (
-		sc  scan
-		err error
-	)
-	if p.index != nil {
-		sc, err = s.readIndex(ctx, db, p, after, q.Limit, budget, visit)
-		if errors.Is(err, errIndexUnused) {
-			// The index was dropped behind our back: forget it and read in
-			// _id order instead.
-			s.log.Warn("couchdb ignored an index the provider relied on; reading in _id order", "database", db, "index", p.index.name)
-			s.indexes.forget(db, p.index.field)
-			page, last, lastRead, more = dbservice.Page{}, "", "", false
-			p.index = nil
-		}
-	}
-	if p.index == nil {
-		sc, err = s.readRange(ctx, db, p, after, q.Limit, budget, visit)
-	}
+	p := s.plan(q)
+	sc, err := s.readRange(ctx, db, p, after, q.Limit, budget, visit)
 	if err != nil {
 		return dbservice.Page{}, err
 	}
 	page.Stats.Read = sc.read
-	if p.index != nil {
-		page.Stats.Index = p.index.name
-	}
 	if !more && sc.cut {
 		// Out of budget before the page filled: continue after the last
 		// document read (for a budgeted _id range, after its end).
@@ -317,55 +349,6 @@ func (s *Service) readAllDocs(ctx context.Context, db, after string, limit, budg
 	}
 }
 
-// errIndexUnused reports that _find did not use the index it was told to.
-var errIndexUnused = errors.New("index not used")
-
-// readIndex visits the documents _find selects through the index, after
-// the start _id, in _id order, in growing batches continued by bookmark,
-// until the page is full, the data ends or the budget is spent. The
-// index's rows for one value are in _id order (only single-field indexes
-// are used), but the start _id does not narrow its key range: page k
-// examines the rows of the pages before it again, and the documents
-// examined count against the budget.
-func (s *Service) readIndex(ctx context.Context, db string, p plan, after string, limit, budget int, visit func(string, dbservice.Doc) bool) (scan, error) {
-	var from any // JSON null sorts before every string
-	if after != "" {
-		from = after
-	}
-	clauses := append(p.clauses[:len(p.clauses):len(p.clauses)], map[string]any{"_id": map[string]any{"$gt": from}})
-	query := map[string]any{
-		"selector": map[string]any{"$and": clauses},
-		// Sorting would make Mango pick _all_docs instead.
-		"use_index":       []string{"_design/" + p.index.name, p.index.name},
-		"execution_stats": true,
-	}
-	if p.fields != nil {
-		query["fields"] = p.fields
-	}
-	var sc scan
-	batch := min(limit+1, maxBatch)
-	for {
-		query["limit"] = min(batch, budget-sc.read)
-		n, read, stopped, bookmark, warning, err := s.find(ctx, db, query, visit)
-		if err != nil {
-			return sc, err
-		}
-		if strings.Contains(warning, " was not used") {
-			return sc, errIndexUnused
-		}
-		sc.read += read
-		switch {
-		case stopped || n < query["limit"].(int) || bookmark == "" || bookmark == "nil":
-			return sc, nil
-		case sc.read >= budget:
-			sc.cut = true
-			return sc, nil
-		}
-		query["bookmark"] = bookmark
-		batch = min(batch*2, maxBatch)
-	}
-}
-
 // find runs one _find request and visits its rows. It returns the rows
 // seen, the documents the server examined (from Mango's execution
 // statistics, which kivik does not expose, hence the plain request),
@@ -417,12 +400,11 @@ func (s *Service) find(ctx context.Context, db string, query map[string]any, vis
 
 // plan is how a query with conditions is sent to _find.
 type plan struct {
-	clauses []any     // selector clauses, ANDed: a superset of the matches
-	fields  []string  // top-level fields to fetch; nil for whole documents
-	index   *indexRef // single-field index to read, or nil for _id order
+	clauses []any    // selector clauses, ANDed: a superset of the matches
+	fields  []string // top-level fields to fetch; nil for whole documents
 }
 
-func (s *Service) plan(ctx context.Context, db string, q dbservice.Query) plan {
+func (s *Service) plan(q dbservice.Query) plan {
 	var p plan
 	for _, c := range q.Where {
 		p.clauses = append(p.clauses, pushdown(c)...)
@@ -440,7 +422,6 @@ func (s *Service) plan(ctx context.Context, db string, q dbservice.Query) plan {
 			p.fields = top
 		}
 	}
-	p.index = s.indexFor(ctx, db, q.Where)
 	return p
 }
 
@@ -564,9 +545,10 @@ func idPushdown(c dbservice.Cond) []any {
 	return nil
 }
 
-// Explain implements dbservice.Explainer: an equality on a field with an
-// index of ours reads that index; everything else reads _id ranges.
-// Orderings are sorted on the client.
+// Explain implements dbservice.Explainer: the plan Query follows, from the
+// indexes EnsureIndex and Provision made (dbservice.PlanQuery). Its
+// Residual conditions are checked on each document read; the provider
+// checks the served ones again too.
 func (s *Service) Explain(ctx context.Context, coll string, q dbservice.Query) (dbservice.Plan, error) {
 	if err := s.precheck(ctx, "query", coll, "", false); err != nil {
 		return dbservice.Plan{}, err
@@ -576,15 +558,5 @@ func (s *Service) Explain(ctx context.Context, coll string, q dbservice.Query) (
 	if err != nil {
 		return dbservice.Plan{}, fail("query", coll, "", err)
 	}
-	plan := dbservice.Plan{Residual: q.Where}
-	if ref := s.indexFor(ctx, s.dbName(coll), q.Where); ref != nil {
-		plan.Index = &dbservice.IndexDef{Name: ref.name, Fields: []string{ref.field}}
-		for _, c := range q.Where {
-			if c.Field == ref.field && c.Op == dbservice.Eq {
-				plan.Eq = []dbservice.Cond{c}
-				break
-			}
-		}
-	}
-	return plan, nil
+	return dbservice.PlanQuery(q, s.indexDefs(ctx, s.dbName(coll))), nil
 }

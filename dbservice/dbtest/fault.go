@@ -42,7 +42,14 @@ type FaultResult struct {
 // FaultIncrements runs eight writers doing IfRev increments of one counter,
 // every call under a FaultDeadline deadline, while fault disturbs the
 // server. fault returns once the server is back (after SIGCONT, or after a
-// restart); the server answers again when a Ping succeeds. When the restart lost the data (an in-memory server),
+// restart); the server answers again when probe succeeds. probe should
+// write through a client of its own (a new Service's Save to a collection
+// of the probe's), not through s: recovery is then measured from the moment
+// the server serves writes again, so a restarted server's own warm-up (a
+// JVM's first calls) does not count, while whatever s itself still waits on
+// (retry backoff, connections to the old process, a reconnect delay, its
+// cached state) does. The run starts once probe succeeds, so a server just
+// started is warm. When the restart lost the data (an in-memory server),
 // lost must be true: the writers then re-create the counter with IfAbsent
 // in a new epoch (a field of the document), and the checks apply to that
 // epoch, the only one whose data still exists.
@@ -52,9 +59,14 @@ type FaultResult struct {
 // increments (no lost update) and at most those plus the ambiguous ones
 // (no phantom beyond writes whose outcome the caller could not know); and
 // an increment is acknowledged within MaxRecovery of fault returning.
-func FaultIncrements(t *testing.T, s dbservice.Service, fault func(), lost bool) FaultResult {
+func FaultIncrements(t *testing.T, s dbservice.Service, fault func(), lost bool, probe func(context.Context) error) FaultResult {
 	t.Helper()
 	coll := Collection(t)
+	testenvWait(t, 120*time.Second, "the server to answer the probe", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		return probe(ctx) == nil
+	})
 	mustSave(t, s, coll, "counter", dbservice.Doc{"n": 0, "epoch": 0})
 	const workers = 8
 	var (
@@ -154,13 +166,17 @@ func FaultIncrements(t *testing.T, s dbservice.Service, fault func(), lost bool)
 	if lost {
 		epoch.Store(1)
 	}
-	// The server answers again when a Ping through the same Service does:
-	// a restarted JVM-based emulator opens its port well before it serves.
+	// The server answers again when the probe's own client is answered: a
+	// restarted JVM-based emulator opens its port well before it serves.
 	faultEnd := time.Now()
-	testenvWait(t, 60*time.Second, "the server to answer a Ping again", func() bool {
-		ctx, cancel := call()
+	testenvWait(t, 120*time.Second, "the server to answer the probe again", func() bool {
+		// A new client's first write is several calls (DynamoDB: find
+		// the table, then write), more than one writer's deadline allows
+		// a server still working through the requests queued while it
+		// was stopped; the moment it succeeds is what counts.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		return s.Ping(ctx) == nil
+		return probe(ctx) == nil
 	})
 	answering.Store(time.Now().UnixNano())
 	pingAfter := time.Since(faultEnd)
@@ -209,6 +225,6 @@ func FaultIncrements(t *testing.T, s dbservice.Service, fault func(), lost bool)
 	if res.Final > res.Acked+res.Ambiguous {
 		t.Errorf("counter = %d, more than %d acknowledged + %d ambiguous increments: a phantom update", res.Final, res.Acked, res.Ambiguous)
 	}
-	t.Logf("acknowledged %d, ambiguous %d, final %d, typed errors %d, first Ping %v after the fault ended, recovery %v after that", res.Acked, res.Ambiguous, res.Final, res.Errors, pingAfter.Round(time.Millisecond), res.Recovery.Round(time.Millisecond))
+	t.Logf("acknowledged %d, ambiguous %d, final %d, typed errors %d, server answering %v after the fault ended, recovery %v after that", res.Acked, res.Ambiguous, res.Final, res.Errors, pingAfter.Round(time.Millisecond), res.Recovery.Round(time.Millisecond))
 	return res
 }

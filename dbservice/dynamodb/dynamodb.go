@@ -126,6 +126,13 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	timeout := cfg.callTimeout()
 	awsCfg.Region = cfg.region()
+	if awsCfg.Retryer == nil && awsCfg.RetryMode == "" {
+		// Retries the caller left to the SDK: its standard retryer, with a
+		// backoff that lets a call see a server that is back (see
+		// quickRetryer). A retryer or retry mode of the caller's is kept,
+		// and so is AWS_MAX_ATTEMPTS (the SDK applies it on top).
+		awsCfg.Retryer = quickRetryer
+	}
 	if cfg.Credentials != nil {
 		awsCfg.Credentials = cfg.Credentials
 	}

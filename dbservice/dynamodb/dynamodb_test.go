@@ -7,7 +7,12 @@ import (
 	"github.com/securedb-go/securedb/dbservice/dbtest"
 )
 
+// The conformance suite and the differential queries use collections of
+// their own and count no goroutines, so they run in parallel (after every
+// serial test, among them the fault tests, which count goroutines): both
+// mostly wait on the server.
 func TestConformance(t *testing.T) {
+	t.Parallel()
 	dbtest.Run(t, func(t *testing.T) dbservice.Service { return newServer(t, nil) })
 }
 
@@ -15,5 +20,6 @@ func TestConformance(t *testing.T) {
 // orderings, projections, limits; half of them after EnsureIndex) on the
 // real server and on the memory provider, and requires the same answers.
 func TestDifferentialAgainstMemory(t *testing.T) {
+	t.Parallel()
 	dbtest.Differential(t, newServer(t, nil), dbtest.DifferentialOptions{})
 }

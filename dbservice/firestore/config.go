@@ -80,6 +80,12 @@ type Config struct {
 	// database; 0 means dbservice.DefaultScanBudget. Past it a call returns
 	// the matches found so far and a Next cursor (see dbservice.Page).
 	ScanBudget int
+	// ManageIndexes makes EnsureIndex create the composite indexes it
+	// declares through the Firestore Admin API, with the client's
+	// credentials, which then need roles/datastore.indexAdmin. Off, the
+	// indexes are deployed with the application (WriteIndexesJSON). The
+	// emulator needs no indexes and has no Admin API: it is ignored there.
+	ManageIndexes bool
 	// Cursors signs the page cursors this Service issues and checks the
 	// ones it is given; nil means dbservice.ProcessCursorSigner, whose
 	// cursors do not survive a restart or cross instances. Give every

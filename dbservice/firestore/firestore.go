@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -47,6 +48,12 @@ type Service struct {
 	// namespace is db.namespace for telemetry; "" when the project is
 	// detected at run time.
 	namespace string
+	// manageIndexes makes EnsureIndex create composite indexes
+	// (Config.ManageIndexes).
+	manageIndexes bool
+	// indexes holds, by collection, the field lists EnsureIndex declared.
+	idxMu   sync.Mutex
+	indexes map[string][][]string
 }
 
 var (
@@ -88,13 +95,14 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		log = slog.Default()
 	}
 	s := &Service{
-		prefix:   cfg.CollectionPrefix,
-		budget:   cfg.ScanBudget,
-		limits:   cfg.Limits,
-		cursors:  cfg.Cursors,
-		timeout:  cfg.callTimeout(),
-		log:      log,
-		database: cfg.databaseID(),
+		prefix:        cfg.CollectionPrefix,
+		budget:        cfg.ScanBudget,
+		limits:        cfg.Limits,
+		cursors:       cfg.Cursors,
+		timeout:       cfg.callTimeout(),
+		log:           log,
+		database:      cfg.databaseID(),
+		manageIndexes: cfg.ManageIndexes,
 		posture: postureInput{
 			emulator:        host,
 			credentialsFile: cfg.CredentialsFile,
@@ -479,23 +487,6 @@ func (s *Service) Delete(ctx context.Context, coll, id string, opts ...dbservice
 		return fail("delete", coll, id, fmt.Errorf("%w: revision is not current", dbservice.ErrConflict))
 	}
 	return fail("delete", coll, id, classify(ctx, cctx, err))
-}
-
-// EnsureIndex implements dbservice.Service. Firestore indexes every field
-// of every document by default (single-field indexes), and the queries
-// this provider sends (equality and in filters ordered by document ID) are
-// served by them, so EnsureIndex only validates its arguments and sends
-// nothing. Composite indexes are deployment configuration
-// (`gcloud firestore indexes composite create`, or firestore.indexes.json),
-// which an application's data credentials should not be allowed to change.
-func (s *Service) EnsureIndex(ctx context.Context, coll string, fields ...string) error {
-	if err := s.precheck(ctx, "ensure-index", coll, "", false); err != nil {
-		return err
-	}
-	if err := dbservice.CheckFieldsWith(fields, s.limits); err != nil {
-		return fail("ensure-index", coll, "", err)
-	}
-	return nil
 }
 
 // pingCollection holds the document Ping reads. Its '.' keeps it apart

@@ -11,13 +11,19 @@ import (
 	"google.golang.org/api/iterator"
 
 	"github.com/securedb-go/securedb/dbservice"
+	"github.com/securedb-go/securedb/validate"
 )
 
-// cursorState is the position a page ends at: the ID of the last document
-// returned. Pages are in document ID order, so the next page starts after
-// it whatever is written meanwhile.
+// cursorState is the position an unordered page ends at: the ID of the
+// last document returned or read (pages in document ID order), or, for a
+// query read in the order of the field its range is on, that Field and
+// the Pos (field value, ID) of the document. The next page starts after
+// it whatever is written meanwhile. Ordered queries use the position
+// cursor of dbservice.EncodePosition.
 type cursorState struct {
-	After string `json:"a"`
+	After string `json:"a,omitempty"`
+	Field string `json:"k,omitempty"`
+	Pos   []any  `json:"p,omitempty"`
 }
 
 // maxChunk caps how many documents one RunQuery request asks for while a
@@ -29,41 +35,53 @@ const maxChunk = 1000
 // client.
 const maxIndexedBytes = 1500
 
-// Query implements dbservice.Service. Pages are ordered by document ID
-// (OrderBy(firestore.DocumentID)) and continue with StartAfter(last ID),
-// so every document is returned exactly once across pages, even with
-// concurrent writes to other documents. The cursor is opaque and bound to
-// the collection and query.
+// Query implements dbservice.Service. The cursor is opaque and bound to
+// the collection and query; every document is returned exactly once
+// across pages, even with concurrent writes to other documents. Every
+// document read still goes through dbservice.Match, and no call reads
+// more than the scan budget (then the page continues where it stopped).
+// Firestore answers in one of two ways:
 //
-// What is sent to Firestore is a superset of the answer; dbservice.Match
-// then decides on the client, and Query keeps reading (in growing chunks)
-// until the page is full, the collection ends or the scan budget is spent
-// (then the page continues after the last document read); ordered queries
-// go through dbservice.SortedPage. What goes where:
-//
-//   - Eq (values of at most 1500 bytes) and one In without nil are sent
+//   - In the order of an index. A query with OrderBy (all keys in one
+//     direction, _id only last) is sent as OrderBy of each key and then
+//     of the document ID, with a range (Gt, Gte, Lt, Lte, Prefix as its
+//     byte range) and one Ne on the first key, and continues with
+//     StartAfter the last position (sort values and ID). An unordered
+//     query with such a condition is read the same way in the order of
+//     that field. Equalities are sent too when EnsureIndex declared an
+//     index on them followed by the sort fields (a composite index);
+//     without one, one sort field and no equality, in or array-contains
+//     condition (the single-field index) is what Firestore serves.
+//     Firestore's ranges, like Match's, never cross types, and != and
+//     OrderBy, like Match and the ordered contract, leave out documents
+//     without the field (and != those holding null). Strings are
+//     compared by their UTF-8 bytes, as by dbservice.Compare.
+//   - In document ID order (OrderBy(firestore.DocumentID), StartAfter the
+//     last ID) otherwise, with the filters below; other conditions are
+//     decided on the client, and an ordering is sorted there
+//     (dbservice.SortedPage, ErrBudgetExceeded past the budget).
+//     Eq (values of at most 1500 bytes) and one In without nil are sent
 //     as == and in filters on the field path (quoted segment by segment
 //     with firestore.FieldPath), and on "_id" as document ID filters.
 //     Firestore equality never crosses types, like Match, and == null
-//     matches explicit nulls only.
-//   - Contains with a non-null scalar (of at most 1500 bytes) is sent as
-//     array-contains; at most one per query, as Firestore allows.
-//   - Gt, Gte, Lt, Lte, Ne, Exists and Prefix are evaluated on the client.
-//     Firestore puts every range or != field in the sort order ahead of
-//     the document ID, and refuses an explicit ordering by document ID
-//     followed by anything ("order by clause cannot contain more fields
-//     after the key"): sending them would give up ID order and with it
-//     exactly-once paging. Exists false has no Firestore operator at all,
-//     and in ignores null.
+//     matches explicit nulls only. Contains with a non-null scalar (of at
+//     most 1500 bytes) is sent as array-contains; at most one per query,
+//     as Firestore allows. Exists has no exact Firestore operator.
 //
-// The filters sent, combined with ordering by document ID, are served by
-// Firestore's automatic single-field indexes, so no composite index is
-// needed for any query. If an index exemption disables one of them,
+// Firestore indexes strings truncated to 1500 bytes, so ranges are sent
+// only with shorter bounds, and two strings that agree on their first
+// 1500 bytes are ordered by document ID. Values other writers stored in
+// types outside the JSON data model (timestamps, bytes) keep Firestore's
+// order, not that of their JSON form.
+//
+// The ID order queries are served by Firestore's automatic single-field
+// indexes. Composite indexes are those EnsureIndex declares. If one is
+// missing, or an index exemption disables a single-field index,
 // Firestore answers FailedPrecondition; Query returns ErrUnavailable with
 // Firestore's link for creating the index.
 //
 // With Fields, Firestore returns only those fields plus the ones the
-// conditions read; the latter are trimmed after matching.
+// conditions and sort keys read; the latter are trimmed after matching.
 func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (dbservice.Page, error) {
 	if err := s.precheck(ctx, "query", coll, "", false); err != nil {
 		return dbservice.Page{}, err
@@ -74,16 +92,42 @@ func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (db
 	}
 	budget := dbservice.ScanBudget(ctx, s.budget)
 	if len(q.OrderBy) > 0 {
+		if p, ok := s.planOrdered(coll, q, ""); ok {
+			after, err := dbservice.DecodePosition(s.cursors, coll, q)
+			if err != nil {
+				return dbservice.Page{}, fail("query", coll, "", err)
+			}
+			return s.queryOrdered(ctx, coll, q, p, after, budget)
+		}
 		return dbservice.SortedPage(ctx, provider, coll, q, budget, s.cursors, func(ctx context.Context, inner dbservice.Query) (dbservice.Page, error) {
 			return s.Query(ctx, coll, inner)
 		})
 	}
 	var after string
+	var st cursorState
 	if q.Cursor != "" {
-		var st cursorState
 		if err := s.cursors.Decode(coll, q, q.Cursor, &st); err != nil {
 			return dbservice.Page{}, fail("query", coll, "", err)
 		}
+	}
+	// A walk keeps the order its first page took: an index declared
+	// between pages must not change where the cursor points.
+	if st.Field != "" || q.Cursor == "" {
+		if p, ok := s.planOrdered(coll, q, st.Field); ok {
+			var pos []any
+			if st.Field != "" {
+				if err := dbservice.CheckPosition(st.Pos, p.keys); err != nil {
+					return dbservice.Page{}, fail("query", coll, "", err)
+				}
+				pos = st.Pos
+			}
+			return s.queryOrdered(ctx, coll, q, p, pos, budget)
+		}
+		if st.Field != "" {
+			return dbservice.Page{}, fail("query", coll, "", &validate.Error{Field: "query.cursor", Reason: "not a cursor this service issued for this query and collection"})
+		}
+	}
+	if q.Cursor != "" {
 		if err := dbservice.CheckID(st.After); err != nil {
 			return dbservice.Page{}, fail("query", coll, "", err)
 		}
@@ -309,12 +353,12 @@ func inPushable(vals []any) bool {
 	return true
 }
 
-// Explain implements dbservice.Explainer: an equality (on a value of at
+// Explain implements dbservice.Explainer. A query Query reads in the
+// order of an index names that index (single-field or a declared
+// composite) with Ordered set. Otherwise an equality (on a value of at
 // most 1500 bytes), an In or a Contains (array-contains) is served by
-// Firestore's automatic single-field index; other conditions and
-// orderings are not. Prefix is not: Query keeps pages in document ID
-// order, which a range on another field cannot give (Count sends it as a
-// range).
+// Firestore's automatic single-field index, and other conditions and
+// orderings are not.
 func (s *Service) Explain(ctx context.Context, coll string, q dbservice.Query) (dbservice.Plan, error) {
 	if err := s.precheck(ctx, "query", coll, "", false); err != nil {
 		return dbservice.Plan{}, err
@@ -322,6 +366,9 @@ func (s *Service) Explain(ctx context.Context, coll string, q dbservice.Query) (
 	q, err := dbservice.CheckQueryWith(q, s.limits)
 	if err != nil {
 		return dbservice.Plan{}, fail("query", coll, "", err)
+	}
+	if p, ok := s.planOrdered(coll, q, ""); ok {
+		return explainOrdered(p), nil
 	}
 	plan := dbservice.Plan{Residual: q.Where}
 	for _, c := range q.Where {

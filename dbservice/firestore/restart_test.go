@@ -159,7 +159,13 @@ func warmUp(t *testing.T, cfg Config) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if err := s.Ping(ctx); err != nil {
+	// A JVM just started can take longer than a call timeout to answer its
+	// first call on a loaded machine: warming up is waiting for that.
+	testenv.WaitFor(t, 120*time.Second, "the emulator to answer a Ping while warming up", func() bool {
+		err = s.Ping(ctx)
+		return err == nil || !errors.Is(err, dbservice.ErrUnavailable)
+	})
+	if err != nil {
 		t.Fatalf("Ping while warming up: %v", err)
 	}
 	if _, err := s.Save(ctx, coll, "warm", dbservice.Doc{"v": 1}); err != nil {

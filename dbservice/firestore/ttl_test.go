@@ -56,7 +56,7 @@ func (f *fakeAdmin) UpdateField(_ context.Context, req *adminpb.UpdateFieldReque
 
 // startFakeAdmin serves f on a loopback port and returns the client
 // options that reach it.
-func startFakeAdmin(t *testing.T, f *fakeAdmin) []option.ClientOption {
+func startFakeAdmin(t *testing.T, f adminpb.FirestoreAdminServer) []option.ClientOption {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/securedb-go/securedb/dbservice"
 	"github.com/securedb-go/securedb/validate"
@@ -79,6 +80,28 @@ func (b *broken) Update(ctx context.Context, coll, id string, mods []dbservice.M
 		}
 		if mods, err = dbservice.CheckMutations(mods, validate.Limits{}); err != nil {
 			return "", err
+		}
+		// Updates meet in pairs after their reads, so both write what
+		// they read and one increment is lost whatever the scheduler
+		// does; an update with no partner within a second goes on alone.
+		b.mu.Lock()
+		if ch := b.waiting; ch != nil {
+			b.waiting = nil
+			b.mu.Unlock()
+			close(ch)
+		} else {
+			ch := make(chan struct{})
+			b.waiting = ch
+			b.mu.Unlock()
+			select {
+			case <-ch:
+			case <-time.After(time.Second):
+				b.mu.Lock()
+				if b.waiting == ch {
+					b.waiting = nil
+				}
+				b.mu.Unlock()
+			}
 		}
 		nd, err := dbservice.ApplyMutations(cur, mods)
 		if err != nil {

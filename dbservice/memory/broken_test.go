@@ -35,6 +35,9 @@ type broken struct {
 	mu    sync.Mutex
 	cache map[string]dbservice.Doc
 	index map[string]bool
+
+	// waiting pairs up concurrent updates for the update-unlocked bug.
+	waiting chan struct{}
 }
 
 var bugs = []struct {

@@ -31,7 +31,7 @@ type Server struct {
 }
 
 // StartServer starts a private NAME server on a port of its own: the script
-// reads it from NAME_PORT (COUCHDB_PORT, DYNAMODB_PORT, FIRESTORE_PORT). A
+// reads it from NAME_PORT (COUCHDB_PORT, DYNAMODB_PORT, FIRESTORE_PORT, KMS_PORT). A
 // server that cannot start skips t, or fails it when servers are required.
 func StartServer(t *testing.T, name string) *Server {
 	t.Helper()
@@ -101,6 +101,19 @@ func (s *Server) Freeze() {
 	s.t.Helper()
 	s.Signal(syscall.SIGSTOP)
 	s.t.Cleanup(s.Resume)
+	// kill returns before every thread of the process has stopped: wait
+	// until the kernel reports it stopped, so the test's next request
+	// meets a hung server, not one still finishing its last steps.
+	pid := s.pid()
+	WaitFor(s.t, 10*time.Second, "the frozen server to stop", func() bool {
+		b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+		if err != nil {
+			return false
+		}
+		// The state follows the command name, which ends with ") ".
+		_, rest, ok := strings.Cut(string(b), ") ")
+		return ok && (strings.HasPrefix(rest, "T") || strings.HasPrefix(rest, "t"))
+	})
 }
 
 // Resume continues a frozen server with SIGCONT.
@@ -112,6 +125,14 @@ func (s *Server) Resume() {
 // Signal sends sig to the PID the script recorded in DIR/pid.
 func (s *Server) Signal(sig syscall.Signal) {
 	s.t.Helper()
+	if err := syscall.Kill(s.pid(), sig); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// pid is the PID the script recorded in DIR/pid.
+func (s *Server) pid() int {
+	s.t.Helper()
 	b, err := os.ReadFile(filepath.Join(s.dir, "pid"))
 	if err != nil {
 		s.t.Fatal(err)
@@ -120,9 +141,7 @@ func (s *Server) Signal(sig syscall.Signal) {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	if err := syscall.Kill(pid, sig); err != nil {
-		s.t.Fatal(err)
-	}
+	return pid
 }
 
 func (s *Server) waitClosed(what string) {

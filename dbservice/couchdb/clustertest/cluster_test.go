@@ -1,8 +1,8 @@
 //go:build faults
 
 // The CouchDB cluster suite and the fault tests run with `make test-faults`
-// (go test -tags faults): together they take longer than the 15 minutes
-// `make test` may take on a 2-core machine.
+// (go test -tags faults): with them, `make test` would not fit its 15
+// minutes on a 2-core machine.
 
 // Package clustertest runs the couchdb provider against the three-node
 // test cluster of scripts/servers/couchdb-cluster.sh: the whole
@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -69,7 +70,10 @@ const clusterRepeats = 5
 // three-node cluster (n=3, q=2), the concurrency cases clusterRepeats
 // times: two writes of the same revision reaching different shard copies
 // are both accepted there, which is where a single node and a cluster
-// differ.
+// differ. Every case and every repetition has its own Service and
+// databases, so they run in parallel: most of their time is spent waiting
+// for the cluster (a database is six shard files on three nodes), not
+// computing.
 func TestDBTestOnCluster(t *testing.T) {
 	clusterConfig(t)
 	concurrent := map[string]bool{
@@ -85,9 +89,10 @@ func TestDBTestOnCluster(t *testing.T) {
 		for i := range n {
 			name := c.Name
 			if n > 1 {
-				name += "/run" + string(rune('1'+i))
+				name += "/run" + strconv.Itoa(i+1)
 			}
 			t.Run(name, func(t *testing.T) {
+				t.Parallel()
 				s := newCluster(t)
 				c.Run(t, s)
 			})
@@ -104,55 +109,64 @@ func TestDBTestOnCluster(t *testing.T) {
 // other get ErrConflict, clusterRepeats*2 times.
 func TestIfAbsentFromSeparateServicesHasOneWinner(t *testing.T) {
 	clusterConfig(t)
-	const writers = 8
 	for run := range clusterRepeats * 2 {
-		coll := dbtest.Collection(t)
-		services := make([]*couchdb.Service, writers)
-		for i := range services {
-			services[i] = newCluster(t)
-			// Log in first, so that the writers start together.
-			if err := services[i].Ping(t.Context()); err != nil {
-				t.Fatal(err)
-			}
-		}
-		errs := make([]error, writers)
-		var wg sync.WaitGroup
-		for i, s := range services {
-			wg.Go(func() {
-				_, errs[i] = s.Save(t.Context(), coll, "one", dbservice.Doc{"winner": i}, dbservice.IfAbsent())
-			})
-		}
-		wg.Wait()
-		winner := -1
-		for i, err := range errs {
-			switch {
-			case err == nil && winner >= 0:
-				t.Fatalf("run %d: writers %d and %d both created the document", run+1, winner, i)
-			case err == nil:
-				winner = i
-			case !errors.Is(err, dbservice.ErrConflict):
-				t.Fatalf("run %d: writer %d: %v, want ErrConflict", run+1, i, err)
-			}
-		}
-		if winner < 0 {
-			t.Fatalf("run %d: no writer created the document", run+1)
-		}
-		d, err := services[0].Get(t.Context(), coll, "one")
-		if err != nil || d["winner"] != float64(winner) {
-			t.Fatalf("run %d: Get = %v, %v; want the winner's document (writer %d)", run+1, d, err, winner)
-		}
+		t.Run("run"+strconv.Itoa(run+1), func(t *testing.T) {
+			t.Parallel()
+			ifAbsentFromSeparateServices(t)
+		})
 	}
 }
 
-// clusterNode runs couchdb-server.sh on node n of the shared cluster:
+// ifAbsentFromSeparateServices is one run of
+// TestIfAbsentFromSeparateServicesHasOneWinner, on a database of its own.
+func ifAbsentFromSeparateServices(t *testing.T) {
+	const writers = 8
+	coll := dbtest.Collection(t)
+	services := make([]*couchdb.Service, writers)
+	for i := range services {
+		services[i] = newCluster(t)
+		// Log in first, so that the writers start together.
+		if err := services[i].Ping(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	errs := make([]error, writers)
+	var wg sync.WaitGroup
+	for i, s := range services {
+		wg.Go(func() {
+			_, errs[i] = s.Save(t.Context(), coll, "one", dbservice.Doc{"winner": i}, dbservice.IfAbsent())
+		})
+	}
+	wg.Wait()
+	winner := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && winner >= 0:
+			t.Fatalf("writers %d and %d both created the document", winner, i)
+		case err == nil:
+			winner = i
+		case !errors.Is(err, dbservice.ErrConflict):
+			t.Fatalf("writer %d: %v, want ErrConflict", i, err)
+		}
+	}
+	if winner < 0 {
+		t.Fatalf("no writer created the document")
+	}
+	d, err := services[0].Get(t.Context(), coll, "one")
+	if err != nil || d["winner"] != float64(winner) {
+		t.Fatalf("Get = %v, %v; want the winner's document (writer %d)", d, err, winner)
+	}
+}
+
+// clusterNode runs couchdb-server.sh on node n of the private cluster srv:
 // "stop" kills it by its recorded PID, "node-start" starts it again with its
 // name, cookie and data.
-func clusterNode(t *testing.T, action string, n int) {
+func clusterNode(t *testing.T, srv *testenv.Server, action string, n int) {
 	t.Helper()
-	v := testenv.Need(t, "couchdb-cluster", envClusterDir, envServerScript)
-	args := []string{v[1], action, filepath.Join(v[0], "node"+string(rune('0'+n)))}
+	dir, script := srv.Env[envClusterDir], srv.Env[envServerScript]
+	args := []string{script, action, filepath.Join(dir, "node"+strconv.Itoa(n))}
 	if action == "node-start" {
-		args = []string{v[1], action, v[0], string(rune('0' + n))}
+		args = []string{script, action, dir, strconv.Itoa(n)}
 	}
 	if out, err := exec.Command("bash", args...).CombinedOutput(); err != nil {
 		t.Fatalf("couchdb-server.sh %s node %d: %v: %s", action, n, err, out)
@@ -163,10 +177,23 @@ func clusterNode(t *testing.T, action string, n int) {
 // the conformance suite while node 3 is stopped (by its PID) and started
 // again: with two of three nodes the writes go on, every increment that was
 // acknowledged is in the final count and no other, and after recovery every
-// node, asked on its own port, serves the same revision.
+// node, asked on its own port, serves the same revision. The cluster is a
+// private one, so that the stopped node disturbs no other test.
 func TestClusterNodeRestartLosesNothing(t *testing.T) {
-	s := newCluster(t)
-	urls := strings.Split(testenv.Need(t, "couchdb-cluster", envClusterNodes)[0], ",")
+	t.Parallel()
+	clusterConfig(t)
+	srv := testenv.StartServer(t, "couchdb-cluster")
+	private := func() couchdb.Config {
+		cfg := clusterConfig(t)
+		cfg.URL, cfg.User, cfg.Password = srv.Env[envClusterURL], srv.Env[envClusterUser], srv.Env[envClusterPassword]
+		return cfg
+	}
+	s, err := couchdb.New(t.Context(), private())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	urls := strings.Split(srv.Env[envClusterNodes], ",")
 	ctx, coll := t.Context(), dbtest.Collection(t)
 	if _, err := s.Save(ctx, coll, "counter", dbservice.Doc{"n": 0}); err != nil {
 		t.Fatal(err)
@@ -208,12 +235,12 @@ func TestClusterNodeRestartLosesNothing(t *testing.T) {
 		testenv.WaitFor(t, 120*time.Second, "increments to be acknowledged", func() bool { return acked.Load() >= n || t.Failed() })
 	}
 	waitAcked(40)
-	clusterNode(t, "stop", 3)
+	clusterNode(t, srv, "stop", 3)
 	down.Store(true)
 	at := acked.Load()
 	waitAcked(at + 40) // writes go on with two nodes
 	down.Store(false)
-	clusterNode(t, "node-start", 3)
+	clusterNode(t, srv, "node-start", 3)
 	wg.Wait()
 	if t.Failed() {
 		return
@@ -229,7 +256,7 @@ func TestClusterNodeRestartLosesNothing(t *testing.T) {
 	// revision once internal replication has caught up.
 	want := got["_rev"]
 	for i, u := range urls {
-		cfg := clusterConfig(t)
+		cfg := private()
 		cfg.URL = u
 		ns, err := couchdb.New(ctx, cfg)
 		if err != nil {
@@ -237,7 +264,7 @@ func TestClusterNodeRestartLosesNothing(t *testing.T) {
 		}
 		defer ns.Close()
 		var last dbservice.Doc
-		testenv.WaitFor(t, 30*time.Second, "node "+string(rune('1'+i))+" to serve the final revision", func() bool {
+		testenv.WaitFor(t, 30*time.Second, "node "+strconv.Itoa(i+1)+" to serve the final revision", func() bool {
 			last, err = ns.Get(ctx, coll, "counter")
 			return err == nil && last["_rev"] == want && last["n"] == got["n"]
 		})
@@ -250,6 +277,7 @@ func TestClusterNodeRestartLosesNothing(t *testing.T) {
 // each on the cluster, no IfRev: Update's conditional writes take the
 // settled cluster path, so the count ends at exactly 40.
 func TestClusterUpdateAcrossServicesLosesNone(t *testing.T) {
+	t.Parallel()
 	s := newCluster(t)
 	ctx, coll := context.Background(), dbtest.Collection(t)
 	if _, err := s.Save(ctx, coll, "counter", dbservice.Doc{"n": 0}); err != nil {
