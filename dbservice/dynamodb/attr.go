@@ -184,8 +184,8 @@ var errMalformed = errors.New("stored item is not in the expected form")
 func decodeItem(item map[string]types.AttributeValue) (dbservice.Doc, error) {
 	doc := make(dbservice.Doc, len(item))
 	for k, av := range item {
-		if k == ttlAttr {
-			continue // the TTL twin of ExpiresField, for DynamoDB alone
+		if k == ttlAttr || strings.HasPrefix(k, indexAttrPrefix) {
+			continue // the TTL twin of ExpiresField and index keys, for DynamoDB alone
 		}
 		v, err := decodeValue(av)
 		if err != nil {

@@ -42,6 +42,10 @@ func (s *Service) SaveMany(ctx context.Context, coll string, items []dbservice.B
 	if err := s.precheck(ctx, "save-many", coll, "", false); err != nil {
 		return err
 	}
+	list, err := s.indexes(ctx, s.table(coll))
+	if err != nil {
+		return fail("save-many", coll, "", classify(ctx, err))
+	}
 	reqs := make([]types.WriteRequest, 0, len(items))
 	pos := make(map[string]int, len(items))
 	for _, it := range items {
@@ -56,6 +60,7 @@ func (s *Service) SaveMany(ctx context.Context, coll string, items []dbservice.B
 		if err != nil {
 			return fail("save-many", coll, it.ID, err)
 		}
+		addIndexAttrs(item, list, it.ID, nd)
 		req := types.WriteRequest{PutRequest: &types.PutRequest{Item: item}}
 		if i, dup := pos[it.ID]; dup {
 			reqs[i] = req
@@ -68,7 +73,7 @@ func (s *Service) SaveMany(ctx context.Context, coll string, items []dbservice.B
 		return nil
 	}
 	table := s.table(coll)
-	err := s.write(ctx, coll, func() error {
+	err = s.write(ctx, coll, func() error {
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(batchParallel)
 		for start := 0; start < len(reqs); start += batchSize {

@@ -81,6 +81,25 @@ type Config struct {
 	// database; 0 means dbservice.DefaultScanBudget. Past it a call returns
 	// the matches found so far and a Next cursor (see dbservice.Page).
 	ScanBudget int
+	// GlobalIndexes makes EnsureIndex create global secondary indexes
+	// that queries read (see Service.EnsureIndex), and makes every write
+	// maintain their key attributes. Off, EnsureIndex only validates its
+	// fields and creates a missing table, and queries are Scans bounded
+	// by the scan budget. It is off by default while the index path is
+	// proven under load.
+	GlobalIndexes bool
+	// IndexShards is the number of partitions of the index EnsureIndex
+	// makes for a single field (see Service.EnsureIndex); 0 means
+	// DefaultIndexShards, at most MaxIndexShards. It is fixed per index
+	// when the index is created: changing it later makes new indexes only.
+	IndexShards int
+	// IndexRefresh is how long the Service trusts its list of a table's
+	// indexes before it asks DynamoDB again; 0 means DefaultIndexRefresh.
+	// Another process's new index is maintained by this Service's writes
+	// at most this long after the index appears, and the process that
+	// creates an index waits as long before it backfills, so that no
+	// write is missed.
+	IndexRefresh time.Duration
 	// Cursors signs the page cursors this Service issues and checks the
 	// ones it is given; nil means dbservice.ProcessCursorSigner, whose
 	// cursors do not survive a restart or cross instances. Give every
@@ -171,6 +190,12 @@ func (c Config) check() error {
 	}
 	if !prefixRe.MatchString(c.TablePrefix) {
 		return &validate.Error{Field: "table prefix", Reason: "use at most 150 letters, digits, '_', '-' or '.'"}
+	}
+	if c.IndexShards < 0 || c.IndexShards > MaxIndexShards {
+		return &validate.Error{Field: "index shards", Reason: "must be 0 to " + strconv.Itoa(MaxIndexShards)}
+	}
+	if c.IndexRefresh < 0 {
+		return &validate.Error{Field: "index refresh", Reason: "must not be negative"}
 	}
 	if c.CallTimeout < 0 {
 		return &validate.Error{Field: "call timeout", Reason: "must not be negative"}

@@ -28,7 +28,7 @@ type muts = []dbservice.Mutation
 // give the document ApplyMutations gives.
 func TestUpdateIsOneUpdateItem(t *testing.T) {
 	rec := newRecorder()
-	s := newServer(t, rec)
+	s := newServer(t, rec, cachedIndexes)
 	ctx, coll := t.Context(), dbtest.Collection(t)
 	start := dbservice.Doc{"n": 1, "owner": dbservice.Doc{"id": "u1", "tier": "gold", "seen": []any{"z"}}, "gone": true, "tags": []any{"a"}}
 	if _, err := s.Save(ctx, coll, "d", start); err != nil {
@@ -77,7 +77,7 @@ func wantApplied(t *testing.T, doc dbservice.Doc, mods muts) dbservice.Doc {
 // read), and still give ApplyMutations' document.
 func TestUpdateFallsBackWhereUpdateItemCannot(t *testing.T) {
 	rec := newRecorder()
-	s := newServer(t, rec)
+	s := newServer(t, rec, cachedIndexes)
 	ctx, coll := t.Context(), dbtest.Collection(t)
 	start := dbservice.Doc{"tags": []any{"a", "b", "a"}, "n": 1}
 	cases := []struct {

@@ -50,6 +50,10 @@ type Service struct {
 	mu          sync.RWMutex
 	tables      map[string]bool // tables known to exist and be ACTIVE
 	creating    singleflight.Group
+	ix          indexCache
+	ixOn        bool
+	ixShards    int
+	ixRefresh   time.Duration
 	pitrMissing atomic.Bool // the server has no point-in-time recovery API
 	ttlMissing  atomic.Bool // the server has no time-to-live API
 }
@@ -98,6 +102,12 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		collections:   append([]string(nil), cfg.Collections...),
 		log:           log,
 		tables:        map[string]bool{},
+		ixOn:          cfg.GlobalIndexes,
+		ixShards:      cfg.IndexShards,
+		ixRefresh:     cfg.IndexRefresh,
+	}
+	if s.ixShards == 0 {
+		s.ixShards = DefaultIndexShards
 	}
 
 	var awsCfg aws.Config
@@ -243,6 +253,11 @@ func (s *Service) Save(ctx context.Context, coll, id string, doc dbservice.Doc, 
 	if err != nil {
 		return "", fail("save", coll, id, err)
 	}
+	list, err := s.indexes(ctx, s.table(coll))
+	if err != nil {
+		return "", fail("save", coll, id, classify(ctx, err))
+	}
+	addIndexAttrs(item, list, id, nd)
 	in := &dynamodb.PutItemInput{TableName: aws.String(s.table(coll)), Item: item}
 	now := time.Now()
 	b := newExprBuilder()
@@ -304,27 +319,6 @@ func (s *Service) Delete(ctx context.Context, coll, id string, opts ...dbservice
 		return fail("delete", coll, id, dbservice.ErrNotFound)
 	}
 	return fail("delete", coll, id, classify(ctx, err))
-}
-
-// EnsureIndex implements dbservice.Service. Queries are Scans with a
-// filter, which no index speeds up: a global secondary index needs one
-// attribute type per key and a Query on it, while fields here hold any
-// type. So EnsureIndex validates the fields and, with CreateMissing,
-// creates the collection's table ahead of the first write.
-func (s *Service) EnsureIndex(ctx context.Context, coll string, fields ...string) error {
-	if err := s.precheck(ctx, "ensure-index", coll, "", false); err != nil {
-		return err
-	}
-	if err := dbservice.CheckFieldsWith(fields, s.limits); err != nil {
-		return fail("ensure-index", coll, "", err)
-	}
-	if !s.createMissing {
-		return nil
-	}
-	if err := s.ensureTable(ctx, s.table(coll)); err != nil {
-		return fail("ensure-index", coll, "", err)
-	}
-	return nil
 }
 
 // Ping implements dbservice.Service with DescribeLimits: a signed request

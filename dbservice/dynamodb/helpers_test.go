@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/smithy-go/middleware"
@@ -29,9 +30,17 @@ func serverConfig(t testing.TB) Config {
 		t.Fatalf("FromEnv: %v", err)
 	}
 	cfg.TablePrefix = runPrefix
+	// Short, so that the wait before a backfill stays short; writes then
+	// ask for the table's indexes about twice a second.
+	cfg.IndexRefresh = 500 * time.Millisecond
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	return cfg
 }
+
+// cachedIndexes keeps a Service's list of a table's indexes for the whole
+// test, for tests that count every operation: the list is then asked for
+// once, on the first call that needs it.
+func cachedIndexes(c *Config) { c.IndexRefresh = time.Hour }
 
 // newServer returns a Service on the test server with rec (if any)
 // recording its requests; the Service is closed when the test ends.

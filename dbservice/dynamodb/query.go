@@ -3,6 +3,7 @@ package dynamodb
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,14 +19,25 @@ import (
 // cursorState is the position a page ends at: the key of the last item
 // the query has dealt with, used as Scan's ExclusiveStartKey.
 type cursorState struct {
-	After string `json:"k"`
+	After string `json:"k,omitempty"`
+	// X names the index a page of an index read came from, F is the full
+	// (uncut) sort key it ended at, and In reports that the next page
+	// starts at F itself rather than after it.
+	X  string `json:"x,omitempty"`
+	F  string `json:"f,omitempty"`
+	In bool   `json:"i,omitempty"`
 }
 
 // maxScanLimit caps how many items one Scan request evaluates; DynamoDB
 // also stops at 1 MB.
 const maxScanLimit = 1 << 16
 
-// Query implements dbservice.Service with Scan and a FilterExpression built
+// Query implements dbservice.Service. A query an index of EnsureIndex
+// serves reads it (see Service.EnsureIndex): the plan's key range, in the
+// plan's direction, the rest of the conditions as a filter and checked by
+// dbservice.Match, the reads bounded by the scan budget, the cursor signed
+// and holding the index key the page ended at. Other queries use Scan and
+// a FilterExpression built
 // only from expression attribute names and values, never from user text.
 // DynamoDB applies Limit before the filter, so Query keeps scanning until
 // the page is full, the table ends or the scan budget is spent (Scan's
@@ -50,17 +62,45 @@ func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (db
 		return dbservice.Page{}, fail("query", coll, "", err)
 	}
 	budget := dbservice.ScanBudget(ctx, s.budget)
-	if len(q.OrderBy) > 0 {
+	list, err := s.indexes(ctx, s.table(coll))
+	if err != nil {
+		return dbservice.Page{}, fail("query", coll, "", classify(ctx, err))
+	}
+	plan, ix := s.planIndexes(s.table(coll), q, list)
+	if ix != nil && ((len(q.OrderBy) > 0 && !plan.Ordered) || (ix.shards > 0 && budget < 2*ix.shards)) {
+		ix = nil // the index cannot give the order, or the budget cannot reach every shard
+	}
+	if len(q.OrderBy) > 0 && ix == nil {
 		return dbservice.SortedPage(ctx, provider, coll, q, budget, s.cursors, func(ctx context.Context, inner dbservice.Query) (dbservice.Page, error) {
 			return s.Query(ctx, coll, inner)
 		})
 	}
 	var start map[string]types.AttributeValue
+	var st cursorState
 	if q.Cursor != "" {
-		var st cursorState
 		if err := s.cursors.Decode(coll, q, q.Cursor, &st); err != nil {
 			return dbservice.Page{}, fail("query", coll, "", err)
 		}
+		if st.X != "" && (ix == nil || st.X != ix.name) {
+			// A page of another plan (an index appeared or went since):
+			// continue on the index the cursor came from.
+			at := slices.IndexFunc(list, func(e index) bool { return e.name == st.X })
+			if at < 0 {
+				return dbservice.Page{}, fail("query", coll, "", fmt.Errorf("%w: the index this cursor reads is gone; start the query again", dbservice.ErrInvalid))
+			}
+			plan, ix = s.planIndexes(s.table(coll), q, list[at:at+1])
+			if ix == nil || (len(q.OrderBy) > 0 && !plan.Ordered) {
+				return dbservice.Page{}, fail("query", coll, "", fmt.Errorf("%w: the cursor does not fit the query", dbservice.ErrInvalid))
+			}
+		}
+		if st.X == "" {
+			ix = nil // a page of a Scan continues as a Scan
+		}
+	}
+	if ix != nil {
+		return s.queryIndex(ctx, coll, q, plan, ix, st, budget)
+	}
+	if q.Cursor != "" {
 		if err := dbservice.CheckID(st.After); err != nil {
 			return dbservice.Page{}, fail("query", coll, "", err)
 		}
@@ -352,8 +392,8 @@ func buildScan(table string, q dbservice.Query, now time.Time) (in *dynamodb.Sca
 	return in, exact
 }
 
-// Explain implements dbservice.Explainer: every query with conditions is
-// a Scan; this provider keeps no secondary index yet.
+// Explain implements dbservice.Explainer: the plan Query follows, on the
+// indexes EnsureIndex made (a Scan when none serves the query).
 func (s *Service) Explain(ctx context.Context, coll string, q dbservice.Query) (dbservice.Plan, error) {
 	if err := s.precheck(ctx, "query", coll, "", false); err != nil {
 		return dbservice.Plan{}, err
@@ -362,5 +402,13 @@ func (s *Service) Explain(ctx context.Context, coll string, q dbservice.Query) (
 	if err != nil {
 		return dbservice.Plan{}, fail("query", coll, "", err)
 	}
-	return dbservice.Plan{Residual: q.Where}, nil
+	list, err := s.indexes(ctx, s.table(coll))
+	if err != nil {
+		return dbservice.Plan{}, fail("query", coll, "", classify(ctx, err))
+	}
+	plan, ix := s.planIndexes(s.table(coll), q, list)
+	if ix != nil && ix.shards > 0 && dbservice.ScanBudget(ctx, s.budget) < 2*ix.shards {
+		return dbservice.Plan{Residual: q.Where}, nil
+	}
+	return plan, nil
 }

@@ -71,13 +71,19 @@ func (s *Service) Update(ctx context.Context, coll, id string, mods []dbservice.
 	if err := checkPlacement(mods, s.limits); err != nil {
 		return "", fail("update", coll, id, err)
 	}
-	if native(mods) {
+	list, err := s.indexes(ctx, s.table(coll))
+	if err != nil {
+		return "", fail("update", coll, id, classify(ctx, err))
+	}
+	// UpdateItem cannot recompute index keys, so an update of an indexed
+	// field reads and writes the whole document.
+	if native(mods) && !slices.ContainsFunc(mods, func(m dbservice.Mutation) bool { return touchesIndex(list, m.Path) }) {
 		rev, fallback, err := s.updateNative(ctx, coll, id, mods, o)
 		if !fallback {
 			return rev, err
 		}
 	}
-	return s.updateRMW(ctx, coll, id, mods, o)
+	return s.updateRMW(ctx, coll, id, mods, o, list)
 }
 
 // checkPlacement checks each Set and Append value where it lands: a
@@ -287,7 +293,7 @@ func body(doc dbservice.Doc) dbservice.Doc {
 // dbservice.ApplyMutations and writing the result back on the condition
 // that the item is unchanged (same revision, or still absent), a bounded
 // number of times.
-func (s *Service) updateRMW(ctx context.Context, coll, id string, mods []dbservice.Mutation, o dbservice.WriteOptions) (string, error) {
+func (s *Service) updateRMW(ctx context.Context, coll, id string, mods []dbservice.Mutation, o dbservice.WriteOptions, list []index) (string, error) {
 	table := s.table(coll)
 	delay := 2 * time.Millisecond
 	for attempt := 1; ; attempt++ {
@@ -337,6 +343,7 @@ func (s *Service) updateRMW(ctx context.Context, coll, id string, mods []dbservi
 		if err != nil {
 			return "", fail("update", coll, id, err)
 		}
+		addIndexAttrs(newItem, list, id, nd)
 		b := newExprBuilder()
 		in := &dynamodb.PutItemInput{TableName: aws.String(table), Item: newItem}
 		if item == nil {

@@ -1,0 +1,578 @@
+package dynamodb
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/securedb-go/securedb/dbservice"
+)
+
+// Index limits and defaults.
+const (
+	// MaxIndexes is DynamoDB's limit of global secondary indexes per
+	// table; EnsureIndex refuses another with an error wrapping
+	// ErrInvalid.
+	MaxIndexes = 20
+	// DefaultIndexShards is the partitions of a single-field index. A
+	// DynamoDB partition key value takes about 1,000 writes a second; four
+	// of them spread the writes of a busy collection while a query asks
+	// only four partitions, in parallel.
+	DefaultIndexShards = 4
+	// MaxIndexShards bounds Config.IndexShards: every query of a
+	// single-field index asks every shard.
+	MaxIndexShards = 32
+	// DefaultIndexRefresh is how long a Service trusts its list of a
+	// table's indexes.
+	DefaultIndexRefresh = time.Minute
+
+	// DynamoDB's key size limits, in bytes.
+	maxHashKey = 2048
+	maxSortKey = 1024
+	// sortKeyCut is where a longer sort key is cut: a rune boundary at or
+	// below it keeps the text valid UTF-8, and a bound made from a cut key
+	// (PrefixEnd may lengthen it by a few bytes) stays within maxSortKey.
+	sortKeyCut = maxSortKey - 8
+
+	// indexNamePrefix starts every index this provider makes; an index
+	// with another name (made by another tool) is ignored.
+	indexNamePrefix = "sdb."
+	// indexAttrPrefix starts the attributes that hold index keys. Caller
+	// documents never hold a top-level field that starts with "_"
+	// (validate.Sanitize drops them), so no field can take these names.
+	indexAttrPrefix = "_x"
+	// maxIndexName is DynamoDB's limit on an index name.
+	maxIndexName = 255
+)
+
+// fieldsEncoding spells index fields inside an index name, which allows
+// only letters, digits, '_', '-' and '.'.
+var fieldsEncoding = base32.HexEncoding.WithPadding(base32.NoPadding)
+
+// index is one global secondary index this provider keeps. Its name
+// records its fields and shard count, so that every process reads the
+// same definition from DescribeTable.
+//
+// A sharded index (one field) has the hash attribute shard number (from
+// the ID) and the sort attribute IndexKey(field)+IndexKey(id). A hashed
+// index (two or more fields) has the hash attribute IndexKey(first field)
+// (a digest when longer than DynamoDB allows) and the sort attribute
+// IndexKey of every other field, then IndexKey(id). Both attributes are
+// strings, whatever the fields hold, so no write is ever refused for the
+// type of an indexed value.
+type index struct {
+	name     string
+	fields   []string
+	shards   int // > 0: a sharded index
+	hashAttr string
+	sortAttr string
+	active   bool
+}
+
+func (ix *index) def() dbservice.IndexDef {
+	return dbservice.IndexDef{Name: ix.name, Fields: ix.fields}
+}
+
+// newIndex returns the index EnsureIndex(fields...) makes.
+func newIndex(fields []string, shards int) (index, error) {
+	kind := "h"
+	if len(fields) == 1 {
+		kind = "s" + strconv.Itoa(shards)
+	} else {
+		shards = 0
+	}
+	name := indexNamePrefix + kind + "." + fieldsEncoding.EncodeToString([]byte(strings.Join(fields, "\n")))
+	if len(name) > maxIndexName {
+		return index{}, fmt.Errorf("%w: the index's field paths are too long for a DynamoDB index name (at most about 150 bytes together)", dbservice.ErrInvalid)
+	}
+	return makeIndex(name, fields, shards), nil
+}
+
+func makeIndex(name string, fields []string, shards int) index {
+	sum := sha256.Sum256([]byte(name))
+	tag := indexAttrPrefix + hex.EncodeToString(sum[:8])
+	return index{name: name, fields: fields, shards: shards, hashAttr: tag + "h", sortAttr: tag + "s"}
+}
+
+// parseIndex reads an index definition back from its name.
+func parseIndex(name string) (index, bool) {
+	rest, ok := strings.CutPrefix(name, indexNamePrefix)
+	if !ok {
+		return index{}, false
+	}
+	kind, enc, ok := strings.Cut(rest, ".")
+	if !ok {
+		return index{}, false
+	}
+	raw, err := fieldsEncoding.DecodeString(enc)
+	if err != nil || len(raw) == 0 {
+		return index{}, false
+	}
+	fields := strings.Split(string(raw), "\n")
+	shards := 0
+	switch {
+	case kind == "h" && len(fields) >= 2:
+	case strings.HasPrefix(kind, "s") && len(fields) == 1:
+		n, err := strconv.Atoi(kind[1:])
+		if err != nil || n < 1 || n > MaxIndexShards {
+			return index{}, false
+		}
+		shards = n
+	default:
+		return index{}, false
+	}
+	return makeIndex(name, fields, shards), true
+}
+
+// shardOf returns the shard of id in a sharded index of n shards.
+func shardOf(id string, n int) string {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(id))
+	return strconv.Itoa(int(h.Sum32() % uint32(n)))
+}
+
+// hashKey is the hash attribute of a hashed index for the value v: its
+// IndexKey, or a digest of it past DynamoDB's limit (equality on the
+// digest is a superset; Match decides).
+func hashKey(v any) string {
+	k := dbservice.IndexKey(v)
+	if len(k) <= maxHashKey {
+		return k
+	}
+	sum := sha256.Sum256([]byte(k))
+	return "#" + hex.EncodeToString(sum[:]) // '#' starts no IndexKey
+}
+
+// cutKey cuts a sort key longer than DynamoDB allows at a rune boundary.
+// The cut key is a prefix of the full one, so it sorts where the full key
+// does against every key that differs from it within the prefix.
+func cutKey(k string) string {
+	if len(k) <= maxSortKey {
+		return k
+	}
+	n := sortKeyCut
+	for n > 0 && !utf8.RuneStart(k[n]) {
+		n--
+	}
+	return k[:n]
+}
+
+// attrs returns the index attributes of the document doc under id, or
+// nil when the document lacks one of the index's fields (it is then not
+// in the index, as dbservice.PlanQuery expects).
+func (ix *index) attrs(id string, doc dbservice.Doc) (hash, sort string, ok bool) {
+	hash, full, ok := ix.fullAttrs(id, doc)
+	return hash, cutKey(full), ok
+}
+
+// fullAttrs is attrs with the sort key uncut.
+func (ix *index) fullAttrs(id string, doc dbservice.Doc) (hash, sort string, ok bool) {
+	var b strings.Builder
+	for i, f := range ix.fields {
+		v, found := dbservice.Lookup(doc, f)
+		if !found {
+			return "", "", false
+		}
+		if i == 0 && ix.shards == 0 {
+			hash = hashKey(v)
+			continue
+		}
+		b.WriteString(dbservice.IndexKey(v))
+	}
+	if ix.shards > 0 {
+		hash = shardOf(id, ix.shards)
+	}
+	b.WriteString(dbservice.IndexKey(id))
+	return hash, b.String(), true
+}
+
+// tableIndexes is what a Service knows of a table's indexes.
+type tableIndexes struct {
+	list []index
+	at   time.Time
+}
+
+// errTableBusy reports a table DynamoDB is updating (adding an index): it
+// takes one table update at a time, so index creation waits for it.
+var errTableBusy = errors.New("table is being updated")
+
+// indexCache holds the known indexes of each table.
+type indexCache struct {
+	mu     sync.Mutex
+	tables map[string]tableIndexes
+	// creating serializes index creation per table: DynamoDB creates one
+	// global secondary index of a table at a time.
+	creating map[string]*sync.Mutex
+	// filling holds the indexes (table NUL name) this Service is
+	// backfilling, which its queries do not read yet.
+	filling map[string]bool
+}
+
+func (c *indexCache) setFilling(table, name string, on bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.filling == nil {
+		c.filling = map[string]bool{}
+	}
+	if on {
+		c.filling[table+"\x00"+name] = true
+	} else {
+		delete(c.filling, table+"\x00"+name)
+	}
+}
+
+func (c *indexCache) lock(table string) *sync.Mutex {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.creating == nil {
+		c.creating = map[string]*sync.Mutex{}
+	}
+	m := c.creating[table]
+	if m == nil {
+		m = &sync.Mutex{}
+		c.creating[table] = m
+	}
+	return m
+}
+
+func (s *Service) indexRefresh() time.Duration {
+	if s.ixRefresh > 0 {
+		return s.ixRefresh
+	}
+	return DefaultIndexRefresh
+}
+
+// indexes returns the indexes of table, asking DynamoDB when the cached
+// list is older than IndexRefresh. A missing table has none.
+func (s *Service) indexes(ctx context.Context, table string) ([]index, error) {
+	if !s.ixOn {
+		return nil, nil
+	}
+	s.ix.mu.Lock()
+	t, ok := s.ix.tables[table]
+	s.ix.mu.Unlock()
+	if ok && time.Since(t.at) < s.indexRefresh() {
+		return t.list, nil
+	}
+	list, err := s.describeIndexes(ctx, table)
+	if errors.Is(err, errTableBusy) {
+		return list, nil
+	}
+	return list, err
+}
+
+// describeIndexes reads table's indexes from DynamoDB and caches them.
+func (s *Service) describeIndexes(ctx context.Context, table string) ([]index, error) {
+	out, err := s.client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
+	var list []index
+	switch {
+	case errorCode(err) == codeNotFound:
+	case err != nil:
+		return nil, err
+	case out.Table != nil:
+		if out.Table.TableStatus != types.TableStatusActive {
+			// Not cached: the next call asks again.
+			for _, g := range out.Table.GlobalSecondaryIndexes {
+				if ix, ok := parseIndex(aws.ToString(g.IndexName)); ok && g.IndexStatus != types.IndexStatusDeleting {
+					ix.active = g.IndexStatus == types.IndexStatusActive
+					list = append(list, ix)
+				}
+			}
+			return list, errTableBusy
+		}
+		for _, g := range out.Table.GlobalSecondaryIndexes {
+			ix, ok := parseIndex(aws.ToString(g.IndexName))
+			if !ok || g.IndexStatus == types.IndexStatusDeleting {
+				continue
+			}
+			ix.active = g.IndexStatus == types.IndexStatusActive
+			list = append(list, ix)
+		}
+	}
+	s.setIndexes(table, list)
+	return list, nil
+}
+
+func (s *Service) setIndexes(table string, list []index) {
+	s.ix.mu.Lock()
+	defer s.ix.mu.Unlock()
+	if s.ix.tables == nil {
+		s.ix.tables = map[string]tableIndexes{}
+	}
+	s.ix.tables[table] = tableIndexes{list: list, at: time.Now()}
+}
+
+// addIndexAttrs sets the attributes of every index in list on item, the
+// encoding of doc under id.
+func addIndexAttrs(item map[string]types.AttributeValue, list []index, id string, doc dbservice.Doc) {
+	for i := range list {
+		if h, sk, ok := list[i].attrs(id, doc); ok {
+			item[list[i].hashAttr] = &types.AttributeValueMemberS{Value: h}
+			item[list[i].sortAttr] = &types.AttributeValueMemberS{Value: sk}
+		}
+	}
+}
+
+// touchesIndex reports whether an update of path can change a value an
+// index in list reads.
+func touchesIndex(list []index, path string) bool {
+	for i := range list {
+		for _, f := range list[i].fields {
+			if f == path || strings.HasPrefix(f, path+".") || strings.HasPrefix(path, f+".") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// EnsureIndex implements dbservice.Service. Without Config.GlobalIndexes
+// (the default) it validates the fields and, with CreateMissing, creates
+// the collection's table; queries are then Scans within the scan budget.
+// With GlobalIndexes it makes a global secondary index that serves
+// dbservice.PlanQuery's plans on fields:
+//
+//   - one field: an index of Config.IndexShards partitions (documents
+//     spread by ID), each sorted by the field's value and then ID; a query
+//     reads every partition in parallel and merges them. It serves
+//     equality, ranges and order on the field without any other condition.
+//   - two or more fields: an index partitioned by the first field's value
+//     and sorted by the others and then ID. It serves queries with an
+//     equality on the first field, and then equalities, a range or an
+//     order on the next ones.
+//
+// The index keys are provider-owned string attributes that hold
+// dbservice.IndexKey text of the values, never the fields themselves, so
+// a field may hold values of any type. A document that lacks one of the
+// fields is not in the index.
+//
+// Creating an index updates the table, waits (bounded by ctx) until the
+// index is ACTIVE, and then sets the index attributes of every document
+// written before, with conditional updates that never overwrite a newer
+// write. It waits IndexRefresh after the index appears before that walk,
+// so that every other process has seen the index and maintains it in its
+// own writes. DynamoDB creates one index of a table at a time, so
+// creations are serialized; a table holds at most MaxIndexes. An index
+// that exists is not created again.
+func (s *Service) EnsureIndex(ctx context.Context, coll string, fields ...string) error {
+	if err := s.precheck(ctx, "ensure-index", coll, "", false); err != nil {
+		return err
+	}
+	if err := dbservice.CheckFieldsWith(fields, s.limits); err != nil {
+		return fail("ensure-index", coll, "", err)
+	}
+	if !s.ixOn {
+		if !s.createMissing {
+			return nil
+		}
+		if err := s.ensureTable(ctx, s.table(coll)); err != nil {
+			return fail("ensure-index", coll, "", err)
+		}
+		return nil
+	}
+	if len(fields) == 0 {
+		return fail("ensure-index", coll, "", fmt.Errorf("%w: an index needs at least one field", dbservice.ErrInvalid))
+	}
+	for i, f := range fields {
+		if f == idAttr || slices.Contains(fields[:i], f) {
+			return fail("ensure-index", coll, "", fmt.Errorf("%w: index fields must be distinct and not _id", dbservice.ErrInvalid))
+		}
+	}
+	want, err := newIndex(fields, s.ixShards)
+	if err != nil {
+		return fail("ensure-index", coll, "", err)
+	}
+	table := s.table(coll)
+	if s.createMissing {
+		if err := s.ensureTable(ctx, table); err != nil {
+			return fail("ensure-index", coll, "", err)
+		}
+	}
+	mu := s.ix.lock(table)
+	mu.Lock()
+	defer mu.Unlock()
+	if err := s.ensureIndex(ctx, table, want); err != nil {
+		return fail("ensure-index", coll, "", err)
+	}
+	return nil
+}
+
+func (s *Service) ensureIndex(ctx context.Context, table string, want index) error {
+	list, err := s.settled(ctx, table)
+	if err != nil {
+		return err
+	}
+	for _, ix := range list {
+		if sameFields(ix, want) {
+			if ix.active {
+				return nil
+			}
+			// Another process is creating it: wait, then walk the
+			// documents too (the walk is idempotent).
+			return s.finishIndex(ctx, table, ix, time.Now())
+		}
+	}
+	if len(list) >= MaxIndexes {
+		return fmt.Errorf("%w: DynamoDB allows %d indexes per table", dbservice.ErrInvalid, MaxIndexes)
+	}
+	str := types.ScalarAttributeTypeS
+	_, err = s.client.UpdateTable(ctx, &dynamodb.UpdateTableInput{
+		TableName: aws.String(table),
+		AttributeDefinitions: []types.AttributeDefinition{
+			{AttributeName: aws.String(want.hashAttr), AttributeType: str},
+			{AttributeName: aws.String(want.sortAttr), AttributeType: str}},
+		GlobalSecondaryIndexUpdates: []types.GlobalSecondaryIndexUpdate{{Create: &types.CreateGlobalSecondaryIndexAction{
+			IndexName: aws.String(want.name),
+			KeySchema: []types.KeySchemaElement{
+				{AttributeName: aws.String(want.hashAttr), KeyType: types.KeyTypeHash},
+				{AttributeName: aws.String(want.sortAttr), KeyType: types.KeyTypeRange}},
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
+		}}},
+	})
+	if err != nil {
+		if errorCode(err) == codeNotFound {
+			return fmt.Errorf("%w: the collection's table does not exist", dbservice.ErrNotFound)
+		}
+		return classify(ctx, err)
+	}
+	appeared := time.Now()
+	// Writes of this process maintain the index from now on; its queries
+	// read it once the backfill is done.
+	s.ix.setFilling(table, want.name, true)
+	s.setIndexes(table, append(slices.Clone(list), want))
+	if err := s.finishIndex(ctx, table, want, appeared); err != nil {
+		return err
+	}
+	s.ix.setFilling(table, want.name, false)
+	return nil
+}
+
+// settled returns table's indexes once the table is ACTIVE (not being
+// updated), waiting with bounded polls.
+func (s *Service) settled(ctx context.Context, table string) ([]index, error) {
+	delay := 50 * time.Millisecond
+	for {
+		list, err := s.describeIndexes(ctx, table)
+		if err == nil {
+			return list, nil
+		}
+		if !errors.Is(err, errTableBusy) {
+			return nil, classify(ctx, err)
+		}
+		if err := sleepCtx(ctx, delay); err != nil {
+			return nil, err
+		}
+		delay = min(2*delay, 2*time.Second)
+	}
+}
+
+func sameFields(a, b index) bool {
+	return slices.Equal(a.fields, b.fields) && (a.shards == 0) == (b.shards == 0)
+}
+
+// finishIndex waits until ix is ACTIVE and IndexRefresh has passed since
+// it appeared, then backfills it.
+func (s *Service) finishIndex(ctx context.Context, table string, ix index, appeared time.Time) error {
+	ctx, cancel := context.WithTimeout(ctx, createTimeout)
+	defer cancel()
+	delay := 50 * time.Millisecond
+	for {
+		list, err := s.settled(ctx, table)
+		if err != nil {
+			return err
+		}
+		i := slices.IndexFunc(list, func(e index) bool { return e.name == ix.name })
+		if i < 0 {
+			return fmt.Errorf("%w: the index was deleted while it was created", dbservice.ErrUnavailable)
+		}
+		if list[i].active {
+			break
+		}
+		if err := sleepCtx(ctx, delay); err != nil {
+			return err
+		}
+		delay = min(2*delay, 2*time.Second)
+	}
+	if wait := time.Until(appeared.Add(s.indexRefresh())); wait > 0 {
+		if err := sleepCtx(ctx, wait); err != nil {
+			return err
+		}
+	}
+	return s.backfill(ctx, table, ix)
+}
+
+// backfill sets ix's attributes on every document that should be in it
+// and is not: a Scan for items holding the fields but not the index
+// attribute, each updated on the condition that its revision is still the
+// one read. A failed condition means a newer write, which set the
+// attributes itself (or the document is gone).
+func (s *Service) backfill(ctx context.Context, table string, ix index) error {
+	b := newExprBuilder()
+	parts := []string{"attribute_not_exists(" + b.path(ix.hashAttr) + ")"}
+	for _, f := range ix.fields {
+		parts = append(parts, "attribute_exists("+b.path(f)+")")
+	}
+	in := &dynamodb.ScanInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true),
+		FilterExpression: aws.String(strings.Join(parts, " AND "))}
+	b.attach(&in.ExpressionAttributeNames, &in.ExpressionAttributeValues)
+	for {
+		out, err := s.client.Scan(ctx, in)
+		if err != nil {
+			return classify(ctx, err)
+		}
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(batchParallel)
+		for _, item := range out.Items {
+			g.Go(func() error { return s.backfillItem(gctx, table, ix, item) })
+		}
+		if err := g.Wait(); err != nil {
+			return err
+		}
+		if out.LastEvaluatedKey == nil {
+			return nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+}
+
+func (s *Service) backfillItem(ctx context.Context, table string, ix index, item map[string]types.AttributeValue) error {
+	doc, err := decodeItem(item)
+	if err != nil {
+		return nil // not this provider's item: leave it out of the index
+	}
+	id := doc[idAttr].(string)
+	h, sk, ok := ix.attrs(id, doc)
+	if !ok {
+		return nil
+	}
+	b := newExprBuilder()
+	in := &dynamodb.UpdateItemInput{
+		TableName: aws.String(table),
+		Key:       key(id),
+		UpdateExpression: aws.String("SET " + b.path(ix.hashAttr) + " = " + b.value(&types.AttributeValueMemberS{Value: h}) +
+			", " + b.path(ix.sortAttr) + " = " + b.value(&types.AttributeValueMemberS{Value: sk})),
+		ConditionExpression: aws.String(b.path(revAttr) + " = " + b.value(item[revAttr])),
+	}
+	b.attach(&in.ExpressionAttributeNames, &in.ExpressionAttributeValues)
+	_, err = s.client.UpdateItem(ctx, in)
+	var cf *types.ConditionalCheckFailedException
+	if err != nil && !errors.As(err, &cf) {
+		return classify(ctx, err)
+	}
+	return nil
+}

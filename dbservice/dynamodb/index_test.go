@@ -1,0 +1,296 @@
+//go:build dynamodbindexes
+
+// The global secondary index path (Config.GlobalIndexes, off by default)
+// is tested with go test -tags dynamodbindexes until it is proven under
+// load in make test.
+
+package dynamodb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/securedb-go/securedb/dbservice"
+	"github.com/securedb-go/securedb/dbservice/dbtest"
+	"github.com/securedb-go/securedb/dbservice/memory"
+)
+
+// indexDocs are 300 documents whose indexed fields hold every kind of
+// value: mixed types, missing fields, nested objects and arrays, non-ASCII
+// and punctuation text, U+0000 and U+0001, -0 and a subnormal number,
+// and values whose index keys pass DynamoDB's key size limits.
+func indexDocs() []dbservice.BulkItem {
+	long := strings.Repeat("ä", 1100)     // 2200 bytes: past the partition key limit
+	longSort := strings.Repeat("z", 1030) // past the sort key limit
+	texts := []string{"Ärger", "a\x00b", "a\x01b", "a", "a b", "é!", "日本", "a\x00", "[x]"}
+	var items []dbservice.BulkItem
+	for i := range 300 {
+		doc := dbservice.Doc{"i": float64(i)}
+		switch {
+		case i%23 == 0: // no team
+		case i%17 == 0:
+			doc["team"] = float64(i % 3)
+		case i%29 == 0:
+			doc["team"] = map[string]any{"a": float64(i % 2)}
+		case i%31 == 0:
+			doc["team"] = []any{"t1", float64(i % 2)}
+		case i%37 == 0:
+			doc["team"] = long
+		case i%41 == 0:
+			doc["team"] = nil
+		default:
+			doc["team"] = fmt.Sprintf("t%d", i%5)
+		}
+		switch {
+		case i%19 == 0: // no score
+		case i%13 == 0:
+			doc["score"] = texts[i%len(texts)]
+		case i%43 == 0:
+			doc["score"] = longSort + fmt.Sprint(i%2)
+		case i%47 == 0:
+			doc["score"] = math.Copysign(0, -1)
+		case i%53 == 0:
+			doc["score"] = 1e-100 // DynamoDB refuses subnormal numbers (magnitude below 1E-130)
+		case i%59 == 0:
+			doc["score"] = true
+		default:
+			doc["score"] = float64((i * 7) % 101)
+		}
+		doc["o"] = map[string]any{"k": texts[i%len(texts)]}
+		items = append(items, dbservice.BulkItem{ID: fmt.Sprintf("d%03d", i), Doc: doc})
+	}
+	return items
+}
+
+// walkPages reads every page of q at page size limit and returns the IDs
+// in the order returned and the Stats of the first page.
+func walkPages(t *testing.T, s dbservice.Service, coll string, q dbservice.Query, limit int) ([]string, dbservice.Stats) {
+	t.Helper()
+	q.Limit = limit
+	var ids []string
+	var first dbservice.Stats
+	for pages := 0; ; pages++ {
+		if pages > 400 {
+			t.Fatalf("%s: more than 400 pages", short(q))
+		}
+		p, err := s.Query(context.Background(), coll, q)
+		if err != nil {
+			t.Fatalf("%s: %v", short(q), err)
+		}
+		if pages == 0 {
+			first = p.Stats
+		}
+		for _, d := range p.Docs {
+			ids = append(ids, d["_id"].(string))
+		}
+		if p.Next == "" {
+			return ids, first
+		}
+		q.Cursor = p.Next
+	}
+}
+
+func TestIndexesServeQueriesLikeMemory(t *testing.T) {
+	s := newServer(t, nil, globalIndexes)
+	ref := memory.New()
+	ctx, coll := context.Background(), dbtest.Collection(t)
+	t.Cleanup(func() { dropTableT(t, s, s.table(coll)) })
+	items := indexDocs()
+	// Half the documents exist before the indexes (the backfill serves
+	// them), half are written after (each write maintains them).
+	for _, part := range [][]dbservice.BulkItem{items[:150], items[150:]} {
+		if err := s.SaveMany(ctx, coll, part); err != nil {
+			t.Fatal(err)
+		}
+		if err := ref.SaveMany(ctx, coll, part); err != nil {
+			t.Fatal(err)
+		}
+		if len(part) == 150 {
+			for _, f := range [][]string{{"team"}, {"score"}, {"team", "score"}, {"o.k"}} {
+				if err := s.EnsureIndex(ctx, coll, f...); err != nil {
+					t.Fatalf("EnsureIndex(%q): %v", f, err)
+				}
+			}
+		}
+	}
+	// Updates through both paths: UpdateItem (a field no index reads) and
+	// read-modify-write (an indexed field).
+	for i := 0; i < 300; i += 11 {
+		id := fmt.Sprintf("d%03d", i)
+		mods := []dbservice.Mutation{dbservice.Set("extra", float64(i))}
+		if i%2 == 0 {
+			mods = append(mods, dbservice.Set("score", float64(1000+i)))
+		}
+		if _, err := s.Update(ctx, coll, id, mods); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ref.Update(ctx, coll, id, mods); err != nil {
+			t.Fatal(err)
+		}
+	}
+	W := dbservice.Where
+	long := strings.Repeat("ä", 1100)
+	queries := []dbservice.Query{
+		{Where: []dbservice.Cond{W("team", dbservice.Eq, "t3")}},
+		{Where: []dbservice.Cond{W("team", dbservice.Eq, long)}},
+		{Where: []dbservice.Cond{W("team", dbservice.Eq, 1)}},
+		{Where: []dbservice.Cond{W("team", dbservice.Eq, nil)}},
+		{Where: []dbservice.Cond{W("team", dbservice.Eq, "nobody")}},
+		{Where: []dbservice.Cond{W("score", dbservice.Gt, 50)}, OrderBy: []dbservice.Order{dbservice.Desc("score")}},
+		{Where: []dbservice.Cond{W("score", dbservice.Lte, 20)}},
+		{Where: []dbservice.Cond{W("score", dbservice.Eq, 0)}},
+		{Where: []dbservice.Cond{W("score", dbservice.Gte, "a")}, OrderBy: []dbservice.Order{dbservice.Asc("score")}},
+		{OrderBy: []dbservice.Order{dbservice.Asc("score")}},
+		{OrderBy: []dbservice.Order{dbservice.Desc("score")}},
+		{Where: []dbservice.Cond{W("team", dbservice.Eq, "t3"), W("score", dbservice.Gt, 30)}},
+		{Where: []dbservice.Cond{W("team", dbservice.Eq, "t2")}, OrderBy: []dbservice.Order{dbservice.Desc("score")}},
+		{Where: []dbservice.Cond{W("team", dbservice.Eq, "t1"), W("score", dbservice.Lt, 60), W("i", dbservice.Gt, 100)},
+			OrderBy: []dbservice.Order{dbservice.Asc("score")}},
+		{Where: []dbservice.Cond{W("o.k", dbservice.Prefix, "a")}, OrderBy: []dbservice.Order{dbservice.Asc("o.k")}},
+	}
+	for i, q := range queries {
+		ordered := len(q.OrderBy) > 0
+		want, _ := walkPages(t, ref, coll, q, 1000)
+		sizes := []int{7, 100}
+		if i%3 == 0 || i == 10 {
+			sizes = append(sizes, 1) // pages of one document, kept to a few queries for time
+		}
+		for _, limit := range sizes {
+			got, st := walkPages(t, s, coll, q, limit)
+			if st.Index == "" {
+				t.Errorf("%s: not served by an index", short(q))
+			}
+			if limit == 7 && st.Read > 7*3+16 {
+				t.Errorf("%s: the first page of 7 read %d documents", short(q), st.Read)
+			}
+			if !ordered {
+				slices.Sort(got)
+				want := slices.Sorted(slices.Values(want))
+				if !slices.Equal(got, want) {
+					t.Errorf("%s, pages of %d:\n got %v\nwant %v", short(q), limit, got, want)
+				}
+				continue
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("%s, pages of %d:\n got %v\nwant %v", short(q), limit, got, want)
+			}
+		}
+	}
+}
+
+func TestIndexBackfillKeepsConcurrentWrites(t *testing.T) {
+	s := newServer(t, nil, globalIndexes)
+	// Another process: its list of indexes is older than the new index
+	// until IndexRefresh passes.
+	other := newServer(t, nil, globalIndexes)
+	ref := memory.New()
+	ctx, coll := context.Background(), dbtest.Collection(t)
+	t.Cleanup(func() { dropTableT(t, s, s.table(coll)) })
+	var items []dbservice.BulkItem
+	for i := range 200 {
+		items = append(items, dbservice.BulkItem{ID: fmt.Sprintf("b%03d", i), Doc: dbservice.Doc{"g": fmt.Sprintf("g%d", i%4), "n": float64(i)}})
+	}
+	for _, svc := range []dbservice.BulkWriter{s, ref} {
+		if err := svc.SaveMany(ctx, coll, items); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.EnsureIndex(ctx, coll, "g", "n") }()
+	// Write until the index is built: new documents and changes of the
+	// indexed fields, from the Service that has not seen the index.
+	var err error
+	writes := 0
+write:
+	for i := 0; ; i++ {
+		select {
+		case err = <-done:
+			break write
+		default:
+		}
+		id := fmt.Sprintf("b%03d", i%400)
+		doc := dbservice.Doc{"g": fmt.Sprintf("g%d", i%3), "n": float64(1000 + i)}
+		if _, werr := other.Save(ctx, coll, id, doc); werr != nil {
+			t.Fatal(werr)
+		}
+		if _, werr := ref.Save(ctx, coll, id, doc); werr != nil {
+			t.Fatal(werr)
+		}
+		writes++
+	}
+	t.Logf("%d writes while the index was built", writes)
+	if writes == 0 {
+		t.Fatal("no write ran while the index was built")
+	}
+	if err != nil {
+		t.Fatalf("EnsureIndex: %v", err)
+	}
+	for g := range 4 {
+		q := dbservice.Query{Where: []dbservice.Cond{dbservice.Where("g", dbservice.Eq, fmt.Sprintf("g%d", g))},
+			OrderBy: []dbservice.Order{dbservice.Asc("n")}}
+		want, _ := walkPages(t, ref, coll, q, 1000)
+		got, st := walkPages(t, s, coll, q, 50)
+		if st.Index == "" {
+			t.Fatalf("g%d: not served by the index", g)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("g%d:\n got %v\nwant %v", g, got, want)
+		}
+	}
+}
+
+func TestIndexLimitAndInput(t *testing.T) {
+	s := newServer(t, nil, globalIndexes, func(c *Config) { c.IndexRefresh = time.Millisecond })
+	ctx, coll := context.Background(), dbtest.Collection(t)
+	t.Cleanup(func() { dropTableT(t, s, s.table(coll)) })
+	for i := range MaxIndexes {
+		if err := s.EnsureIndex(ctx, coll, fmt.Sprintf("f%d", i)); err != nil {
+			t.Fatalf("index %d: %v", i+1, err)
+		}
+	}
+	// An index that exists is no new index.
+	if err := s.EnsureIndex(ctx, coll, "f3"); err != nil {
+		t.Fatalf("existing index: %v", err)
+	}
+	err := s.EnsureIndex(ctx, coll, "one", "more")
+	if !errors.Is(err, dbservice.ErrInvalid) || !strings.Contains(err.Error(), "20 indexes") {
+		t.Fatalf("21st index: %v, want ErrInvalid naming the limit", err)
+	}
+	for _, fields := range [][]string{nil, {"a", "a"}, {"_id"}, {strings.Repeat("x.", 60) + "x", "y"}} {
+		if err := s.EnsureIndex(ctx, coll, fields...); !errors.Is(err, dbservice.ErrInvalid) {
+			t.Errorf("EnsureIndex(%q) = %v, want ErrInvalid", fields, err)
+		}
+	}
+	// Values of every type in indexed fields: no write is refused.
+	for i, v := range []any{"x", 1.5, true, nil, []any{1, "a"}, map[string]any{"z": 1}, strings.Repeat("é", 1500)} {
+		if _, err := s.Save(ctx, coll, fmt.Sprintf("v%d", i), dbservice.Doc{"f0": v, "f1": v}); err != nil {
+			t.Errorf("Save of %T: %v", v, err)
+		}
+	}
+}
+
+func dropTableT(t *testing.T, s *Service, table string) {
+	if _, err := s.client.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)}); err != nil && errorCode(err) != codeNotFound {
+		t.Logf("cleanup of %s: %v", table, err)
+	}
+}
+
+// short describes q in at most 120 bytes.
+func short(q dbservice.Query) string {
+	d := fmt.Sprint(q)
+	if len(d) > 120 {
+		d = d[:120] + "…"
+	}
+	return d
+}
+
+func globalIndexes(c *Config) { c.GlobalIndexes = true }

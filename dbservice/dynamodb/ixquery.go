@@ -1,0 +1,386 @@
+package dynamodb
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/securedb-go/securedb/dbservice"
+)
+
+// planIndexes returns dbservice.PlanQuery's plan for q over the indexes
+// in list that are ready, and the index it reads (nil for a Scan). A
+// hashed index is usable only with an equality on its first field, which
+// picks its partition.
+func (s *Service) planIndexes(table string, q dbservice.Query, list []index) (dbservice.Plan, *index) {
+	var defs []dbservice.IndexDef
+	for i := range list {
+		if s.ready(table, &list[i]) {
+			defs = append(defs, list[i].def())
+		}
+	}
+	for {
+		p := dbservice.PlanQuery(q, defs)
+		if p.Index == nil {
+			return p, nil
+		}
+		at := slices.IndexFunc(list, func(ix index) bool { return ix.name == p.Index.Name })
+		ix := &list[at]
+		if ix.shards > 0 || len(p.Eq) > 0 {
+			return p, ix
+		}
+		defs = slices.DeleteFunc(defs, func(d dbservice.IndexDef) bool { return d.Name == ix.name })
+	}
+}
+
+// ready reports whether ix may answer queries: it is ACTIVE and, when
+// this Service created it, its backfill is done.
+func (s *Service) ready(table string, ix *index) bool {
+	if !ix.active {
+		return false
+	}
+	s.ix.mu.Lock()
+	defer s.ix.mu.Unlock()
+	return !s.ix.filling[table+"\x00"+ix.name]
+}
+
+// hit is one matching document read from an index, with its sort key.
+type hit struct {
+	full string // the uncut sort key: the document's exact place
+	doc  dbservice.Doc
+}
+
+// stream is the read of one partition of an index, in key order.
+type stream struct {
+	in       dynamodb.QueryInput
+	buf      []hit
+	frontier string // the sort key of the last item the partition evaluated
+	done     bool
+	limit    int
+}
+
+// keyRange is the inclusive range of sort keys a plan reads; an empty
+// bound is open.
+type keyRange struct{ lo, hi string }
+
+func (r *keyRange) atLeast(k string) {
+	if r.lo == "" || k > r.lo {
+		r.lo = k
+	}
+}
+
+func (r *keyRange) atMost(k string) {
+	if r.hi == "" || k < r.hi {
+		r.hi = k
+	}
+}
+
+// after returns the smallest key above every key that starts with k.
+func after(k string) string {
+	e, ok := dbservice.PrefixEnd(k)
+	if !ok {
+		return ""
+	}
+	return e
+}
+
+// planRange returns the sort keys that hold prefix (the IndexKey text of
+// the equalities on the sort fields) and then a value in rng. Every
+// stored key in a bound's place starts with that value's IndexKey, and
+// IndexKey is prefix-free, so the bounds are exact up to the type digit;
+// the range is a superset where keys are cut, and Match decides.
+func planRange(prefix string, rng []dbservice.Cond) keyRange {
+	var r keyRange
+	if prefix != "" {
+		r.atLeast(prefix)
+		r.atMost(after(prefix))
+	}
+	for _, c := range rng {
+		k := prefix + dbservice.IndexKey(c.Value)
+		// Stay within the value's type: its keys start with one digit.
+		r.atLeast(prefix + k[len(prefix):len(prefix)+1])
+		r.atMost(prefix + string(k[len(prefix)]+1))
+		switch c.Op {
+		case dbservice.Gt:
+			r.atLeast(after(k))
+		case dbservice.Gte:
+			r.atLeast(k)
+		case dbservice.Lt:
+			r.atMost(k)
+		case dbservice.Lte:
+			r.atMost(after(k))
+		}
+	}
+	return r
+}
+
+// clamp keeps the bounds within DynamoDB's key size, widening them.
+func (r *keyRange) clamp() {
+	if len(r.lo) > maxSortKey {
+		r.lo = cutKey(r.lo)
+	}
+	if len(r.hi) > maxSortKey {
+		r.hi = after(cutKey(r.hi))
+	}
+}
+
+// queryIndex answers q (from CheckQuery) with the plan p on ix: one Query
+// per partition (every shard of a sharded index, the equality's partition
+// of a hashed one), in parallel, merged by sort key. Each Query starts
+// small and grows while its matches are needed; the sum of their
+// ScannedCount never passes budget. Match decides every document.
+func (s *Service) queryIndex(ctx context.Context, coll string, q dbservice.Query, p dbservice.Plan, ix *index, st cursorState, budget int) (dbservice.Page, error) {
+	now := time.Now()
+	eqs := p.Eq
+	var hashes []string
+	if ix.shards > 0 {
+		for i := range ix.shards {
+			hashes = append(hashes, strconv.Itoa(i))
+		}
+	} else {
+		hashes = []string{hashKey(eqs[0].Value)}
+		eqs = eqs[1:]
+	}
+	var prefix strings.Builder
+	for _, c := range eqs {
+		prefix.WriteString(dbservice.IndexKey(c.Value))
+	}
+	r := planRange(prefix.String(), p.Range)
+	if st.F != "" {
+		// Every key of a document after F is at least (at most) F once
+		// cut; what is not after F is dropped below.
+		if p.Desc {
+			r.atMost(st.F)
+		} else {
+			r.atLeast(st.F)
+		}
+	}
+	r.clamp()
+	var page dbservice.Page
+	page.Stats.Index = ix.name
+	if r.lo != "" && r.hi != "" && r.lo > r.hi {
+		return page, nil
+	}
+
+	b := newExprBuilder()
+	hk := b.path(ix.hashAttr)
+	sk := func() string { return b.path(ix.sortAttr) }            // named only when used: DynamoDB refuses unused names
+	hv := b.value(&types.AttributeValueMemberS{Value: hashes[0]}) // replaced per partition
+	keyCond := hk + " = " + hv
+	switch {
+	case r.lo != "" && r.hi != "":
+		keyCond += " AND " + sk() + " BETWEEN " + b.value(&types.AttributeValueMemberS{Value: r.lo}) + " AND " + b.value(&types.AttributeValueMemberS{Value: r.hi})
+	case r.lo != "":
+		keyCond += " AND " + sk() + " >= " + b.value(&types.AttributeValueMemberS{Value: r.lo})
+	case r.hi != "":
+		keyCond += " AND " + sk() + " <= " + b.value(&types.AttributeValueMemberS{Value: r.hi})
+	}
+	var parts []string
+	for _, c := range q.Where {
+		e, _ := b.cond(c)
+		parts = append(parts, e)
+	}
+	parts = append(parts, b.live(now))
+	base := dynamodb.QueryInput{
+		TableName:              aws.String(s.table(coll)),
+		IndexName:              aws.String(ix.name),
+		KeyConditionExpression: aws.String(keyCond),
+		FilterExpression:       aws.String(strings.Join(parts, " AND ")),
+		ScanIndexForward:       aws.Bool(!p.Desc),
+	}
+	b.attach(&base.ExpressionAttributeNames, &base.ExpressionAttributeValues)
+
+	first := (q.Limit+1+len(hashes)-1)/len(hashes) + 1
+	streams := make([]*stream, len(hashes))
+	for i, h := range hashes {
+		in := base
+		in.ExpressionAttributeValues = make(map[string]types.AttributeValue, len(base.ExpressionAttributeValues))
+		for k, v := range base.ExpressionAttributeValues {
+			in.ExpressionAttributeValues[k] = v
+		}
+		in.ExpressionAttributeValues[hv] = &types.AttributeValueMemberS{Value: h}
+		streams[i] = &stream{in: in, limit: first}
+	}
+	before := func(a, b string) bool {
+		if p.Desc {
+			return a > b
+		}
+		return a < b
+	}
+	// bound is the earliest full key a partition may still hold unread:
+	// its frontier, or going down, the end of the keys that start with a
+	// frontier that may be cut.
+	bound := func(str *stream) string {
+		if !p.Desc || len(str.frontier) < sortKeyCut-utf8.UTFMax {
+			return str.frontier
+		}
+		return after(str.frontier)
+	}
+	seen := func(full string) bool { // at or before the cursor
+		if st.F == "" {
+			return false
+		}
+		if full == st.F {
+			return !st.In
+		}
+		return !before(st.F, full)
+	}
+	fetch := func(need []*stream) error {
+		left := budget - page.Stats.Read
+		g, gctx := errgroup.WithContext(ctx)
+		reads := make([]int, len(need))
+		for i, str := range need {
+			n := min(str.limit, left/len(need))
+			if n == 0 && i < left {
+				n = 1
+			}
+			if n == 0 {
+				continue
+			}
+			g.Go(func() error {
+				in := str.in
+				in.Limit = aws.Int32(int32(n))
+				out, err := s.client.Query(gctx, &in)
+				if err != nil {
+					return err
+				}
+				reads[i] = int(out.ScannedCount)
+				for _, item := range out.Items {
+					doc, err := decodeItem(item)
+					if err != nil {
+						return fmt.Errorf("%w: %s", dbservice.ErrUnavailable, err)
+					}
+					if dbservice.Expired(doc, now) || !dbservice.Match(doc, q.Where) {
+						continue
+					}
+					_, full, ok := ix.fullAttrs(doc[idAttr].(string), doc)
+					if !ok || seen(full) {
+						continue
+					}
+					str.buf = append(str.buf, hit{full: full, doc: doc})
+				}
+				// Cut keys tie; their full keys give the order.
+				slices.SortStableFunc(str.buf, func(a, b hit) int {
+					switch {
+					case before(a.full, b.full):
+						return -1
+					case before(b.full, a.full):
+						return 1
+					}
+					return 0
+				})
+				if out.LastEvaluatedKey == nil {
+					str.done = true
+					return nil
+				}
+				lek, _ := out.LastEvaluatedKey[ix.sortAttr].(*types.AttributeValueMemberS)
+				if lek == nil {
+					return fmt.Errorf("%w: query returned an unexpected key", dbservice.ErrUnavailable)
+				}
+				str.frontier = lek.Value
+				str.in.ExclusiveStartKey = out.LastEvaluatedKey
+				str.limit = min(str.limit*2, maxScanLimit)
+				return nil
+			})
+		}
+		err := g.Wait()
+		for _, n := range reads {
+			page.Stats.Read += n
+		}
+		return err
+	}
+	next := func(state cursorState) (dbservice.Page, error) {
+		state.X = ix.name
+		c, err := s.cursors.Encode(coll, q, state)
+		if err != nil {
+			return dbservice.Page{}, fail("query", coll, "", fmt.Errorf("%w: cursor cannot be encoded", dbservice.ErrUnavailable))
+		}
+		page.Next = c
+		page.Stats.Returned = len(page.Docs)
+		return page, nil
+	}
+	lastKey := ""
+	if err := fetch(streams); err != nil {
+		if errorCode(err) == codeNotFound {
+			return dbservice.Page{}, nil
+		}
+		return dbservice.Page{}, fail("query", coll, "", classify(ctx, err))
+	}
+	for {
+		var best *stream
+		for _, str := range streams {
+			if len(str.buf) > 0 && (best == nil || before(str.buf[0].full, best.buf[0].full)) {
+				best = str
+			}
+		}
+		// A partition may hold a key before the best one beyond its
+		// frontier (or among keys cut to it): read on there first.
+		var need []*stream
+		for _, str := range streams {
+			if !str.done && (best == nil || !before(best.buf[0].full, bound(str))) {
+				need = append(need, str)
+			}
+		}
+		if len(need) > 0 {
+			if page.Stats.Read >= budget {
+				page.Stats.BudgetReached = true
+				return next(resumeAt(streams, before, bound))
+			}
+			if err := fetch(need); err != nil {
+				return dbservice.Page{}, fail("query", coll, "", classify(ctx, err))
+			}
+			continue
+		}
+		if best == nil {
+			page.Stats.Returned = len(page.Docs)
+			return page, nil
+		}
+		h := best.buf[0]
+		if len(page.Docs) == q.Limit {
+			return next(cursorState{F: lastKey})
+		}
+		best.buf = best.buf[1:]
+		doc := h.doc
+		if len(q.Fields) > 0 {
+			exp, hasExp := doc[expiresAttr]
+			doc = dbservice.Project(doc, q.Fields)
+			if hasExp {
+				doc[expiresAttr] = exp
+			}
+		}
+		page.Docs = append(page.Docs, doc)
+		lastKey = h.full
+	}
+}
+
+// resumeAt is where a page stopped at its budget continues: at the first
+// buffered match not returned (inclusive), or after the earliest frontier
+// of a partition with nothing buffered, whichever comes first.
+func resumeAt(streams []*stream, before func(a, b string) bool, bound func(*stream) string) cursorState {
+	var at cursorState
+	set := false
+	for _, str := range streams {
+		var c cursorState
+		switch {
+		case len(str.buf) > 0:
+			c = cursorState{F: str.buf[0].full, In: true}
+		case !str.done:
+			c = cursorState{F: bound(str)}
+		default:
+			continue
+		}
+		if !set || before(c.F, at.F) {
+			at, set = c, true
+		}
+	}
+	return at
+}
