@@ -2,14 +2,11 @@ package firestore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"cloud.google.com/go/firestore"
-	"google.golang.org/api/iterator"
 
 	"github.com/securedb-go/securedb/dbservice"
 )
@@ -392,42 +389,13 @@ func cloneAny(v any) any {
 // returned. It returns how many documents it read and whether another
 // match follows a full page.
 func (s *Service) readOrdered(ctx context.Context, fq firestore.Query, q dbservice.Query, p orderedPlan, page *dbservice.Page, after, lastReturned *[]any) (n int, more bool, err error) {
-	cctx, cancel := s.call(ctx)
-	defer cancel()
-	it := fq.Documents(cctx)
-	defer it.Stop()
-	now := time.Now()
-	for {
-		snap, err := it.Next()
-		if errors.Is(err, iterator.Done) {
-			return n, false, nil
-		}
-		if err != nil {
-			return 0, false, classify(ctx, cctx, err)
-		}
-		n++
-		doc, err := decodeSnapshot(snap)
-		if err != nil {
-			return 0, false, err
-		}
-		pos := dbservice.SortValues(doc, p.keys)
-		*after = pos
-		if dbservice.Expired(doc, now) || !dbservice.Match(doc, q.Where) {
-			continue
-		}
-		if len(page.Docs) == q.Limit {
-			return n, true, nil
-		}
-		*lastReturned = pos
-		if len(q.Fields) > 0 {
-			exp, has := doc[expiresField]
-			doc = dbservice.Project(doc, q.Fields)
-			if has {
-				doc[expiresField] = exp
-			}
-		}
-		page.Docs = append(page.Docs, doc)
-	}
+	var pos []any
+	return s.readMatches(ctx, fq, q, page,
+		func(_ *firestore.DocumentSnapshot, doc dbservice.Doc) {
+			pos = dbservice.SortValues(doc, p.keys)
+			*after = pos
+		},
+		func() { *lastReturned = pos })
 }
 
 // explainOrdered is the dbservice.Plan of an ordered plan.

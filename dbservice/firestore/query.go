@@ -190,6 +190,15 @@ func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (db
 // q.Limit. It returns how many documents it read and whether another match
 // follows a full page; after is advanced to the last document read.
 func (s *Service) readChunk(ctx context.Context, fq firestore.Query, q dbservice.Query, page *dbservice.Page, after *string) (n int, more bool, err error) {
+	return s.readMatches(ctx, fq, q, page, func(snap *firestore.DocumentSnapshot, _ dbservice.Doc) { *after = snap.Ref.ID }, nil)
+}
+
+// readMatches runs fq and adds the documents that match q to page, up to
+// q.Limit, trimmed to q.Fields (the expiry kept). read sees every document
+// read, matching or not, and kept (if not nil) follows every document
+// added, so that callers record where the page stands. It returns how
+// many documents it read and whether another match follows a full page.
+func (s *Service) readMatches(ctx context.Context, fq firestore.Query, q dbservice.Query, page *dbservice.Page, read func(*firestore.DocumentSnapshot, dbservice.Doc), kept func()) (n int, more bool, err error) {
 	cctx, cancel := s.call(ctx)
 	defer cancel()
 	it := fq.Documents(cctx)
@@ -204,16 +213,19 @@ func (s *Service) readChunk(ctx context.Context, fq firestore.Query, q dbservice
 			return 0, false, classify(ctx, cctx, err)
 		}
 		n++
-		*after = snap.Ref.ID
 		doc, err := decodeSnapshot(snap)
 		if err != nil {
 			return 0, false, err
 		}
+		read(snap, doc)
 		if dbservice.Expired(doc, now) || !dbservice.Match(doc, q.Where) {
 			continue
 		}
 		if len(page.Docs) == q.Limit {
 			return n, true, nil
+		}
+		if kept != nil {
+			kept()
 		}
 		if len(q.Fields) > 0 {
 			exp, has := doc[expiresField]
