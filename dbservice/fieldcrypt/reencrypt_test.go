@@ -59,7 +59,7 @@ func TestReencryptWithWorkersLosesNoConcurrentWrite(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// The seeding Saves were no Updates: start counting from here.
+	// The loading Saves were no Updates: start counting from here.
 	raw.mu.Lock()
 	raw.done = map[string]bool{}
 	raw.mu.Unlock()

@@ -152,7 +152,7 @@ func TestKMSCallsPer10kOperations(t *testing.T) {
 	ctx := t.Context()
 	first := layer(t, raw, kek, colls...)
 	for _, coll := range colls {
-		if _, err := first.Save(ctx, coll, "seed", person(coll, 0)); err != nil {
+		if _, err := first.Save(ctx, coll, "first", person(coll, 0)); err != nil {
 			t.Fatal(err)
 		}
 	}

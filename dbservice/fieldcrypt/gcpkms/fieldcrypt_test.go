@@ -84,7 +84,7 @@ func TestCloudKMSCallsPer10kOperations(t *testing.T) {
 	colls := []string{"people", "orders", "devices"}
 	first := layer(t, raw, kek, colls...)
 	for _, coll := range colls {
-		if _, err := first.Save(ctx, coll, "seed", person(coll, 0)); err != nil {
+		if _, err := first.Save(ctx, coll, "first", person(coll, 0)); err != nil {
 			t.Fatal(err)
 		}
 	}
