@@ -1,9 +1,12 @@
 package dynamodb
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -66,6 +69,7 @@ func BenchmarkQueryShapes(b *testing.B) {
 			"orderby-limit": byScore("", map[string]types.AttributeValue{}, 10),
 			"no-match":      byTeam(none, "", map[string]types.AttributeValue{}),
 		}
+		benchShardedVsScan(b, s, coll, raw, size, items)
 		for _, shape := range dbtest.QueryShapes() {
 			in := raws[shape.Name]
 			b.Run(fmt.Sprintf("n=%d/%s", size, shape.Name), func(b *testing.B) {
@@ -78,6 +82,67 @@ func BenchmarkQueryShapes(b *testing.B) {
 				})
 			})
 		}
+	}
+}
+
+// benchShardedVsScan times the shapes without an equality (range top-5,
+// order + limit) on a single-field index of four partitions (Config.IndexShards
+// 4, for collections written faster than one partition takes), read in
+// parallel and merged, against what DynamoDB offers without an index: a
+// Scan of the raw table that keeps the top items itself.
+func benchShardedVsScan(b *testing.B, s *Service, coll, raw string, size int, items []dbservice.BulkItem) {
+	ctx := context.Background()
+	s4 := newServer(b, nil, func(c *Config) { c.GlobalIndexes = true; c.IndexShards = 4 })
+	coll4 := coll + "s4"
+	if err := s4.EnsureIndex(ctx, coll4, "score"); err != nil {
+		b.Fatal(err)
+	}
+	if err := s4.SaveMany(ctx, coll4, items); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { dropTable(b, s4, s4.table(coll4)) })
+	for _, shape := range dbtest.QueryShapes() {
+		if len(shape.Index) != 1 || shape.Index[0] != "score" {
+			continue
+		}
+		var filter *string
+		vals := map[string]types.AttributeValue{}
+		if len(shape.Query.Where) > 0 {
+			filter = aws.String("score > :s")
+			vals[":s"] = &types.AttributeValueMemberN{Value: "900"}
+		}
+		b.Run(fmt.Sprintf("n=%d/%s-shards4-vs-scan", size, shape.Name), func(b *testing.B) {
+			dbtest.BenchQueryShape(b, "dynamodb", size, s4, coll4, shape, func(ctx context.Context) (int, int, error) {
+				// The top Limit scores of every page the Scan returns.
+				in := &dynamodb.ScanInput{TableName: aws.String(raw), FilterExpression: filter}
+				if filter != nil {
+					in.ExpressionAttributeValues = vals
+				}
+				var top []float64
+				read := 0
+				for {
+					out, err := s.client.Scan(ctx, in)
+					if err != nil {
+						return 0, -1, err
+					}
+					read += int(out.ScannedCount)
+					for _, item := range out.Items {
+						n, _ := item["score"].(*types.AttributeValueMemberN)
+						if n == nil {
+							continue
+						}
+						v, _ := strconv.ParseFloat(n.Value, 64)
+						top = append(top, v)
+					}
+					slices.SortFunc(top, func(a, b float64) int { return cmp.Compare(b, a) })
+					top = top[:min(len(top), shape.Query.Limit)]
+					if out.LastEvaluatedKey == nil {
+						return len(top), read, nil
+					}
+					in.ExclusiveStartKey = out.LastEvaluatedKey
+				}
+			})
+		})
 	}
 }
 

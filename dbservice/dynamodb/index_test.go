@@ -99,8 +99,20 @@ func walkPages(t *testing.T, s dbservice.Service, coll string, q dbservice.Query
 	}
 }
 
+// TestIndexesServeQueriesLikeMemory runs with single-field indexes of one
+// partition (the default: one Query) and of four (every partition read in
+// parallel and merged).
 func TestIndexesServeQueriesLikeMemory(t *testing.T) {
-	s := newServer(t, nil, globalIndexes)
+	for _, shards := range []int{DefaultIndexShards, 4} {
+		t.Run(fmt.Sprintf("shards=%d", shards), func(t *testing.T) {
+			t.Parallel()
+			indexesServeQueriesLikeMemory(t, shards)
+		})
+	}
+}
+
+func indexesServeQueriesLikeMemory(t *testing.T, shards int) {
+	s := newServer(t, nil, globalIndexes, func(c *Config) { c.IndexShards = shards })
 	ref := memory.New()
 	ctx, coll := context.Background(), dbtest.Collection(t)
 	t.Cleanup(func() { dropTableT(t, s, s.table(coll)) })

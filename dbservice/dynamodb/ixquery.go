@@ -184,22 +184,31 @@ func (s *Service) queryIndex(ctx context.Context, coll string, q dbservice.Query
 	case r.hi != "":
 		keyCond += " AND " + sk() + " <= " + b.value(&types.AttributeValueMemberS{Value: r.hi})
 	}
+	// The key condition decides the plan's equalities and range (up to
+	// cut or digested keys, which Match below decides), so the filter
+	// holds only the residual: DynamoDB evaluates every filter term on
+	// every item it reads.
 	var parts []string
-	for _, c := range q.Where {
+	for _, c := range p.Residual {
 		e, _ := b.cond(c)
 		parts = append(parts, e)
 	}
-	parts = append(parts, b.live(now))
+	// Expired documents are dropped below, not by the filter: they are
+	// rare, and a filter term costs on every item read.
 	base := dynamodb.QueryInput{
 		TableName:              aws.String(s.table(coll)),
 		IndexName:              aws.String(ix.name),
 		KeyConditionExpression: aws.String(keyCond),
-		FilterExpression:       aws.String(strings.Join(parts, " AND ")),
 		ScanIndexForward:       aws.Bool(!p.Desc),
+	}
+	if len(parts) > 0 {
+		base.FilterExpression = aws.String(strings.Join(parts, " AND "))
 	}
 	b.attach(&base.ExpressionAttributeNames, &base.ExpressionAttributeValues)
 
-	first := (q.Limit+1+len(hashes)-1)/len(hashes) + 1
+	// Limit+1 items tell whether a next page exists; spread over the
+	// partitions, a partition that holds more is read on below.
+	first := (q.Limit + len(hashes)) / len(hashes)
 	streams := make([]*stream, len(hashes))
 	for i, h := range hashes {
 		in := base
@@ -219,11 +228,19 @@ func (s *Service) queryIndex(ctx context.Context, coll string, q dbservice.Query
 	// bound is the earliest full key a partition may still hold unread:
 	// its frontier, or going down, the end of the keys that start with a
 	// frontier that may be cut.
+	cut := func(k string) bool { return len(k) >= sortKeyCut-utf8.UTFMax }
 	bound := func(str *stream) string {
-		if !p.Desc || len(str.frontier) < sortKeyCut-utf8.UTFMax {
+		if !p.Desc || !cut(str.frontier) {
 			return str.frontier
 		}
 		return after(str.frontier)
+	}
+	// unreadBefore reports whether str may hold, past what it read, a key
+	// before full. Its unread keys come strictly after its frontier,
+	// unless the frontier is cut: keys cut to it tie there.
+	unreadBefore := func(str *stream, full string) bool {
+		b := bound(str)
+		return before(b, full) || (b == full && cut(str.frontier))
 	}
 	seen := func(full string) bool { // at or before the cursor
 		if st.F == "" {
@@ -326,7 +343,7 @@ func (s *Service) queryIndex(ctx context.Context, coll string, q dbservice.Query
 		// frontier (or among keys cut to it): read on there first.
 		var need []*stream
 		for _, str := range streams {
-			if !str.done && (best == nil || !before(best.buf[0].full, bound(str))) {
+			if !str.done && (best == nil || unreadBefore(str, best.buf[0].full)) {
 				need = append(need, str)
 			}
 		}
