@@ -111,7 +111,8 @@ func benchShardedVsScan(b *testing.B, s *Service, coll, raw string, size int, it
 			filter = aws.String("score > :s")
 			vals[":s"] = &types.AttributeValueMemberN{Value: "900"}
 		}
-		b.Run(fmt.Sprintf("n=%d/%s-shards4-vs-scan", size, shape.Name), func(b *testing.B) {
+		shape.Name += "-shards4-vs-scan"
+		b.Run(fmt.Sprintf("n=%d/%s", size, shape.Name), func(b *testing.B) {
 			dbtest.BenchQueryShape(b, "dynamodb", size, s4, coll4, shape, func(ctx context.Context) (int, int, error) {
 				// The top Limit scores of every page the Scan returns.
 				in := &dynamodb.ScanInput{TableName: aws.String(raw), FilterExpression: filter}

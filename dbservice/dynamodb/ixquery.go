@@ -1,6 +1,7 @@
 package dynamodb
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -254,6 +255,7 @@ func (s *Service) queryIndex(ctx context.Context, coll string, q dbservice.Query
 	fetch := func(need []*stream) error {
 		left := budget - page.Stats.Read
 		g, gctx := errgroup.WithContext(ctx)
+		var direct error
 		reads := make([]int, len(need))
 		for i, str := range need {
 			n := min(str.limit, left/len(need))
@@ -263,7 +265,7 @@ func (s *Service) queryIndex(ctx context.Context, coll string, q dbservice.Query
 			if n == 0 {
 				continue
 			}
-			g.Go(func() error {
+			call := func() error {
 				in := str.in
 				in.Limit = aws.Int32(int32(n))
 				out, err := s.client.Query(gctx, &in)
@@ -307,9 +309,16 @@ func (s *Service) queryIndex(ctx context.Context, coll string, q dbservice.Query
 				str.in.ExclusiveStartKey = out.LastEvaluatedKey
 				str.limit = min(str.limit*2, maxScanLimit)
 				return nil
-			})
+			}
+			if len(need) == 1 {
+				// One partition: no goroutine to wait for, which a
+				// busy machine would schedule late.
+				direct = call()
+				continue
+			}
+			g.Go(call)
 		}
-		err := g.Wait()
+		err := cmp.Or(g.Wait(), direct)
 		for _, n := range reads {
 			page.Stats.Read += n
 		}
