@@ -2,7 +2,6 @@ package dynamodb
 
 import (
 	"context"
-	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -20,6 +19,7 @@ import (
 // in memory (-inMemory), so the restart loses the table: the writers
 // re-create the counter and the checks apply to the new epoch.
 func TestFaults(t *testing.T) {
+	t.Parallel()
 	testenv.Need(t, "dynamodb", EnvEndpointURL)
 	srv := testenv.StartServer(t, "dynamodb")
 	for _, f := range []struct {
@@ -43,27 +43,31 @@ func TestFaults(t *testing.T) {
 			cfg := serverConfig(t)
 			cfg.EndpointURL = srv.Env["DYNAMODB_ENDPOINT_URL"]
 			cfg.Credentials = credentials.NewStaticCredentialsProvider(srv.Env["AWS_ACCESS_KEY_ID"], srv.Env["AWS_SECRET_ACCESS_KEY"], "")
-			baseline := runtime.NumGoroutine()
-			s, err := New(t.Context(), cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			probeColl := dbtest.Collection(t)
-			res := dbtest.FaultIncrements(t, s, func() { f.fault(t) }, f.lost, func(ctx context.Context) error {
-				// A write through a Service of its own: a fresh client, connection pool
-				// and retry quota.
-				p, err := New(ctx, cfg)
+			var res dbtest.FaultResult
+			// Only the goroutines the Service and its probes start are
+			// counted, so the test runs in parallel with others.
+			alive := testenv.Labeled(t, func(context.Context) {
+				s, err := New(t.Context(), cfg)
 				if err != nil {
-					return err
+					t.Fatal(err)
 				}
-				defer p.Close()
-				_, err = p.Save(ctx, probeColl, "probe", dbservice.Doc{"at": time.Now().UnixNano()})
-				return err
+				probeColl := dbtest.Collection(t)
+				res = dbtest.FaultIncrements(t, s, func() { f.fault(t) }, f.lost, func(ctx context.Context) error {
+					// A write through a Service of its own: a fresh client, connection pool
+					// and retry quota.
+					p, err := New(ctx, cfg)
+					if err != nil {
+						return err
+					}
+					defer p.Close()
+					_, err = p.Save(ctx, probeColl, "probe", dbservice.Doc{"at": time.Now().UnixNano()})
+					return err
+				})
+				if err := s.Close(); err != nil {
+					t.Fatal(err)
+				}
 			})
-			if err := s.Close(); err != nil {
-				t.Fatal(err)
-			}
-			testenv.WaitFor(t, 30*time.Second, "the Service's goroutines to end", func() bool { return runtime.NumGoroutine() <= baseline })
+			testenv.WaitFor(t, 30*time.Second, "the Service's goroutines to end", func() bool { return alive() == 0 })
 			t.Logf("dynamodb %s: recovery %v", f.name, res.Recovery.Round(time.Millisecond))
 		})
 	}
