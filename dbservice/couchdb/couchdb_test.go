@@ -14,8 +14,8 @@ func testenvPassword() string { return os.Getenv(EnvPassword) }
 // The long tests that share nothing (fresh collections, or a private
 // server) call t.Parallel: they mostly wait on the server, so they overlap
 // well. go test runs them after every serial test, so the tests that
-// count the process's goroutines (the fault and restart tests) stay serial
-// and see no one else's.
+// count the process's goroutines (the restart test) stay serial and see no
+// one else's; the fault tests count only their own (testenv.Labeled).
 func TestConformance(t *testing.T) {
 	t.Parallel()
 	dbtest.Run(t, func(t *testing.T) dbservice.Service { return newServer(t) })

@@ -1,14 +1,7 @@
-//go:build faults
-
-// The CouchDB cluster suite and the fault tests run with `make test-faults`
-// (go test -tags faults): with them, `make test` would not fit its 15
-// minutes on a 2-core machine.
-
 package couchdb
 
 import (
 	"context"
-	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -47,36 +40,41 @@ func faults(srv *testenv.Server) []struct {
 // runFaults runs dbtest.FaultIncrements under each fault with a fresh
 // Service made by cfg, and checks the Service leaves no goroutine behind
 // after Close. CouchDB keeps its data on disk, so a restart loses nothing
-// and the invariants cover the whole run.
+// and the invariants cover the whole run. Only the goroutines the Service
+// and its probes started are counted (testenv.Labeled), so the test runs
+// in parallel with others.
 func runFaults(t *testing.T, srv *testenv.Server, cfg func() Config) {
 	for _, f := range faults(srv) {
 		t.Run(f.name, func(t *testing.T) {
-			baseline := runtime.NumGoroutine()
-			s, err := New(t.Context(), cfg())
-			if err != nil {
-				t.Fatal(err)
-			}
-			probeColl := dbtest.Collection(t)
-			res := dbtest.FaultIncrements(t, s, func() { f.fault(t) }, false, func(ctx context.Context) error {
-				// A write through a Service of its own: a fresh connection and login.
-				p, err := New(ctx, cfg())
+			var res dbtest.FaultResult
+			alive := testenv.Labeled(t, func(context.Context) {
+				s, err := New(t.Context(), cfg())
 				if err != nil {
-					return err
+					t.Fatal(err)
 				}
-				defer p.Close()
-				_, err = p.Save(ctx, probeColl, "probe", dbservice.Doc{"at": time.Now().UnixNano()})
-				return err
+				probeColl := dbtest.Collection(t)
+				res = dbtest.FaultIncrements(t, s, func() { f.fault(t) }, false, func(ctx context.Context) error {
+					// A write through a Service of its own: a fresh connection and login.
+					p, err := New(ctx, cfg())
+					if err != nil {
+						return err
+					}
+					defer p.Close()
+					_, err = p.Save(ctx, probeColl, "probe", dbservice.Doc{"at": time.Now().UnixNano()})
+					return err
+				})
+				if err := s.Close(); err != nil {
+					t.Fatal(err)
+				}
 			})
-			if err := s.Close(); err != nil {
-				t.Fatal(err)
-			}
-			testenv.WaitFor(t, 30*time.Second, "the Service's goroutines to end", func() bool { return runtime.NumGoroutine() <= baseline })
+			testenv.WaitFor(t, 30*time.Second, "the Service's goroutines to end", func() bool { return alive() == 0 })
 			t.Logf("couchdb %s: recovery %v", f.name, res.Recovery.Round(time.Millisecond))
 		})
 	}
 }
 
 func TestFaultsOnASingleNode(t *testing.T) {
+	t.Parallel()
 	srv := startPrivate(t)
 	runFaults(t, srv, func() Config { return privateConfig(t, srv) })
 }
@@ -84,6 +82,7 @@ func TestFaultsOnASingleNode(t *testing.T) {
 // TestFaultsOnACluster freezes and kills node 1 of a private three-node
 // cluster, the node the Service talks to.
 func TestFaultsOnACluster(t *testing.T) {
+	t.Parallel()
 	testenv.Need(t, "couchdb-cluster", envClusterURL)
 	srv := testenv.StartServer(t, "couchdb-cluster")
 	runFaults(t, srv, func() Config {

@@ -1,9 +1,3 @@
-//go:build faults
-
-// The CouchDB cluster suite and the fault tests run with `make test-faults`
-// (go test -tags faults): with them, `make test` would not fit its 15
-// minutes on a 2-core machine.
-
 package couchdb
 
 import (

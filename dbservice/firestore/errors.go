@@ -70,11 +70,37 @@ func classify(ctx, call context.Context, err error) error {
 	case codes.Unauthenticated:
 		return fmt.Errorf("%w: credentials refused or unusable (%s)", dbservice.ErrUnauthorized, code)
 	case codes.InvalidArgument, codes.OutOfRange:
+		if code == codes.InvalidArgument && lostTransaction(st.Message()) {
+			return fmt.Errorf("%w: the server no longer holds the write's transaction (restarted, or the transaction expired); whether an earlier attempt of the commit was applied is unknown", dbservice.ErrUnavailable)
+		}
 		return fmt.Errorf("%w: the server refused the request (%s)", dbservice.ErrInvalid, code)
 	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted, codes.Internal, codes.Unknown, codes.Canceled:
 		return fmt.Errorf("%w: firestore unavailable or overloaded (%s)", dbservice.ErrUnavailable, code)
 	}
 	return fmt.Errorf("%w: unexpected answer (%s)", dbservice.ErrUnavailable, code)
+}
+
+// lostTransaction reports whether an InvalidArgument message says the
+// server does not know the transaction a commit names: the emulator after
+// a restart answers "Transaction is invalid or closed.", Firestore after an
+// expiry "The referenced transaction has expired or is no longer valid."
+// The request itself was valid (the SDK took the transaction ID from
+// BeginTransaction), so this is not ErrInvalid. It is not ErrConflict
+// either: the SDK retries a Commit that failed Unavailable, and a first
+// attempt applied before the connection broke leaves its transaction
+// closed, so the outcome is unknown, as after a timeout. Firestore's other
+// SDKs match the message the same way to retry such transactions.
+func lostTransaction(msg string) bool {
+	m := strings.ToLower(msg)
+	if !strings.Contains(m, "transaction") {
+		return false
+	}
+	for _, w := range []string{"expired", "invalid", "closed", "no longer valid"} {
+		if strings.Contains(m, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // indexRe matches the console link Firestore puts in a "requires an index"

@@ -52,6 +52,35 @@ func TestServerErrorsMapToSentinelsWithoutTheirText(t *testing.T) {
 	}
 }
 
+// TestALostTransactionIsUnavailable: a Commit naming a transaction the
+// server no longer holds (the emulator restarted, the transaction expired)
+// was a valid request whose outcome is unknown, so it is ErrUnavailable;
+// every other InvalidArgument stays ErrInvalid.
+func TestALostTransactionIsUnavailable(t *testing.T) {
+	for _, c := range []struct {
+		msg  string
+		want error
+	}{
+		{"Transaction is invalid or closed.", dbservice.ErrUnavailable},                             // the emulator after a restart
+		{"The referenced transaction has expired or is no longer valid.", dbservice.ErrUnavailable}, // Firestore
+		{"timestamp cannot have more than microseconds precision", dbservice.ErrInvalid},
+		{"Property n contains an invalid nested entity.", dbservice.ErrInvalid},
+		{"transaction", dbservice.ErrInvalid},
+	} {
+		err := classify(context.Background(), context.Background(), status.Error(codes.InvalidArgument, c.msg))
+		if !errors.Is(err, c.want) || c.want != dbservice.ErrInvalid && errors.Is(err, dbservice.ErrInvalid) {
+			t.Errorf("classify(InvalidArgument %q) = %v, want %v", c.msg, err, c.want)
+		}
+		if strings.Contains(err.Error(), c.msg) {
+			t.Errorf("classify(InvalidArgument %q) passes the server's text on: %v", c.msg, err)
+		}
+	}
+	// OutOfRange is never about a transaction.
+	if err := classify(context.Background(), context.Background(), status.Error(codes.OutOfRange, "Transaction is invalid or closed.")); !errors.Is(err, dbservice.ErrInvalid) {
+		t.Errorf("classify(OutOfRange) = %v, want ErrInvalid", err)
+	}
+}
+
 func TestAMissingIndexKeepsFirestoresLink(t *testing.T) {
 	link := "https://console.firebase.google.com/v1/r/project/demo-project/firestore/indexes?create_composite=Ckxwcm9qZWN0cy9kZW1vLXByb2plY3Q"
 	msg := "The query requires an index. You can create it here: " + link

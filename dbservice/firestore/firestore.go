@@ -149,6 +149,11 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 				Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 2 * time.Second},
 				MinConnectTimeout: 5 * time.Second,
 			})),
+			// Even that backoff leaves calls failing for up to 2.4 s after
+			// a restarted emulator listens again: a call that fails
+			// Unavailable makes the connection try again at once.
+			option.WithGRPCDialOption(grpc.WithChainUnaryInterceptor(resetBackoffUnary)),
+			option.WithGRPCDialOption(grpc.WithChainStreamInterceptor(resetBackoffStream)),
 		}
 		base = append(base, traced...)
 		conn, err := gtransport.DialInsecure(ctx, append(base, cfg.ClientOptions...)...)
@@ -190,6 +195,46 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	log.Debug("firestore: client ready", "provider", provider, "database", s.database, "emulator", host != "")
 	return s, nil
+}
+
+// resetBackoffUnary and resetBackoffStream end gRPC's reconnect backoff on
+// the emulator connection New dials whenever a call on it fails
+// Unavailable: the next call (the SDK's retry, or the caller's) finds a
+// restarted emulator as soon as it listens, instead of after the backoff.
+// The emulator is local, so the extra connection attempts cost nothing;
+// production connections keep the SDK's backoff.
+func resetBackoffUnary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	err := invoker(ctx, method, req, reply, cc, opts...)
+	if status.Code(err) == codes.Unavailable {
+		cc.ResetConnectBackoff()
+	}
+	return err
+}
+
+func resetBackoffStream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	cs, err := streamer(ctx, desc, cc, method, opts...)
+	if err != nil {
+		if status.Code(err) == codes.Unavailable {
+			cc.ResetConnectBackoff()
+		}
+		return nil, err
+	}
+	return resetBackoffClientStream{cs, cc}, nil
+}
+
+// resetBackoffClientStream is a stream whose receive failing Unavailable
+// ends the connection's reconnect backoff (reads such as Get are streams).
+type resetBackoffClientStream struct {
+	grpc.ClientStream
+	cc *grpc.ClientConn
+}
+
+func (s resetBackoffClientStream) RecvMsg(m any) error {
+	err := s.ClientStream.RecvMsg(m)
+	if err != nil && err != io.EOF && status.Code(err) == codes.Unavailable {
+		s.cc.ResetConnectBackoff()
+	}
+	return err
 }
 
 // emulator returns the emulator address in use ("" for Google Cloud) and

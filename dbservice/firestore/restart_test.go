@@ -6,8 +6,14 @@ import (
 	"io"
 	"log/slog"
 	"runtime"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"cloud.google.com/go/firestore/apiv1/firestorepb"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
 
 	"github.com/securedb-go/securedb/dbservice"
 	"github.com/securedb-go/securedb/dbservice/dbtest"
@@ -173,5 +179,63 @@ func warmUp(t *testing.T, cfg Config) {
 	}
 	if _, err := s.Query(ctx, coll, dbservice.Query{}); err != nil {
 		t.Fatalf("Query while warming up: %v", err)
+	}
+}
+
+// TestATransactionTheRestartLostIsUnavailable restarts a private emulator
+// between the BeginTransaction and the Commit of an IfRev write, the window
+// a kill can fall into: the restarted emulator answers the Commit
+// InvalidArgument, "Transaction is invalid or closed" (Firestore says "The
+// referenced transaction has expired or is no longer valid" after an
+// expiry). The request was valid, and whether an earlier attempt of the
+// Commit was applied before the kill is unknown, so the write is
+// ErrUnavailable, as a timeout is, not ErrInvalid. The fault is timed by a
+// gRPC interceptor; the emulator serves every call.
+func TestATransactionTheRestartLostIsUnavailable(t *testing.T) {
+	testenv.Need(t, "firestore", EnvEmulatorHost)
+	srv := testenv.StartServer(t, "firestore")
+	t.Setenv(EnvEmulatorHost, "") // the private emulator is given in Config
+	var armed atomic.Bool
+	restartBeforeCommit := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		if c, ok := req.(*firestorepb.CommitRequest); ok && len(c.GetTransaction()) > 0 && armed.CompareAndSwap(true, false) {
+			srv.Kill()
+			if err := srv.Start(); err != nil {
+				t.Errorf("restarting the emulator: %v", err)
+			}
+		}
+		return invoker(ctx, method, req, reply, cc, opts...)
+	}
+	cfg := Config{
+		ProjectID:        srv.Env[EnvProjectID],
+		EmulatorHost:     srv.Env[EnvEmulatorHost],
+		CollectionPrefix: runPrefix,
+		ClientOptions:    []option.ClientOption{option.WithGRPCDialOption(grpc.WithUnaryInterceptor(restartBeforeCommit))},
+		Logger:           slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	warmUp(t, cfg)
+	s, err := New(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx, coll := t.Context(), dbtest.Collection(t)
+	rev, err := s.Save(ctx, coll, "counter", dbservice.Doc{"n": 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	armed.Store(true)
+	_, err = s.Save(ctx, coll, "counter", dbservice.Doc{"n": 2}, dbservice.IfRev(rev))
+	if armed.Load() {
+		t.Fatalf("the IfRev write sent no transactional Commit (err %v)", err)
+	}
+	if !errors.Is(err, dbservice.ErrUnavailable) || errors.Is(err, dbservice.ErrInvalid) {
+		t.Fatalf("IfRev write whose transaction the restart lost: %v, want ErrUnavailable", err)
+	}
+	if strings.Contains(err.Error(), "closed") || strings.Contains(err.Error(), "projects/") {
+		t.Fatalf("the error passes the server's text on: %v", err)
+	}
+	// The restarted emulator holds nothing: the write was not applied there.
+	if _, err := s.Get(ctx, coll, "counter"); !errors.Is(err, dbservice.ErrNotFound) {
+		t.Fatalf("Get after the restart: %v, want ErrNotFound", err)
 	}
 }

@@ -1,10 +1,12 @@
 package testenv
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestRequired(t *testing.T) {
@@ -58,4 +60,25 @@ func TestChildNeedsServer(t *testing.T) {
 	}
 	Need(t, "demo", "TESTENV_UNSET")
 	t.Fatal("Need returned although the variable is unset")
+}
+
+func TestLabeledCountsOnlyTheGoroutinesItStarted(t *testing.T) {
+	stop := make(chan struct{})
+	other := make(chan struct{})
+	go func() { <-other }() // not started under the label
+	defer close(other)
+	started := make(chan struct{})
+	alive := Labeled(t, func(context.Context) {
+		go func() {
+			go func() { <-stop }() // a grandchild inherits the label too
+			close(started)
+			<-stop
+		}()
+	})
+	<-started
+	if n := alive(); n != 2 {
+		t.Fatalf("alive() = %d with a child and a grandchild running, want 2", n)
+	}
+	close(stop)
+	WaitFor(t, 10*time.Second, "the labeled goroutines to end", func() bool { return alive() == 0 })
 }

@@ -1,9 +1,3 @@
-//go:build faults
-
-// The CouchDB cluster suite and the fault tests run with `make test-faults`
-// (go test -tags faults): with them, `make test` would not fit its 15
-// minutes on a 2-core machine.
-
 // Package clustertest runs the couchdb provider against the three-node
 // test cluster of scripts/servers/couchdb-cluster.sh: the whole
 // conformance suite, its concurrency cases repeated, and a node stopped and
