@@ -180,7 +180,7 @@ func TestConformanceAsAProvisionedAppUser(t *testing.T) {
 	indexes := map[string][][]string{}
 	for i := range pool {
 		pool[i] = fmt.Sprintf("pool%02d-%s", i, dbtest.Collection(t)[1:7])
-		indexes[pool[i]] = [][]string{{"name"}, {"owner.tier", "age"}, {"v"}}
+		indexes[pool[i]] = [][]string{{"name"}, {"owner.tier", "age"}, {"v"}, {"rank"}}
 	}
 	user, pw := newAppUser(t, pool, indexes)
 	p := &collPool{free: pool}
