@@ -25,7 +25,7 @@ import (
 // shapes without an equality (range top-5 and order+limit), read in
 // descending score order.
 func BenchmarkQueryShapes(b *testing.B) {
-	s := newServer(b, nil, func(c *Config) { c.GlobalIndexes = true })
+	s := newServer(b, nil)
 	ctx, run := context.Background(), dbtest.Collection(b)
 	team, none := dbtest.QueryBenchTeam, dbtest.QueryBenchNoTeam
 	for _, size := range dbtest.QueryBenchSizes {

@@ -81,13 +81,14 @@ type Config struct {
 	// database; 0 means dbservice.DefaultScanBudget. Past it a call returns
 	// the matches found so far and a Next cursor (see dbservice.Page).
 	ScanBudget int
-	// GlobalIndexes makes EnsureIndex create global secondary indexes
-	// that queries read (see Service.EnsureIndex), and makes every write
-	// maintain their key attributes. Off, EnsureIndex only validates its
-	// fields and creates a missing table, and queries are Scans bounded
-	// by the scan budget. It is off by default while the index path is
-	// proven under load.
-	GlobalIndexes bool
+	// ScanOnly turns global secondary indexes off: EnsureIndex then only
+	// validates its fields and creates a missing table, writes carry no
+	// index attributes, and every query is a Scan bounded by the scan
+	// budget. By default (false) EnsureIndex creates a global secondary
+	// index that queries read (see Service.EnsureIndex). Set it where the
+	// provider's role may not call UpdateTable, or to keep a table free
+	// of the index attributes.
+	ScanOnly bool
 	// IndexShards is the number of partitions of the index EnsureIndex
 	// makes for a single field (see Service.EnsureIndex); 0 means
 	// DefaultIndexShards, at most MaxIndexShards. It is fixed per index

@@ -236,6 +236,12 @@ func (c *indexCache) setFilling(table, name string, on bool) {
 	}
 }
 
+func (c *indexCache) isFilling(table, name string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.filling[table+"\x00"+name]
+}
+
 func (c *indexCache) lock(table string) *sync.Mutex {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -412,54 +418,104 @@ func (s *Service) EnsureIndex(ctx context.Context, coll string, fields ...string
 	return nil
 }
 
+// errIndexTimeout is the cause of the ErrUnavailable EnsureIndex returns
+// when DynamoDB has not finished an index within createTimeout (5 min).
+var errIndexTimeout = errors.New("the index is not ACTIVE yet; DynamoDB goes on creating it, and EnsureIndex again finishes it")
+
 func (s *Service) ensureIndex(ctx context.Context, table string, want index) error {
-	list, err := s.settled(ctx, table)
-	if err != nil {
-		return err
+	// One bound for the whole creation: the table may first be busy with
+	// another index (another process's), then the new one has to become
+	// ACTIVE and be backfilled.
+	wctx, cancel := context.WithTimeout(ctx, s.ixTimeout)
+	defer cancel()
+	err := s.createIndex(wctx, table, want)
+	if err != nil && ctx.Err() == nil && wctx.Err() != nil {
+		return fmt.Errorf("%w: %w", dbservice.ErrUnavailable, errIndexTimeout)
 	}
-	for _, ix := range list {
-		if sameFields(ix, want) {
-			if ix.active {
+	return err
+}
+
+// retryable UpdateTable answers: the table is busy with another index
+// (LimitExceededException: one index creation at a time per table;
+// ResourceInUseException: the table or this index is being changed), or
+// another process created the same index first (ValidationException
+// "already exists"). Each means: look at the table again.
+func contended(err error) bool {
+	switch errorCode(err) {
+	case "LimitExceededException", codeInUse:
+		return true
+	case "ValidationException":
+		return strings.Contains(err.Error(), "already exists")
+	}
+	return false
+}
+
+func (s *Service) createIndex(ctx context.Context, table string, want index) error {
+	delay := 50 * time.Millisecond
+	for {
+		list, err := s.settled(ctx, table)
+		if err != nil {
+			return err
+		}
+		for _, ix := range list {
+			if !sameFields(ix, want) {
+				continue
+			}
+			if ix.active && !s.ix.isFilling(table, ix.name) {
 				return nil
 			}
-			// Another process is creating it: wait, then walk the
-			// documents too (the walk is idempotent).
-			return s.finishIndex(ctx, table, ix, time.Now())
+			// Another process is creating it, or an earlier call of this
+			// Service stopped before the backfill: wait, then walk the
+			// documents (the walk is idempotent). Until then this
+			// Service's queries do not read it.
+			s.ix.setFilling(table, ix.name, true)
+			if err := s.finishIndex(ctx, table, ix, time.Now()); err != nil {
+				return err
+			}
+			s.ix.setFilling(table, ix.name, false)
+			return nil
 		}
-	}
-	if len(list) >= MaxIndexes {
-		return fmt.Errorf("%w: DynamoDB allows %d indexes per table", dbservice.ErrInvalid, MaxIndexes)
-	}
-	str := types.ScalarAttributeTypeS
-	_, err = s.client.UpdateTable(ctx, &dynamodb.UpdateTableInput{
-		TableName: aws.String(table),
-		AttributeDefinitions: []types.AttributeDefinition{
-			{AttributeName: aws.String(want.hashAttr), AttributeType: str},
-			{AttributeName: aws.String(want.sortAttr), AttributeType: str}},
-		GlobalSecondaryIndexUpdates: []types.GlobalSecondaryIndexUpdate{{Create: &types.CreateGlobalSecondaryIndexAction{
-			IndexName: aws.String(want.name),
-			KeySchema: []types.KeySchemaElement{
-				{AttributeName: aws.String(want.hashAttr), KeyType: types.KeyTypeHash},
-				{AttributeName: aws.String(want.sortAttr), KeyType: types.KeyTypeRange}},
-			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
-		}}},
-	})
-	if err != nil {
-		if errorCode(err) == codeNotFound {
+		if len(list) >= MaxIndexes {
+			return fmt.Errorf("%w: DynamoDB allows %d indexes per table", dbservice.ErrInvalid, MaxIndexes)
+		}
+		str := types.ScalarAttributeTypeS
+		_, err = s.client.UpdateTable(ctx, &dynamodb.UpdateTableInput{
+			TableName: aws.String(table),
+			AttributeDefinitions: []types.AttributeDefinition{
+				{AttributeName: aws.String(want.hashAttr), AttributeType: str},
+				{AttributeName: aws.String(want.sortAttr), AttributeType: str}},
+			GlobalSecondaryIndexUpdates: []types.GlobalSecondaryIndexUpdate{{Create: &types.CreateGlobalSecondaryIndexAction{
+				IndexName: aws.String(want.name),
+				KeySchema: []types.KeySchemaElement{
+					{AttributeName: aws.String(want.hashAttr), KeyType: types.KeyTypeHash},
+					{AttributeName: aws.String(want.sortAttr), KeyType: types.KeyTypeRange}},
+				Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
+			}}},
+		})
+		switch {
+		case err == nil:
+		case contended(err):
+			if err := sleepCtx(ctx, delay); err != nil {
+				return err
+			}
+			delay = min(2*delay, 2*time.Second)
+			continue
+		case errorCode(err) == codeNotFound:
 			return fmt.Errorf("%w: the collection's table does not exist", dbservice.ErrNotFound)
+		default:
+			return classify(ctx, err)
 		}
-		return classify(ctx, err)
+		appeared := time.Now()
+		// Writes of this process maintain the index from now on; its
+		// queries read it once the backfill is done.
+		s.ix.setFilling(table, want.name, true)
+		s.setIndexes(table, append(slices.Clone(list), want))
+		if err := s.finishIndex(ctx, table, want, appeared); err != nil {
+			return err
+		}
+		s.ix.setFilling(table, want.name, false)
+		return nil
 	}
-	appeared := time.Now()
-	// Writes of this process maintain the index from now on; its queries
-	// read it once the backfill is done.
-	s.ix.setFilling(table, want.name, true)
-	s.setIndexes(table, append(slices.Clone(list), want))
-	if err := s.finishIndex(ctx, table, want, appeared); err != nil {
-		return err
-	}
-	s.ix.setFilling(table, want.name, false)
-	return nil
 }
 
 // settled returns table's indexes once the table is ACTIVE (not being
@@ -485,11 +541,9 @@ func sameFields(a, b index) bool {
 	return slices.Equal(a.fields, b.fields) && (a.shards == 0) == (b.shards == 0)
 }
 
-// finishIndex waits until ix is ACTIVE and IndexRefresh has passed since
-// it appeared, then backfills it.
+// finishIndex waits (bounded by ctx) until ix is ACTIVE and IndexRefresh
+// has passed since it appeared, then backfills it.
 func (s *Service) finishIndex(ctx context.Context, table string, ix index, appeared time.Time) error {
-	ctx, cancel := context.WithTimeout(ctx, createTimeout)
-	defer cancel()
 	delay := 50 * time.Millisecond
 	for {
 		list, err := s.settled(ctx, table)

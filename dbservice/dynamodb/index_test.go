@@ -1,9 +1,3 @@
-//go:build dynamodbindexes
-
-// The global secondary index path (Config.GlobalIndexes, off by default)
-// is tested with go test -tags dynamodbindexes until it is proven under
-// load in make test.
-
 package dynamodb
 
 import (
@@ -100,7 +94,7 @@ func walkPages(t *testing.T, s dbservice.Service, coll string, q dbservice.Query
 }
 
 func TestIndexesServeQueriesLikeMemory(t *testing.T) {
-	s := newServer(t, nil, globalIndexes)
+	s := newServer(t, nil)
 	ref := memory.New()
 	ctx, coll := context.Background(), dbtest.Collection(t)
 	t.Cleanup(func() { dropTableT(t, s, s.table(coll)) })
@@ -188,10 +182,10 @@ func TestIndexesServeQueriesLikeMemory(t *testing.T) {
 }
 
 func TestIndexBackfillKeepsConcurrentWrites(t *testing.T) {
-	s := newServer(t, nil, globalIndexes)
+	s := newServer(t, nil)
 	// Another process: its list of indexes is older than the new index
 	// until IndexRefresh passes.
-	other := newServer(t, nil, globalIndexes)
+	other := newServer(t, nil)
 	ref := memory.New()
 	ctx, coll := context.Background(), dbtest.Collection(t)
 	t.Cleanup(func() { dropTableT(t, s, s.table(coll)) })
@@ -249,7 +243,7 @@ write:
 }
 
 func TestIndexLimitAndInput(t *testing.T) {
-	s := newServer(t, nil, globalIndexes, func(c *Config) { c.IndexRefresh = time.Millisecond })
+	s := newServer(t, nil, func(c *Config) { c.IndexRefresh = time.Millisecond })
 	ctx, coll := context.Background(), dbtest.Collection(t)
 	t.Cleanup(func() { dropTableT(t, s, s.table(coll)) })
 	for i := range MaxIndexes {
@@ -293,4 +287,97 @@ func short(q dbservice.Query) string {
 	return d
 }
 
-func globalIndexes(c *Config) { c.GlobalIndexes = true }
+// TestConcurrentEnsureIndexFromTwoServices has two Services (two
+// processes) create the same two indexes of one table at once: DynamoDB
+// creates one index of a table at a time, and the same index cannot be
+// created twice, so three of the four calls meet a busy table or an index
+// that another call made. Every call succeeds, and both Services' queries
+// read the indexes with memory's answers.
+func TestConcurrentEnsureIndexFromTwoServices(t *testing.T) {
+	a, b := newServer(t, nil), newServer(t, nil)
+	ref := memory.New()
+	ctx, coll := context.Background(), dbtest.Collection(t)
+	t.Cleanup(func() { dropTableT(t, a, a.table(coll)) })
+	var items []dbservice.BulkItem
+	for i := range 60 {
+		items = append(items, dbservice.BulkItem{ID: fmt.Sprintf("c%02d", i), Doc: dbservice.Doc{"g": fmt.Sprintf("g%d", i%3), "n": float64(i % 7)}})
+	}
+	for _, svc := range []dbservice.BulkWriter{a, ref} {
+		if err := svc.SaveMany(ctx, coll, items); err != nil {
+			t.Fatal(err)
+		}
+	}
+	calls := [][]string{{"n"}, {"g", "n"}}
+	errs := make(chan error, 4)
+	for _, s := range []*Service{a, b} {
+		for _, f := range calls {
+			go func() { errs <- s.EnsureIndex(ctx, coll, f...) }()
+		}
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatalf("EnsureIndex: %v", err)
+		}
+	}
+	queries := []dbservice.Query{
+		{Where: []dbservice.Cond{dbservice.Where("n", dbservice.Gte, 3)}, OrderBy: []dbservice.Order{dbservice.Asc("n")}},
+		{Where: []dbservice.Cond{dbservice.Where("g", dbservice.Eq, "g1"), dbservice.Where("n", dbservice.Lt, 5)}, OrderBy: []dbservice.Order{dbservice.Desc("n")}},
+	}
+	for _, q := range queries {
+		want, _ := walkPages(t, ref, coll, q, 1000)
+		for name, s := range map[string]*Service{"a": a, "b": b} {
+			got, st := walkPages(t, s, coll, q, 7)
+			if st.Index == "" {
+				t.Errorf("%s: %s: not served by an index", name, short(q))
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("%s: %s:\n got %v\nwant %v", name, short(q), got, want)
+			}
+		}
+	}
+}
+
+// TestIndexCreationPastItsBoundIsUnavailable bounds index creation below
+// what DynamoDB needs: EnsureIndex answers ErrUnavailable, and queries do
+// not read the index, whose backfill has not run. The next EnsureIndex
+// finishes the same index, and queries then read it with every document.
+func TestIndexCreationPastItsBoundIsUnavailable(t *testing.T) {
+	s := newServer(t, nil)
+	ref := memory.New()
+	ctx, coll := context.Background(), dbtest.Collection(t)
+	t.Cleanup(func() { dropTableT(t, s, s.table(coll)) })
+	var items []dbservice.BulkItem
+	for i := range 40 {
+		items = append(items, dbservice.BulkItem{ID: fmt.Sprintf("u%02d", i), Doc: dbservice.Doc{"n": float64(i % 9)}})
+	}
+	for _, svc := range []dbservice.BulkWriter{s, ref} {
+		if err := svc.SaveMany(ctx, coll, items); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.ixTimeout = 20 * time.Millisecond
+	err := s.EnsureIndex(ctx, coll, "n")
+	if !errors.Is(err, dbservice.ErrUnavailable) {
+		t.Fatalf("EnsureIndex past its bound = %v, want ErrUnavailable", err)
+	}
+	q := dbservice.Query{Where: []dbservice.Cond{dbservice.Where("n", dbservice.Gt, 4)}, OrderBy: []dbservice.Order{dbservice.Asc("n")}}
+	want, _ := walkPages(t, ref, coll, q, 1000)
+	got, st := walkPages(t, s, coll, q, 1000)
+	if st.Index != "" {
+		t.Errorf("an index that is not backfilled served a query: %+v", st)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("before the index is finished:\n got %v\nwant %v", got, want)
+	}
+	s.ixTimeout = createTimeout
+	if err := s.EnsureIndex(ctx, coll, "n"); err != nil {
+		t.Fatalf("EnsureIndex again: %v", err)
+	}
+	got, st = walkPages(t, s, coll, q, 7)
+	if st.Index == "" {
+		t.Errorf("the finished index does not serve the query")
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("after the index is finished:\n got %v\nwant %v", got, want)
+	}
+}
