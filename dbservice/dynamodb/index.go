@@ -264,11 +264,10 @@ func (s *Service) indexRefresh() time.Duration {
 }
 
 // indexes returns the indexes of table, asking DynamoDB when the cached
-// list is older than IndexRefresh. A missing table has none.
+// list is older than IndexRefresh. A missing table has none. With
+// ScanOnly too: writes keep maintaining the indexes other processes made,
+// so that a ScanOnly process never takes documents out of them.
 func (s *Service) indexes(ctx context.Context, table string) ([]index, error) {
-	if !s.ixOn {
-		return nil, nil
-	}
 	s.ix.mu.Lock()
 	t, ok := s.ix.tables[table]
 	s.ix.mu.Unlock()

@@ -42,10 +42,11 @@ func (s *Service) planIndexes(table string, q dbservice.Query, list []index) (db
 	}
 }
 
-// ready reports whether ix may answer queries: it is ACTIVE and, when
-// this Service created it, its backfill is done.
+// ready reports whether ix may answer queries: indexes are on (not
+// ScanOnly), it is ACTIVE and, when this Service created it, its backfill
+// is done.
 func (s *Service) ready(table string, ix *index) bool {
-	if !ix.active {
+	if !s.ixOn || !ix.active {
 		return false
 	}
 	s.ix.mu.Lock()

@@ -200,8 +200,12 @@ start() {
         stop_pidfile "$state/pid"
         return 1
     fi
+    # DYNAMODB_INDEX_REFRESH: EnsureIndex waits this long before it
+    # backfills a new index (so that every process has seen it); the default
+    # minute would make every test that makes an index wait a minute.
     cat >"$state/env" <<EOF
 export DYNAMODB_ENDPOINT_URL=http://127.0.0.1:$port
+export DYNAMODB_INDEX_REFRESH=500ms
 export DYNAMODB_REGION=us-east-1
 export AWS_ACCESS_KEY_ID=$key
 export AWS_SECRET_ACCESS_KEY=$secret
