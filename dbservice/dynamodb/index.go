@@ -346,11 +346,8 @@ func touchesIndex(list []index, path string) bool {
 	return false
 }
 
-// EnsureIndex implements dbservice.Service. Without Config.GlobalIndexes
-// (the default) it validates the fields and, with CreateMissing, creates
-// the collection's table; queries are then Scans within the scan budget.
-// With GlobalIndexes it makes a global secondary index that serves
-// dbservice.PlanQuery's plans on fields:
+// EnsureIndex implements dbservice.Service with a global secondary index
+// that serves dbservice.PlanQuery's plans on fields:
 //
 //   - one field: an index of Config.IndexShards partitions (documents
 //     spread by ID), each sorted by the field's value and then ID; a query
@@ -361,19 +358,28 @@ func touchesIndex(list []index, path string) bool {
 //     equality on the first field, and then equalities, a range or an
 //     order on the next ones.
 //
+// With Config.ScanOnly it makes no index: it validates the fields and,
+// with CreateMissing, creates the collection's table; queries are then
+// Scans within the scan budget.
+//
 // The index keys are provider-owned string attributes that hold
 // dbservice.IndexKey text of the values, never the fields themselves, so
 // a field may hold values of any type. A document that lacks one of the
 // fields is not in the index.
 //
-// Creating an index updates the table, waits (bounded by ctx) until the
-// index is ACTIVE, and then sets the index attributes of every document
-// written before, with conditional updates that never overwrite a newer
-// write. It waits IndexRefresh after the index appears before that walk,
-// so that every other process has seen the index and maintains it in its
-// own writes. DynamoDB creates one index of a table at a time, so
-// creations are serialized; a table holds at most MaxIndexes. An index
-// that exists is not created again.
+// Creating an index updates the table, waits until the index is ACTIVE,
+// and then sets the index attributes of every document written before,
+// with conditional updates that never overwrite a newer write. It waits
+// IndexRefresh after the index appears before that walk, so that every
+// other process has seen the index and maintains it in its own writes:
+// a new index takes at least IndexRefresh (1 min by default) plus
+// DynamoDB's creation time. DynamoDB creates one index of a table at a
+// time, so creations wait for each other, also across processes (two
+// processes ensuring the same index both finish it, the first one
+// creating it); a table holds at most MaxIndexes. An index that exists
+// is not created again. The whole call is bounded by ctx and by 5 min:
+// past that it is ErrUnavailable, DynamoDB goes on creating the index,
+// queries keep scanning, and a later EnsureIndex finishes it.
 func (s *Service) EnsureIndex(ctx context.Context, coll string, fields ...string) error {
 	if err := s.precheck(ctx, "ensure-index", coll, "", false); err != nil {
 		return err
