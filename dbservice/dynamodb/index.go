@@ -440,6 +440,13 @@ func (s *Service) ensureIndex(ctx context.Context, table string, want index) err
 	return err
 }
 
+// errIndexGone reports an index that was created (UpdateTable succeeded,
+// or DescribeTable listed it) and is no longer listed: deleted meanwhile,
+// or lost by the server. DynamoDB Local loses one of two UpdateTable calls
+// that add different indexes to a table at the same moment, both
+// answered with success. EnsureIndex then creates it again.
+var errIndexGone = errors.New("the index is no longer listed")
+
 // retryable UpdateTable answers: the table is busy with another index
 // (LimitExceededException: one index creation at a time per table;
 // ResourceInUseException: the table or this index is being changed), or
@@ -462,10 +469,8 @@ func (s *Service) createIndex(ctx context.Context, table string, want index) err
 		if err != nil {
 			return err
 		}
-		for _, ix := range list {
-			if !sameFields(ix, want) {
-				continue
-			}
+		if i := slices.IndexFunc(list, func(ix index) bool { return sameFields(ix, want) }); i >= 0 {
+			ix := list[i]
 			if ix.active && !s.ix.isFilling(table, ix.name) {
 				return nil
 			}
@@ -474,11 +479,18 @@ func (s *Service) createIndex(ctx context.Context, table string, want index) err
 			// documents (the walk is idempotent). Until then this
 			// Service's queries do not read it.
 			s.ix.setFilling(table, ix.name, true)
-			if err := s.finishIndex(ctx, table, ix, time.Now()); err != nil {
+			err := s.finishIndex(ctx, table, ix, time.Now())
+			if err != errIndexGone {
+				if err == nil {
+					s.ix.setFilling(table, ix.name, false)
+				}
 				return err
 			}
-			s.ix.setFilling(table, ix.name, false)
-			return nil
+			if err := sleepCtx(ctx, delay); err != nil {
+				return err
+			}
+			delay = min(2*delay, 2*time.Second)
+			continue // look again, and create it if it is missing
 		}
 		if len(list) >= MaxIndexes {
 			return fmt.Errorf("%w: DynamoDB allows %d indexes per table", dbservice.ErrInvalid, MaxIndexes)
@@ -515,7 +527,11 @@ func (s *Service) createIndex(ctx context.Context, table string, want index) err
 		// queries read it once the backfill is done.
 		s.ix.setFilling(table, want.name, true)
 		s.setIndexes(table, append(slices.Clone(list), want))
-		if err := s.finishIndex(ctx, table, want, appeared); err != nil {
+		err = s.finishIndex(ctx, table, want, appeared)
+		if err == errIndexGone {
+			continue // created again, by the next turn
+		}
+		if err != nil {
 			return err
 		}
 		s.ix.setFilling(table, want.name, false)
@@ -557,7 +573,7 @@ func (s *Service) finishIndex(ctx context.Context, table string, ix index, appea
 		}
 		i := slices.IndexFunc(list, func(e index) bool { return e.name == ix.name })
 		if i < 0 {
-			return fmt.Errorf("%w: the index was deleted while it was created", dbservice.ErrUnavailable)
+			return errIndexGone
 		}
 		if list[i].active {
 			break
