@@ -221,6 +221,65 @@ type indexCache struct {
 	// filling holds the indexes (table NUL name) this Service is
 	// backfilling, which its queries do not read yet.
 	filling map[string]bool
+	// complete holds the indexes (table NUL name) known to be backfilled:
+	// their marker item exists. Only those answer queries.
+	complete map[string]bool
+}
+
+func (c *indexCache) setComplete(table, name string, on bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.complete == nil {
+		c.complete = map[string]bool{}
+	}
+	if on {
+		c.complete[table+"\x00"+name] = true
+	} else {
+		delete(c.complete, table+"\x00"+name)
+	}
+}
+
+func (c *indexCache) isComplete(table, name string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.complete[table+"\x00"+name]
+}
+
+// markerID is the key of the item that records that ix is backfilled
+// (complete): a process that did not build an index itself reads it only
+// once its marker exists, so no process queries an index whose
+// documents written before it are not in it yet (its builder is still
+// waiting or backfilling, or stopped). The ID starts with U+0000, which
+// no document ID may hold (validate.IDRule), and the item has no
+// revision attribute, so no Scan returns it (buildScan) and no caller
+// can read or overwrite it.
+func markerID(ix index) string { return "\x00index complete " + ix.name }
+
+// checkComplete asks DynamoDB for the markers of the ACTIVE indexes in
+// list not yet known complete, and forgets those no longer listed.
+func (s *Service) checkComplete(ctx context.Context, table string, list []index) error {
+	s.ix.mu.Lock()
+	for k := range s.ix.complete {
+		t, name, _ := strings.Cut(k, "\x00")
+		if t == table && !slices.ContainsFunc(list, func(ix index) bool { return ix.name == name }) {
+			delete(s.ix.complete, k)
+		}
+	}
+	s.ix.mu.Unlock()
+	for _, ix := range list {
+		if !ix.active || s.ix.isComplete(table, ix.name) {
+			continue
+		}
+		out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: key(markerID(ix)),
+			ConsistentRead: aws.Bool(true), ProjectionExpression: aws.String("#k"), ExpressionAttributeNames: map[string]string{"#k": idAttr}})
+		if err != nil {
+			return err
+		}
+		if out.Item != nil {
+			s.ix.setComplete(table, ix.name, true)
+		}
+	}
+	return nil
 }
 
 func (c *indexCache) setFilling(table, name string, on bool) {
@@ -307,6 +366,9 @@ func (s *Service) describeIndexes(ctx context.Context, table string) ([]index, e
 			}
 			ix.active = g.IndexStatus == types.IndexStatusActive
 			list = append(list, ix)
+		}
+		if err := s.checkComplete(ctx, table, list); err != nil {
+			return nil, err
 		}
 	}
 	s.setIndexes(table, list)
@@ -471,13 +533,13 @@ func (s *Service) createIndex(ctx context.Context, table string, want index) err
 		}
 		if i := slices.IndexFunc(list, func(ix index) bool { return sameFields(ix, want) }); i >= 0 {
 			ix := list[i]
-			if ix.active && !s.ix.isFilling(table, ix.name) {
+			if ix.active && s.ix.isComplete(table, ix.name) {
 				return nil
 			}
-			// Another process is creating it, or an earlier call of this
-			// Service stopped before the backfill: wait, then walk the
-			// documents (the walk is idempotent). Until then this
-			// Service's queries do not read it.
+			// Another process is creating it, or its builder (this
+			// Service or another) stopped before the backfill: wait, then
+			// walk the documents (the walk is idempotent). Until then
+			// this Service's queries do not read it.
 			s.ix.setFilling(table, ix.name, true)
 			err := s.finishIndex(ctx, table, ix, time.Now())
 			if err != errIndexGone {
@@ -494,6 +556,14 @@ func (s *Service) createIndex(ctx context.Context, table string, want index) err
 		}
 		if len(list) >= MaxIndexes {
 			return fmt.Errorf("%w: DynamoDB allows %d indexes per table", dbservice.ErrInvalid, MaxIndexes)
+		}
+		// A marker left by an earlier index of the same name (deleted
+		// since) must not mark the new one complete.
+		if _, err := s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(table), Key: key(markerID(want))}); err != nil {
+			if errorCode(err) == codeNotFound {
+				return fmt.Errorf("%w: the collection's table does not exist", dbservice.ErrNotFound)
+			}
+			return classify(ctx, err)
 		}
 		str := types.ScalarAttributeTypeS
 		_, err = s.client.UpdateTable(ctx, &dynamodb.UpdateTableInput{
@@ -563,7 +633,7 @@ func sameFields(a, b index) bool {
 }
 
 // finishIndex waits (bounded by ctx) until ix is ACTIVE and IndexRefresh
-// has passed since it appeared, then backfills it.
+// has passed since it appeared, then backfills it and writes its marker.
 func (s *Service) finishIndex(ctx context.Context, table string, ix index, appeared time.Time) error {
 	delay := 50 * time.Millisecond
 	for {
@@ -588,7 +658,16 @@ func (s *Service) finishIndex(ctx context.Context, table string, ix index, appea
 			return err
 		}
 	}
-	return s.backfill(ctx, table, ix)
+	if err := s.backfill(ctx, table, ix); err != nil {
+		return err
+	}
+	_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table),
+		Item: map[string]types.AttributeValue{idAttr: &types.AttributeValueMemberS{Value: markerID(ix)}}})
+	if err != nil {
+		return classify(ctx, err)
+	}
+	s.ix.setComplete(table, ix.name, true)
+	return nil
 }
 
 // backfill sets ix's attributes on every document that should be in it

@@ -338,9 +338,10 @@ func TestConcurrentEnsureIndexFromTwoServices(t *testing.T) {
 }
 
 // TestIndexCreationPastItsBoundIsUnavailable bounds index creation below
-// what DynamoDB needs: EnsureIndex answers ErrUnavailable, and queries do
-// not read the index, whose backfill has not run. The next EnsureIndex
-// finishes the same index, and queries then read it with every document.
+// what it needs: EnsureIndex answers ErrUnavailable, and queries do not
+// read the index, whose backfill has not run, neither in this process nor
+// in another one once the index is ACTIVE. The next EnsureIndex finishes
+// the same index, and queries then read it with every document.
 func TestIndexCreationPastItsBoundIsUnavailable(t *testing.T) {
 	s := newServer(t, nil)
 	ref := memory.New()
@@ -355,7 +356,9 @@ func TestIndexCreationPastItsBoundIsUnavailable(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	s.ixTimeout = 20 * time.Millisecond
+	// The bound leaves time to create the index, not to wait an hour's
+	// IndexRefresh before its backfill.
+	s.ixTimeout, s.ixRefresh = 5*time.Second, time.Hour
 	err := s.EnsureIndex(ctx, coll, "n")
 	if !errors.Is(err, dbservice.ErrUnavailable) {
 		t.Fatalf("EnsureIndex past its bound = %v, want ErrUnavailable", err)
@@ -369,15 +372,53 @@ func TestIndexCreationPastItsBoundIsUnavailable(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("before the index is finished:\n got %v\nwant %v", got, want)
 	}
-	s.ixTimeout = createTimeout
+	// Another process, once the index is ACTIVE but not backfilled: it
+	// does not read it either (no marker yet).
+	waitActive(t, s, s.table(coll))
+	other := newServer(t, nil)
+	got, st = walkPages(t, other, coll, q, 1000)
+	if st.Index != "" {
+		t.Errorf("another process read an ACTIVE index that is not backfilled: %+v", st)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("another process, before the index is finished:\n got %v\nwant %v", got, want)
+	}
+	s.ixTimeout, s.ixRefresh = createTimeout, serverConfig(t).IndexRefresh
 	if err := s.EnsureIndex(ctx, coll, "n"); err != nil {
 		t.Fatalf("EnsureIndex again: %v", err)
 	}
-	got, st = walkPages(t, s, coll, q, 7)
-	if st.Index == "" {
-		t.Errorf("the finished index does not serve the query")
+	// This Service, and a process started now, read the finished index.
+	for name, svc := range map[string]*Service{"the builder": s, "a new process": newServer(t, nil)} {
+		got, st = walkPages(t, svc, coll, q, 7)
+		if st.Index == "" {
+			t.Errorf("%s: the finished index does not serve the query", name)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s, after the index is finished:\n got %v\nwant %v", name, got, want)
+		}
 	}
-	if !slices.Equal(got, want) {
-		t.Errorf("after the index is finished:\n got %v\nwant %v", got, want)
+	// The marker that records the backfill is no document.
+	if n, err := s.Count(ctx, coll, nil); err != nil || n != len(items) {
+		t.Errorf("Count = %d, %v; want %d", n, err, len(items))
+	}
+}
+
+// waitActive waits until every index of table is ACTIVE (DynamoDB
+// creates them in the background), for at most a minute.
+func waitActive(t *testing.T, s *Service, table string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		list, err := s.settled(context.Background(), table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list) > 0 && !slices.ContainsFunc(list, func(ix index) bool { return !ix.active }) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("indexes of %s not ACTIVE after a minute: %+v", table, list)
+		}
+		time.Sleep(50 * time.Millisecond) // polls the server's state, asserts nothing
 	}
 }

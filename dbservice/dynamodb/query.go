@@ -374,7 +374,8 @@ func buildScan(table string, q dbservice.Query, now time.Time) (in *dynamodb.Sca
 		parts = append(parts, e)
 		exact = exact && ok
 	}
-	parts = append(parts, b.live(now))
+	// Documents have a revision; index markers (markerID) do not.
+	parts = append(parts, b.live(now), "attribute_exists("+b.path(revAttr)+")")
 	in.FilterExpression = aws.String(strings.Join(parts, " AND "))
 	if len(q.Fields) > 0 {
 		paths := []string{idAttr, revAttr, expiresAttr}
