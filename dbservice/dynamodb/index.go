@@ -251,9 +251,23 @@ func (c *indexCache) isComplete(table, name string) bool {
 // documents written before it are not in it yet (its builder is still
 // waiting or backfilling, or stopped). The ID starts with U+0000, which
 // no document ID may hold (validate.IDRule), and the item has no
-// revision attribute, so no Scan returns it (buildScan) and no caller
-// can read or overwrite it.
-func markerID(ix index) string { return "\x00index complete " + ix.name }
+// revision attribute: Query's scans skip it, Count's filter leaves it
+// out, and no caller can name, read or overwrite it.
+func markerID(ix index) string { return markerPrefix + ix.name }
+
+const markerPrefix = "\x00index complete "
+
+// markerRevName is the expression attribute name Count's filter uses to
+// leave markers out; the expression builder's names are #n0, #n1, ...
+const markerRevName = "#sdbrev"
+
+func isMarkerID(id string) bool { return strings.HasPrefix(id, markerPrefix) }
+
+// isMarker reports whether a scanned item is an index marker.
+func isMarker(item map[string]types.AttributeValue) bool {
+	id, ok := item[idAttr].(*types.AttributeValueMemberS)
+	return ok && isMarkerID(id.Value)
+}
 
 // checkComplete asks DynamoDB for the markers of the ACTIVE indexes in
 // list not yet known complete, and forgets those no longer listed.
