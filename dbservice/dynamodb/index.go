@@ -309,12 +309,6 @@ func (c *indexCache) setFilling(table, name string, on bool) {
 	}
 }
 
-func (c *indexCache) isFilling(table, name string) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.filling[table+"\x00"+name]
-}
-
 func (c *indexCache) lock(table string) *sync.Mutex {
 	c.mu.Lock()
 	defer c.mu.Unlock()
