@@ -28,7 +28,7 @@ import (
 // shapes without an equality (range top-5 and order+limit), read in
 // descending score order.
 func BenchmarkQueryShapes(b *testing.B) {
-	s := newServer(b, nil, func(c *Config) { c.GlobalIndexes = true })
+	s := newServer(b, nil)
 	ctx, run := context.Background(), dbtest.Collection(b)
 	team, none := dbtest.QueryBenchTeam, dbtest.QueryBenchNoTeam
 	for _, size := range dbtest.QueryBenchSizes {
@@ -92,7 +92,7 @@ func BenchmarkQueryShapes(b *testing.B) {
 // Scan of the raw table that keeps the top items itself.
 func benchShardedVsScan(b *testing.B, s *Service, coll, raw string, size int, items []dbservice.BulkItem) {
 	ctx := context.Background()
-	s4 := newServer(b, nil, func(c *Config) { c.GlobalIndexes = true; c.IndexShards = 4 })
+	s4 := newServer(b, nil, func(c *Config) { c.IndexShards = 4 })
 	coll4 := coll + "s4"
 	if err := s4.EnsureIndex(ctx, coll4, "score"); err != nil {
 		b.Fatal(err)

@@ -42,11 +42,8 @@ func (s *Service) SaveMany(ctx context.Context, coll string, items []dbservice.B
 	if err := s.precheck(ctx, "save-many", coll, "", false); err != nil {
 		return err
 	}
-	list, err := s.indexes(ctx, s.table(coll))
-	if err != nil {
-		return fail("save-many", coll, "", classify(ctx, err))
-	}
 	reqs := make([]types.WriteRequest, 0, len(items))
+	docs := make([]dbservice.BulkItem, 0, len(items)) // the normalized documents of reqs
 	pos := make(map[string]int, len(items))
 	for _, it := range items {
 		if err := dbservice.CheckID(it.ID); err != nil {
@@ -60,17 +57,25 @@ func (s *Service) SaveMany(ctx context.Context, coll string, items []dbservice.B
 		if err != nil {
 			return fail("save-many", coll, it.ID, err)
 		}
-		addIndexAttrs(item, list, it.ID, nd)
 		req := types.WriteRequest{PutRequest: &types.PutRequest{Item: item}}
 		if i, dup := pos[it.ID]; dup {
-			reqs[i] = req
+			reqs[i], docs[i] = req, dbservice.BulkItem{ID: it.ID, Doc: nd}
 			continue
 		}
 		pos[it.ID] = len(reqs)
-		reqs = append(reqs, req)
+		reqs, docs = append(reqs, req), append(docs, dbservice.BulkItem{ID: it.ID, Doc: nd})
 	}
 	if len(reqs) == 0 {
 		return nil
+	}
+	// The index list is asked for only once every item is accepted, so
+	// that refused input sends nothing.
+	list, err := s.indexes(ctx, s.table(coll))
+	if err != nil {
+		return fail("save-many", coll, "", classify(ctx, err))
+	}
+	for i, req := range reqs {
+		addIndexAttrs(req.PutRequest.Item, list, docs[i].ID, docs[i].Doc)
 	}
 	table := s.table(coll)
 	err = s.write(ctx, coll, func() error {

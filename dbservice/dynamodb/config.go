@@ -29,6 +29,8 @@ const (
 	EnvKMSKeyID      = "DYNAMODB_KMS_KEY_ID"              // Config.KMSKeyID
 	EnvCreateMissing = "DYNAMODB_CREATE_MISSING"          // Config.CreateMissing (true|false)
 	EnvAllowInsecure = "DYNAMODB_ALLOW_INSECURE_ENDPOINT" // Config.AllowInsecureEndpoint (true|false)
+	EnvScanOnly      = "DYNAMODB_SCAN_ONLY"               // Config.ScanOnly (true|false)
+	EnvIndexRefresh  = "DYNAMODB_INDEX_REFRESH"           // Config.IndexRefresh (a Go duration: 30s, 1m)
 )
 
 // DefaultRegion is the region used when none is configured.
@@ -81,24 +83,29 @@ type Config struct {
 	// database; 0 means dbservice.DefaultScanBudget. Past it a call returns
 	// the matches found so far and a Next cursor (see dbservice.Page).
 	ScanBudget int
-	// GlobalIndexes makes EnsureIndex create global secondary indexes
-	// that queries read (see Service.EnsureIndex), and makes every write
-	// maintain their key attributes. Off, EnsureIndex only validates its
-	// fields and creates a missing table, and queries are Scans bounded
-	// by the scan budget. It is off by default while the index path is
-	// proven under load.
-	GlobalIndexes bool
+	// ScanOnly turns global secondary indexes off for this Service:
+	// EnsureIndex then only validates its fields and creates a missing
+	// table, and every query is a Scan bounded by the scan budget. Its
+	// writes still maintain the indexes a table has (made by processes
+	// without ScanOnly), so mixing both never drops documents from an
+	// index. By default (false) EnsureIndex creates a global secondary
+	// index that queries read (see Service.EnsureIndex). Set it where the
+	// provider's role may not call UpdateTable or Query.
+	ScanOnly bool
 	// IndexShards is the number of partitions of the index EnsureIndex
 	// makes for a single field (see Service.EnsureIndex); 0 means
 	// DefaultIndexShards, at most MaxIndexShards. It is fixed per index
 	// when the index is created: changing it later makes new indexes only.
 	IndexShards int
 	// IndexRefresh is how long the Service trusts its list of a table's
-	// indexes before it asks DynamoDB again; 0 means DefaultIndexRefresh.
-	// Another process's new index is maintained by this Service's writes
-	// at most this long after the index appears, and the process that
-	// creates an index waits as long before it backfills, so that no
-	// write is missed.
+	// indexes before it asks DynamoDB again (one DescribeTable); 0 means
+	// DefaultIndexRefresh (1 min). An index another process creates is
+	// maintained by this Service's writes, and read by its queries, at
+	// most this long after it appears. The process that creates an index
+	// waits as long before it backfills the documents written before, so
+	// that no write is missed: a new index costs at least IndexRefresh
+	// plus DynamoDB's own creation time in EnsureIndex. Every process of
+	// an application must use the same value (or a shorter one).
 	IndexRefresh time.Duration
 	// Cursors signs the page cursors this Service issues and checks the
 	// ones it is given; nil means dbservice.ProcessCursorSigner, whose
@@ -139,6 +146,8 @@ type Config struct {
 //	DYNAMODB_KMS_KEY_ID               KMS key for new tables (default: AWS managed key)
 //	DYNAMODB_CREATE_MISSING           true|false (default true)
 //	DYNAMODB_ALLOW_INSECURE_ENDPOINT  true|false (default false)
+//	DYNAMODB_SCAN_ONLY                true|false (default false: EnsureIndex makes global secondary indexes)
+//	DYNAMODB_INDEX_REFRESH            how long a table's list of indexes is trusted, e.g. 30s (default 1m)
 //
 // Credentials are left to the SDK's default chain (AWS_PROFILE,
 // AWS_ACCESS_KEY_ID, web identity, instance roles, ...). Malformed values
@@ -163,6 +172,16 @@ func FromEnv() (Config, error) {
 		return Config{}, openErr(err)
 	}
 	cfg.AllowInsecureEndpoint = v
+	if cfg.ScanOnly, _, err = dbservice.EnvBool(EnvScanOnly); err != nil {
+		return Config{}, openErr(err)
+	}
+	if raw := strings.TrimSpace(os.Getenv(EnvIndexRefresh)); raw != "" {
+		d, err := time.ParseDuration(raw)
+		if err != nil {
+			return Config{}, openErr(&validate.Error{Field: "index refresh", Reason: EnvIndexRefresh + " is not a duration such as 30s or 1m"})
+		}
+		cfg.IndexRefresh = d
+	}
 	if _, err := cfg.endpoint(); err != nil {
 		return Config{}, openErr(err)
 	}
@@ -190,6 +209,9 @@ func (c Config) check() error {
 	}
 	if !prefixRe.MatchString(c.TablePrefix) {
 		return &validate.Error{Field: "table prefix", Reason: "use at most 150 letters, digits, '_', '-' or '.'"}
+	}
+	if c.ScanOnly && c.IndexShards != 0 {
+		return &validate.Error{Field: "index shards", Reason: "set with ScanOnly, which makes no index"}
 	}
 	if c.IndexShards < 0 || c.IndexShards > MaxIndexShards {
 		return &validate.Error{Field: "index shards", Reason: "must be 0 to " + strconv.Itoa(MaxIndexShards)}
@@ -287,6 +309,9 @@ func (c Config) String() string {
 	}
 	b.WriteString(", CreateMissing: ")
 	b.WriteString(strconv.FormatBool(c.createMissing()))
+	if c.ScanOnly {
+		b.WriteString(", ScanOnly: true")
+	}
 	if c.KMSKeyID != "" {
 		b.WriteString(", KMSKeyID: set")
 	}

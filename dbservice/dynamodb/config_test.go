@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -19,7 +20,7 @@ import (
 )
 
 func clearEnv(t *testing.T) {
-	for _, v := range []string{EnvRegion, EnvEndpointURL, EnvTablePrefix, EnvKMSKeyID, EnvCreateMissing, EnvAllowInsecure} {
+	for _, v := range []string{EnvRegion, EnvEndpointURL, EnvTablePrefix, EnvKMSKeyID, EnvCreateMissing, EnvAllowInsecure, EnvScanOnly, EnvIndexRefresh} {
 		t.Setenv(v, "")
 	}
 }
@@ -31,7 +32,7 @@ func TestFromEnvReadsTheGuideVariables(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if cfg.Region != DefaultRegion || cfg.EndpointURL != "" || !cfg.createMissing() || cfg.AllowInsecureEndpoint {
+		if cfg.Region != DefaultRegion || cfg.EndpointURL != "" || !cfg.createMissing() || cfg.AllowInsecureEndpoint || cfg.ScanOnly || cfg.IndexRefresh != 0 {
 			t.Fatalf("FromEnv() = %v, want the defaults", cfg)
 		}
 	})
@@ -43,14 +44,16 @@ func TestFromEnvReadsTheGuideVariables(t *testing.T) {
 		t.Setenv(EnvKMSKeyID, "alias/app")
 		t.Setenv(EnvCreateMissing, "false")
 		t.Setenv(EnvAllowInsecure, "true")
+		t.Setenv(EnvScanOnly, "true")
+		t.Setenv(EnvIndexRefresh, "30s")
 		cfg, err := FromEnv()
 		if err != nil {
 			t.Fatal(err)
 		}
 		want := Config{Region: "eu-west-1", EndpointURL: "http://127.0.0.1:8000", TablePrefix: "app_", KMSKeyID: "alias/app", AllowInsecureEndpoint: true}
 		if cfg.Region != want.Region || cfg.EndpointURL != want.EndpointURL || cfg.TablePrefix != want.TablePrefix ||
-			cfg.KMSKeyID != want.KMSKeyID || cfg.createMissing() || !cfg.AllowInsecureEndpoint {
-			t.Fatalf("FromEnv() = %v, want %v with CreateMissing false", cfg, want)
+			cfg.KMSKeyID != want.KMSKeyID || cfg.createMissing() || !cfg.AllowInsecureEndpoint || !cfg.ScanOnly || cfg.IndexRefresh != 30*time.Second {
+			t.Fatalf("FromEnv() = %v, want %v with CreateMissing false, ScanOnly and IndexRefresh 30s", cfg, want)
 		}
 	})
 	bad := []struct {
@@ -60,6 +63,9 @@ func TestFromEnvReadsTheGuideVariables(t *testing.T) {
 		{"a region that is not one", EnvRegion, "moon-1; drop", dbservice.ErrInvalid},
 		{"a prefix with a slash", EnvTablePrefix, "a/b", dbservice.ErrInvalid},
 		{"a boolean that is not one", EnvCreateMissing, "sometimes", dbservice.ErrInvalid},
+		{"a scan-only switch that is not a boolean", EnvScanOnly, "maybe", dbservice.ErrInvalid},
+		{"an index refresh that is not a duration", EnvIndexRefresh, "soon", dbservice.ErrInvalid},
+		{"a negative index refresh", EnvIndexRefresh, "-1s", dbservice.ErrInvalid},
 		{"an endpoint with credentials", EnvEndpointURL, "https://user:hunter2@dynamodb.example.com", dbservice.ErrInvalid},
 		{"an endpoint of another scheme", EnvEndpointURL, "ftp://dynamodb.example.com", dbservice.ErrInvalid},
 		{"plain http to a remote host", EnvEndpointURL, "http://dynamodb.example.com", dbservice.ErrInsecure},
@@ -226,5 +232,21 @@ func TestTLSPostureJudgesTheEffectiveSettings(t *testing.T) {
 				t.Fatalf("tls = %s (%s), want %s", f.Status, f.Detail, c.want)
 			}
 		})
+	}
+}
+
+func TestIndexSettingsAreChecked(t *testing.T) {
+	for name, cfg := range map[string]Config{
+		"shards past the limit": {IndexShards: MaxIndexShards + 1},
+		"negative shards":       {IndexShards: -1},
+		"a negative refresh":    {IndexRefresh: -time.Second},
+		"shards with ScanOnly":  {ScanOnly: true, IndexShards: 8},
+	} {
+		if err := cfg.check(); !errors.Is(err, dbservice.ErrInvalid) {
+			t.Errorf("%s: check() = %v, want ErrInvalid", name, err)
+		}
+	}
+	if err := (Config{ScanOnly: true, IndexRefresh: time.Second}).check(); err != nil {
+		t.Errorf("ScanOnly with a refresh: %v", err)
 	}
 }

@@ -38,6 +38,12 @@ func (s *Service) Count(ctx context.Context, coll string, where []dbservice.Cond
 		})
 	}
 	in.Select = types.SelectCount
+	// Documents have a revision; index markers (markerID) do not.
+	if in.ExpressionAttributeNames == nil {
+		in.ExpressionAttributeNames = map[string]string{}
+	}
+	in.ExpressionAttributeNames[markerRevName] = revAttr
+	in.FilterExpression = aws.String(aws.ToString(in.FilterExpression) + " AND attribute_exists(" + markerRevName + ")")
 	n, read := 0, 0
 	for {
 		in.Limit = aws.Int32(int32(min(maxScanLimit, budget-read)))

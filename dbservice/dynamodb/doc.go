@@ -19,16 +19,17 @@
 // DynamoDB's range (magnitudes 1E-130 to 1E+126), which would otherwise be
 // rounded or rejected.
 //
-// EnsureIndex makes a global secondary index on attributes the provider
-// owns, holding dbservice.IndexKey text of the fields, so that an indexed
-// field may hold values of any type; Query reads it (Query on each shard
-// of a one-field index, merged; Query on one partition of a multi-field
-// index) for the plans dbservice.PlanQuery picks. Index reads are
-// eventually consistent, as DynamoDB's global secondary indexes are. Other
-// queries are Scans with a filter built from expression attribute names
-// and values only. DynamoDB applies Limit before the filter, so Query
-// scans on until the page is full; dbservice.Match re-checks every item on
-// the client. Scan pages come in scan order, not ID order.
+// EnsureIndex makes a global secondary index (unless Config.ScanOnly)
+// on attributes the provider owns, holding dbservice.IndexKey text of the
+// fields, so that an indexed field may hold values of any type; Query
+// reads it (Query on each shard of a one-field index, merged; Query on
+// one partition of a multi-field index) for the plans dbservice.PlanQuery
+// picks. Index reads are eventually consistent, as DynamoDB's global
+// secondary indexes are. Other queries are Scans with a filter built from
+// expression attribute names and values only. DynamoDB applies Limit
+// before the filter, so Query scans on until the page is full;
+// dbservice.Match re-checks every item on the client. Scan pages come in
+// scan order, not ID order.
 //
 // The data API uses DynamoDB's native operations: Update is one
 // UpdateItem whose condition expression checks the contract on the server

@@ -54,8 +54,9 @@ type Service struct {
 	ixOn        bool
 	ixShards    int
 	ixRefresh   time.Duration
-	pitrMissing atomic.Bool // the server has no point-in-time recovery API
-	ttlMissing  atomic.Bool // the server has no time-to-live API
+	ixTimeout   time.Duration // bounds one index creation; tests shorten it
+	pitrMissing atomic.Bool   // the server has no point-in-time recovery API
+	ttlMissing  atomic.Bool   // the server has no time-to-live API
 }
 
 var (
@@ -102,9 +103,10 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		collections:   append([]string(nil), cfg.Collections...),
 		log:           log,
 		tables:        map[string]bool{},
-		ixOn:          cfg.GlobalIndexes,
+		ixOn:          !cfg.ScanOnly,
 		ixShards:      cfg.IndexShards,
 		ixRefresh:     cfg.IndexRefresh,
+		ixTimeout:     createTimeout,
 	}
 	if s.ixShards == 0 {
 		s.ixShards = DefaultIndexShards

@@ -37,14 +37,18 @@ func ExampleLeastPrivilegePolicy() {
 	//         "dynamodb:DescribeTable",
 	//         "dynamodb:GetItem",
 	//         "dynamodb:PutItem",
+	//         "dynamodb:Query",
 	//         "dynamodb:Scan",
 	//         "dynamodb:UpdateContinuousBackups",
 	//         "dynamodb:UpdateItem",
+	//         "dynamodb:UpdateTable",
 	//         "dynamodb:UpdateTimeToLive"
 	//       ],
 	//       "Resource": [
 	//         "arn:aws:dynamodb:eu-west-1:123456789012:table/prod_agents",
-	//         "arn:aws:dynamodb:eu-west-1:123456789012:table/prod_runs"
+	//         "arn:aws:dynamodb:eu-west-1:123456789012:table/prod_agents/index/*",
+	//         "arn:aws:dynamodb:eu-west-1:123456789012:table/prod_runs",
+	//         "arn:aws:dynamodb:eu-west-1:123456789012:table/prod_runs/index/*"
 	//       ]
 	//     },
 	//     {

@@ -224,6 +224,79 @@ type indexCache struct {
 	// filling holds the indexes (table NUL name) this Service is
 	// backfilling, which its queries do not read yet.
 	filling map[string]bool
+	// complete holds the indexes (table NUL name) known to be backfilled:
+	// their marker item exists. Only those answer queries.
+	complete map[string]bool
+}
+
+func (c *indexCache) setComplete(table, name string, on bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.complete == nil {
+		c.complete = map[string]bool{}
+	}
+	if on {
+		c.complete[table+"\x00"+name] = true
+	} else {
+		delete(c.complete, table+"\x00"+name)
+	}
+}
+
+func (c *indexCache) isComplete(table, name string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.complete[table+"\x00"+name]
+}
+
+// markerID is the key of the item that records that ix is backfilled
+// (complete): a process that did not build an index itself reads it only
+// once its marker exists, so no process queries an index whose
+// documents written before it are not in it yet (its builder is still
+// waiting or backfilling, or stopped). The ID starts with U+0000, which
+// no document ID may hold (validate.IDRule), and the item has no
+// revision attribute: Query's scans skip it, Count's filter leaves it
+// out, and no caller can name, read or overwrite it.
+func markerID(ix index) string { return markerPrefix + ix.name }
+
+const markerPrefix = "\x00index complete "
+
+// markerRevName is the expression attribute name Count's filter uses to
+// leave markers out; the expression builder's names are #n0, #n1, ...
+const markerRevName = "#sdbrev"
+
+func isMarkerID(id string) bool { return strings.HasPrefix(id, markerPrefix) }
+
+// isMarker reports whether a scanned item is an index marker.
+func isMarker(item map[string]types.AttributeValue) bool {
+	id, ok := item[idAttr].(*types.AttributeValueMemberS)
+	return ok && isMarkerID(id.Value)
+}
+
+// checkComplete asks DynamoDB for the markers of the ACTIVE indexes in
+// list not yet known complete, and forgets those no longer listed.
+func (s *Service) checkComplete(ctx context.Context, table string, list []index) error {
+	s.ix.mu.Lock()
+	for k := range s.ix.complete {
+		t, name, _ := strings.Cut(k, "\x00")
+		if t == table && !slices.ContainsFunc(list, func(ix index) bool { return ix.name == name }) {
+			delete(s.ix.complete, k)
+		}
+	}
+	s.ix.mu.Unlock()
+	for _, ix := range list {
+		if !ix.active || s.ix.isComplete(table, ix.name) {
+			continue
+		}
+		out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: key(markerID(ix)),
+			ConsistentRead: aws.Bool(true), ProjectionExpression: aws.String("#k"), ExpressionAttributeNames: map[string]string{"#k": idAttr}})
+		if err != nil {
+			return err
+		}
+		if out.Item != nil {
+			s.ix.setComplete(table, ix.name, true)
+		}
+	}
+	return nil
 }
 
 func (c *indexCache) setFilling(table, name string, on bool) {
@@ -261,11 +334,10 @@ func (s *Service) indexRefresh() time.Duration {
 }
 
 // indexes returns the indexes of table, asking DynamoDB when the cached
-// list is older than IndexRefresh. A missing table has none.
+// list is older than IndexRefresh. A missing table has none. With
+// ScanOnly too: writes keep maintaining the indexes other processes made,
+// so that a ScanOnly process never takes documents out of them.
 func (s *Service) indexes(ctx context.Context, table string) ([]index, error) {
-	if !s.ixOn {
-		return nil, nil
-	}
 	s.ix.mu.Lock()
 	t, ok := s.ix.tables[table]
 	s.ix.mu.Unlock()
@@ -306,6 +378,9 @@ func (s *Service) describeIndexes(ctx context.Context, table string) ([]index, e
 			ix.active = g.IndexStatus == types.IndexStatusActive
 			list = append(list, ix)
 		}
+		if err := s.checkComplete(ctx, table, list); err != nil {
+			return nil, err
+		}
 	}
 	s.setIndexes(table, list)
 	return list, nil
@@ -344,11 +419,8 @@ func touchesIndex(list []index, path string) bool {
 	return false
 }
 
-// EnsureIndex implements dbservice.Service. Without Config.GlobalIndexes
-// (the default) it validates the fields and, with CreateMissing, creates
-// the collection's table; queries are then Scans within the scan budget.
-// With GlobalIndexes it makes a global secondary index that serves
-// dbservice.PlanQuery's plans on fields:
+// EnsureIndex implements dbservice.Service with a global secondary index
+// that serves dbservice.PlanQuery's plans on fields:
 //
 //   - one field: an index of Config.IndexShards partitions (documents
 //     spread by ID), each sorted by the field's value and then ID; a query
@@ -359,19 +431,28 @@ func touchesIndex(list []index, path string) bool {
 //     equality on the first field, and then equalities, a range or an
 //     order on the next ones.
 //
+// With Config.ScanOnly it makes no index: it validates the fields and,
+// with CreateMissing, creates the collection's table; queries are then
+// Scans within the scan budget.
+//
 // The index keys are provider-owned string attributes that hold
 // dbservice.IndexKey text of the values, never the fields themselves, so
 // a field may hold values of any type. A document that lacks one of the
 // fields is not in the index.
 //
-// Creating an index updates the table, waits (bounded by ctx) until the
-// index is ACTIVE, and then sets the index attributes of every document
-// written before, with conditional updates that never overwrite a newer
-// write. It waits IndexRefresh after the index appears before that walk,
-// so that every other process has seen the index and maintains it in its
-// own writes. DynamoDB creates one index of a table at a time, so
-// creations are serialized; a table holds at most MaxIndexes. An index
-// that exists is not created again.
+// Creating an index updates the table, waits until the index is ACTIVE,
+// and then sets the index attributes of every document written before,
+// with conditional updates that never overwrite a newer write. It waits
+// IndexRefresh after the index appears before that walk, so that every
+// other process has seen the index and maintains it in its own writes:
+// a new index takes at least IndexRefresh (1 min by default) plus
+// DynamoDB's creation time. DynamoDB creates one index of a table at a
+// time, so creations wait for each other, also across processes (two
+// processes ensuring the same index both finish it, the first one
+// creating it); a table holds at most MaxIndexes. An index that exists
+// is not created again. The whole call is bounded by ctx and by 5 min:
+// past that it is ErrUnavailable, DynamoDB goes on creating the index,
+// queries keep scanning, and a later EnsureIndex finishes it.
 func (s *Service) EnsureIndex(ctx context.Context, coll string, fields ...string) error {
 	if err := s.precheck(ctx, "ensure-index", coll, "", false); err != nil {
 		return err
@@ -415,54 +496,128 @@ func (s *Service) EnsureIndex(ctx context.Context, coll string, fields ...string
 	return nil
 }
 
+// errIndexTimeout is the cause of the ErrUnavailable EnsureIndex returns
+// when DynamoDB has not finished an index within createTimeout (5 min).
+var errIndexTimeout = errors.New("the index is not ACTIVE yet; DynamoDB goes on creating it, and EnsureIndex again finishes it")
+
 func (s *Service) ensureIndex(ctx context.Context, table string, want index) error {
-	list, err := s.settled(ctx, table)
-	if err != nil {
-		return err
+	// One bound for the whole creation: the table may first be busy with
+	// another index (another process's), then the new one has to become
+	// ACTIVE and be backfilled.
+	wctx, cancel := context.WithTimeout(ctx, s.ixTimeout)
+	defer cancel()
+	err := s.createIndex(wctx, table, want)
+	if err != nil && ctx.Err() == nil && wctx.Err() != nil {
+		return fmt.Errorf("%w: %w", dbservice.ErrUnavailable, errIndexTimeout)
 	}
-	for _, ix := range list {
-		if sameFields(ix, want) {
-			if ix.active {
+	return err
+}
+
+// errIndexGone reports an index that was created (UpdateTable succeeded,
+// or DescribeTable listed it) and is no longer listed: deleted meanwhile,
+// or lost by the server. DynamoDB Local loses one of two UpdateTable calls
+// that add different indexes to a table at the same moment, both
+// answered with success. EnsureIndex then creates it again.
+var errIndexGone = errors.New("the index is no longer listed")
+
+// retryable UpdateTable answers: the table is busy with another index
+// (LimitExceededException: one index creation at a time per table;
+// ResourceInUseException: the table or this index is being changed), or
+// another process created the same index first (ValidationException
+// "already exists"). Each means: look at the table again.
+func contended(err error) bool {
+	switch errorCode(err) {
+	case "LimitExceededException", codeInUse:
+		return true
+	case "ValidationException":
+		return strings.Contains(err.Error(), "already exists")
+	}
+	return false
+}
+
+func (s *Service) createIndex(ctx context.Context, table string, want index) error {
+	delay := 50 * time.Millisecond
+	for {
+		list, err := s.settled(ctx, table)
+		if err != nil {
+			return err
+		}
+		if i := slices.IndexFunc(list, func(ix index) bool { return sameFields(ix, want) }); i >= 0 {
+			ix := list[i]
+			if ix.active && s.ix.isComplete(table, ix.name) {
 				return nil
 			}
-			// Another process is creating it: wait, then walk the
-			// documents too (the walk is idempotent).
-			return s.finishIndex(ctx, table, ix, time.Now())
+			// Another process is creating it, or its builder (this
+			// Service or another) stopped before the backfill: wait, then
+			// walk the documents (the walk is idempotent). Until then
+			// this Service's queries do not read it.
+			s.ix.setFilling(table, ix.name, true)
+			err := s.finishIndex(ctx, table, ix, time.Now())
+			if err != errIndexGone {
+				if err == nil {
+					s.ix.setFilling(table, ix.name, false)
+				}
+				return err
+			}
+			if err := sleepCtx(ctx, delay); err != nil {
+				return err
+			}
+			delay = min(2*delay, 2*time.Second)
+			continue // look again, and create it if it is missing
 		}
-	}
-	if len(list) >= MaxIndexes {
-		return fmt.Errorf("%w: DynamoDB allows %d indexes per table", dbservice.ErrInvalid, MaxIndexes)
-	}
-	str := types.ScalarAttributeTypeS
-	_, err = s.client.UpdateTable(ctx, &dynamodb.UpdateTableInput{
-		TableName: aws.String(table),
-		AttributeDefinitions: []types.AttributeDefinition{
-			{AttributeName: aws.String(want.hashAttr), AttributeType: str},
-			{AttributeName: aws.String(want.sortAttr), AttributeType: str}},
-		GlobalSecondaryIndexUpdates: []types.GlobalSecondaryIndexUpdate{{Create: &types.CreateGlobalSecondaryIndexAction{
-			IndexName: aws.String(want.name),
-			KeySchema: []types.KeySchemaElement{
-				{AttributeName: aws.String(want.hashAttr), KeyType: types.KeyTypeHash},
-				{AttributeName: aws.String(want.sortAttr), KeyType: types.KeyTypeRange}},
-			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
-		}}},
-	})
-	if err != nil {
-		if errorCode(err) == codeNotFound {
+		if len(list) >= MaxIndexes {
+			return fmt.Errorf("%w: DynamoDB allows %d indexes per table", dbservice.ErrInvalid, MaxIndexes)
+		}
+		// A marker left by an earlier index of the same name (deleted
+		// since) must not mark the new one complete.
+		if _, err := s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(table), Key: key(markerID(want))}); err != nil {
+			if errorCode(err) == codeNotFound {
+				return fmt.Errorf("%w: the collection's table does not exist", dbservice.ErrNotFound)
+			}
+			return classify(ctx, err)
+		}
+		str := types.ScalarAttributeTypeS
+		_, err = s.client.UpdateTable(ctx, &dynamodb.UpdateTableInput{
+			TableName: aws.String(table),
+			AttributeDefinitions: []types.AttributeDefinition{
+				{AttributeName: aws.String(want.hashAttr), AttributeType: str},
+				{AttributeName: aws.String(want.sortAttr), AttributeType: str}},
+			GlobalSecondaryIndexUpdates: []types.GlobalSecondaryIndexUpdate{{Create: &types.CreateGlobalSecondaryIndexAction{
+				IndexName: aws.String(want.name),
+				KeySchema: []types.KeySchemaElement{
+					{AttributeName: aws.String(want.hashAttr), KeyType: types.KeyTypeHash},
+					{AttributeName: aws.String(want.sortAttr), KeyType: types.KeyTypeRange}},
+				Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
+			}}},
+		})
+		switch {
+		case err == nil:
+		case contended(err):
+			if err := sleepCtx(ctx, delay); err != nil {
+				return err
+			}
+			delay = min(2*delay, 2*time.Second)
+			continue
+		case errorCode(err) == codeNotFound:
 			return fmt.Errorf("%w: the collection's table does not exist", dbservice.ErrNotFound)
+		default:
+			return classify(ctx, err)
 		}
-		return classify(ctx, err)
+		appeared := time.Now()
+		// Writes of this process maintain the index from now on; its
+		// queries read it once the backfill is done.
+		s.ix.setFilling(table, want.name, true)
+		s.setIndexes(table, append(slices.Clone(list), want))
+		err = s.finishIndex(ctx, table, want, appeared)
+		if err == errIndexGone {
+			continue // created again, by the next turn
+		}
+		if err != nil {
+			return err
+		}
+		s.ix.setFilling(table, want.name, false)
+		return nil
 	}
-	appeared := time.Now()
-	// Writes of this process maintain the index from now on; its queries
-	// read it once the backfill is done.
-	s.ix.setFilling(table, want.name, true)
-	s.setIndexes(table, append(slices.Clone(list), want))
-	if err := s.finishIndex(ctx, table, want, appeared); err != nil {
-		return err
-	}
-	s.ix.setFilling(table, want.name, false)
-	return nil
 }
 
 // settled returns table's indexes once the table is ACTIVE (not being
@@ -488,11 +643,9 @@ func sameFields(a, b index) bool {
 	return slices.Equal(a.fields, b.fields) && (a.shards == 0) == (b.shards == 0)
 }
 
-// finishIndex waits until ix is ACTIVE and IndexRefresh has passed since
-// it appeared, then backfills it.
+// finishIndex waits (bounded by ctx) until ix is ACTIVE and IndexRefresh
+// has passed since it appeared, then backfills it and writes its marker.
 func (s *Service) finishIndex(ctx context.Context, table string, ix index, appeared time.Time) error {
-	ctx, cancel := context.WithTimeout(ctx, createTimeout)
-	defer cancel()
 	delay := 50 * time.Millisecond
 	for {
 		list, err := s.settled(ctx, table)
@@ -501,7 +654,7 @@ func (s *Service) finishIndex(ctx context.Context, table string, ix index, appea
 		}
 		i := slices.IndexFunc(list, func(e index) bool { return e.name == ix.name })
 		if i < 0 {
-			return fmt.Errorf("%w: the index was deleted while it was created", dbservice.ErrUnavailable)
+			return errIndexGone
 		}
 		if list[i].active {
 			break
@@ -516,7 +669,16 @@ func (s *Service) finishIndex(ctx context.Context, table string, ix index, appea
 			return err
 		}
 	}
-	return s.backfill(ctx, table, ix)
+	if err := s.backfill(ctx, table, ix); err != nil {
+		return err
+	}
+	_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table),
+		Item: map[string]types.AttributeValue{idAttr: &types.AttributeValueMemberS{Value: markerID(ix)}}})
+	if err != nil {
+		return classify(ctx, err)
+	}
+	s.ix.setComplete(table, ix.name, true)
+	return nil
 }
 
 // backfill sets ix's attributes on every document that should be in it

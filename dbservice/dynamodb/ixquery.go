@@ -43,15 +43,16 @@ func (s *Service) planIndexes(table string, q dbservice.Query, list []index) (db
 	}
 }
 
-// ready reports whether ix may answer queries: it is ACTIVE and, when
-// this Service created it, its backfill is done.
+// ready reports whether ix may answer queries: indexes are on (not
+// ScanOnly), it is ACTIVE, its backfill is complete (its marker exists)
+// and this Service is not backfilling it again.
 func (s *Service) ready(table string, ix *index) bool {
-	if !ix.active {
+	if !s.ixOn || !ix.active {
 		return false
 	}
 	s.ix.mu.Lock()
 	defer s.ix.mu.Unlock()
-	return !s.ix.filling[table+"\x00"+ix.name]
+	return s.ix.complete[table+"\x00"+ix.name] && !s.ix.filling[table+"\x00"+ix.name]
 }
 
 // hit is one matching document read from an index, with its sort key.

@@ -13,7 +13,8 @@ import (
 // tables: items (GetItem, PutItem, UpdateItem, DeleteItem, Scan,
 // BatchGetItem, BatchWriteItem), creation with CreateMissing
 // (DescribeTable, also used by the waiter, CreateTable,
-// UpdateContinuousBackups, UpdateTimeToLive) and CheckPosture
+// UpdateContinuousBackups, UpdateTimeToLive), global secondary indexes
+// (UpdateTable in EnsureIndex, Query on an index) and CheckPosture
 // (DescribeContinuousBackups). The tests record every operation the
 // provider sends and compare with this list.
 var tableActions = []string{
@@ -25,9 +26,11 @@ var tableActions = []string{
 	"DescribeTable",
 	"GetItem",
 	"PutItem",
+	"Query",
 	"Scan",
 	"UpdateContinuousBackups",
 	"UpdateItem",
+	"UpdateTable",
 	"UpdateTimeToLive",
 }
 
@@ -46,11 +49,13 @@ var (
 // one account and region, plus DescribeLimits (for Ping), which IAM only
 // grants on "*". Table names are full names (TablePrefix+collection); a
 // name may end in '*' to cover every table with that prefix, for
-// applications that create collections at run time.
+// applications that create collections at run time. Each table comes
+// with its indexes (table/NAME/index/*), which Query reads.
 //
 // Without CreateMissing the application needs neither CreateTable nor
 // UpdateContinuousBackups nor UpdateTimeToLive; remove them if tables are
-// provisioned elsewhere.
+// provisioned elsewhere. With Config.ScanOnly it needs neither UpdateTable
+// nor Query.
 func LeastPrivilegePolicy(region, account string, tables ...string) ([]byte, error) {
 	if !regionRe.MatchString(region) {
 		return nil, &validate.Error{Field: "region", Reason: "not an AWS region name"}
@@ -66,7 +71,8 @@ func LeastPrivilegePolicy(region, account string, tables ...string) ([]byte, err
 		if !tableNameRe.MatchString(t) {
 			return nil, &validate.Error{Field: "tables", Reason: "table names are 3 to 255 letters, digits, '_', '-' or '.', optionally ending in '*'"}
 		}
-		arns = append(arns, "arn:"+partition(region)+":dynamodb:"+region+":"+account+":table/"+t)
+		arn := "arn:" + partition(region) + ":dynamodb:" + region + ":" + account + ":table/" + t
+		arns = append(arns, arn, arn+"/index/*")
 	}
 	slices.Sort(arns)
 	arns = slices.Compact(arns)

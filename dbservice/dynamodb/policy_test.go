@@ -60,8 +60,11 @@ func TestLeastPrivilegePolicyNamesOnlyTheTables(t *testing.T) {
 	res, ok := p.Statement[0].Resource.([]any)
 	want := []any{
 		"arn:aws-cn:dynamodb:cn-north-1:123456789012:table/app_agents",
+		"arn:aws-cn:dynamodb:cn-north-1:123456789012:table/app_agents/index/*",
 		"arn:aws-cn:dynamodb:cn-north-1:123456789012:table/app_runs",
+		"arn:aws-cn:dynamodb:cn-north-1:123456789012:table/app_runs/index/*",
 		"arn:aws-cn:dynamodb:cn-north-1:123456789012:table/tmp_*",
+		"arn:aws-cn:dynamodb:cn-north-1:123456789012:table/tmp_*/index/*",
 	}
 	if !ok || !slices.Equal(res, want) {
 		t.Fatalf("table statement resources = %v, want %v", p.Statement[0].Resource, want)

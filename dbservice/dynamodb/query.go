@@ -101,8 +101,12 @@ func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (db
 		return s.queryIndex(ctx, coll, q, plan, ix, st, budget)
 	}
 	if q.Cursor != "" {
-		if err := dbservice.CheckID(st.After); err != nil {
-			return dbservice.Page{}, fail("query", coll, "", err)
+		// A scan may stop on an index marker (markerID), which is no
+		// document ID; the cursor holding it is signed like any other.
+		if !isMarkerID(st.After) {
+			if err := dbservice.CheckID(st.After); err != nil {
+				return dbservice.Page{}, fail("query", coll, "", err)
+			}
 		}
 		start = key(st.After)
 	}
@@ -134,6 +138,9 @@ func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (db
 		}
 		page.Stats.Read += int(out.ScannedCount)
 		for _, item := range out.Items {
+			if isMarker(item) {
+				continue
+			}
 			doc, err := decodeItem(item)
 			if err != nil {
 				return dbservice.Page{}, fail("query", coll, "", fmt.Errorf("%w: %s", dbservice.ErrUnavailable, err))

