@@ -422,9 +422,10 @@ func touchesIndex(list []index, path string) bool {
 // EnsureIndex implements dbservice.Service with a global secondary index
 // that serves dbservice.PlanQuery's plans on fields:
 //
-//   - one field: an index of Config.IndexShards partitions (documents
-//     spread by ID), each sorted by the field's value and then ID; a query
-//     reads every partition in parallel and merges them. It serves
+//   - one field: an index of Config.IndexShards partitions (one by
+//     default; with more, documents are spread by ID), each sorted by the
+//     field's value and then ID; a query reads every partition, in
+//     parallel, and merges them. It serves
 //     equality, ranges and order on the field without any other condition.
 //   - two or more fields: an index partitioned by the first field's value
 //     and sorted by the others and then ID. It serves queries with an
