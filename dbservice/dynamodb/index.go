@@ -256,9 +256,58 @@ func (c *indexCache) isComplete(table, name string) bool {
 // no document ID may hold (validate.IDRule), and the item has no
 // revision attribute: Query's scans skip it, Count's filter leaves it
 // out, and no caller can name, read or overwrite it.
-func markerID(ix index) string { return markerPrefix + ix.name }
+func markerID(ix index) string { return markerPrefix + "complete " + ix.name }
 
-const markerPrefix = "\x00index complete "
+// markerPrefix starts the IDs of the items this provider keeps beside the
+// documents of a table: index markers and the creation lease.
+const markerPrefix = "\x00index "
+
+// leaseID is the key of the item a process holds while it adds an index to
+// a table (one at a time: DynamoDB builds one index of a table at a time).
+// Without it two processes adding indexes at the same moment both call
+// UpdateTable: DynamoDB refuses the second, but DynamoDB Local accepts
+// both and then loses one index, or, for the same index, leaves it
+// CREATING for good. Like a marker it has no revision, so no query returns
+// it. A lease older than leaseTTL (its holder stopped) is taken over.
+const leaseID = markerPrefix + "creating"
+
+const leaseTTL = 30 * time.Second
+
+// takeLease takes the table's creation lease; false when another process
+// holds it.
+func (s *Service) takeLease(ctx context.Context, table string) (token string, ok bool, err error) {
+	token = newRev()
+	now := time.Now()
+	_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(table),
+		Item: map[string]types.AttributeValue{
+			idAttr:   &types.AttributeValueMemberS{Value: leaseID},
+			"_at":    &types.AttributeValueMemberN{Value: strconv.FormatInt(now.UnixMilli(), 10)},
+			"_token": &types.AttributeValueMemberS{Value: token}},
+		ConditionExpression:      aws.String("attribute_not_exists(#k) OR #at < :stale"),
+		ExpressionAttributeNames: map[string]string{"#k": idAttr, "#at": "_at"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":stale": &types.AttributeValueMemberN{Value: strconv.FormatInt(now.Add(-leaseTTL).UnixMilli(), 10)}},
+	})
+	if errorCode(err) == codeConditionFailed {
+		return "", false, nil
+	}
+	return token, err == nil, err
+}
+
+// dropLease gives the lease back, unless another process took it over.
+// A lease that cannot be deleted expires after leaseTTL.
+func (s *Service) dropLease(ctx context.Context, table, token string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_, _ = s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:                 aws.String(table),
+		Key:                       key(leaseID),
+		ConditionExpression:       aws.String("#t = :t"),
+		ExpressionAttributeNames:  map[string]string{"#t": "_token"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":t": &types.AttributeValueMemberS{Value: token}},
+	})
+}
 
 // markerRevName is the expression attribute name Count's filter uses to
 // leave markers out; the expression builder's names are #n0, #n1, ...
@@ -569,9 +618,33 @@ func (s *Service) createIndex(ctx context.Context, table string, want index) err
 		if len(list) >= MaxIndexes {
 			return fmt.Errorf("%w: DynamoDB allows %d indexes per table", dbservice.ErrInvalid, MaxIndexes)
 		}
+		token, held, err := s.takeLease(ctx, table)
+		switch {
+		case errorCode(err) == codeNotFound:
+			return fmt.Errorf("%w: the collection's table does not exist", dbservice.ErrNotFound)
+		case err != nil:
+			return classify(ctx, err)
+		case !held:
+			// Another process is adding an index to this table.
+			if err := sleepCtx(ctx, delay); err != nil {
+				return err
+			}
+			delay = min(2*delay, 2*time.Second)
+			continue
+		}
+		// Under the lease, look again: the holder before may just have
+		// added this index.
+		if list, err = s.settled(ctx, table); err != nil || slices.ContainsFunc(list, func(ix index) bool { return sameFields(ix, want) }) {
+			s.dropLease(ctx, table, token)
+			if err != nil {
+				return err
+			}
+			continue
+		}
 		// A marker left by an earlier index of the same name (deleted
 		// since) must not mark the new one complete.
 		if _, err := s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(table), Key: key(markerID(want))}); err != nil {
+			s.dropLease(ctx, table, token)
 			if errorCode(err) == codeNotFound {
 				return fmt.Errorf("%w: the collection's table does not exist", dbservice.ErrNotFound)
 			}
@@ -591,6 +664,7 @@ func (s *Service) createIndex(ctx context.Context, table string, want index) err
 				Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
 			}}},
 		})
+		s.dropLease(ctx, table, token)
 		switch {
 		case err == nil:
 		case contended(err):

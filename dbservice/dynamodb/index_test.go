@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/securedb-go/securedb/dbservice"
 	"github.com/securedb-go/securedb/dbservice/dbtest"
@@ -461,5 +462,52 @@ func waitActive(t *testing.T, s *Service, table string) {
 			t.Fatalf("indexes of %s not ACTIVE after a minute: %+v", table, list)
 		}
 		time.Sleep(50 * time.Millisecond) // polls the server's state, asserts nothing
+	}
+}
+
+// TestIndexCreationWaitsForTheTablesLease: while another process holds the
+// table's creation lease, EnsureIndex calls no UpdateTable (DynamoDB Local
+// loses or never finishes an index two processes add at once); a lease
+// older than leaseTTL, whose holder stopped, is taken over.
+func TestIndexCreationWaitsForTheTablesLease(t *testing.T) {
+	rec := newRecorder()
+	s := newServer(t, rec)
+	ctx, coll := context.Background(), dbtest.Collection(t)
+	t.Cleanup(func() { dropTableT(t, s, s.table(coll)) })
+	if _, err := s.Save(ctx, coll, "a", dbservice.Doc{"v": 1.0}); err != nil {
+		t.Fatal(err)
+	}
+	hold := func(at time.Time) {
+		t.Helper()
+		_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table(coll)), Item: map[string]types.AttributeValue{
+			idAttr: &types.AttributeValueMemberS{Value: leaseID},
+			"_at":  &types.AttributeValueMemberN{Value: fmt.Sprint(at.UnixMilli())}, "_token": &types.AttributeValueMemberS{Value: "other"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	hold(time.Now())
+	rec.reset()
+	short, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := s.EnsureIndex(short, coll, "v"); err == nil {
+		t.Fatal("EnsureIndex succeeded while another process held the lease")
+	}
+	if n := rec.count("UpdateTable"); n != 0 {
+		t.Fatalf("EnsureIndex called UpdateTable %d times under another process's lease", n)
+	}
+	hold(time.Now().Add(-leaseTTL - time.Second))
+	if err := s.EnsureIndex(ctx, coll, "v"); err != nil {
+		t.Fatalf("EnsureIndex with a stale lease: %v", err)
+	}
+	if n := rec.count("UpdateTable"); n != 1 {
+		t.Fatalf("UpdateTable called %d times, want 1", n)
+	}
+	p, err := s.Query(ctx, coll, dbservice.Query{Where: []dbservice.Cond{dbservice.Where("v", dbservice.Gte, 0)}})
+	if err != nil || len(p.Docs) != 1 || p.Stats.Index == "" {
+		t.Fatalf("query after EnsureIndex: %d docs, index %q, %v (the lease item must not be returned)", len(p.Docs), p.Stats.Index, err)
+	}
+	if n, err := s.Count(ctx, coll, nil); err != nil || n != 1 {
+		t.Fatalf("Count = %d, %v; want 1 (the lease item is not a document)", n, err)
 	}
 }
