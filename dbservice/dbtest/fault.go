@@ -169,12 +169,15 @@ func FaultIncrements(t *testing.T, s dbservice.Service, fault func(), lost bool,
 	// The server answers again when the probe's own client is answered: a
 	// restarted JVM-based emulator opens its port well before it serves.
 	faultEnd := time.Now()
-	testenvWait(t, 120*time.Second, "the server to answer the probe again", func() bool {
+	testenvWait(t, 240*time.Second, "the server to answer the probe again", func() bool {
 		// A new client's first write is several calls (DynamoDB: find
-		// the table, then write), more than one writer's deadline allows
-		// a server still working through the requests queued while it
-		// was stopped; the moment it succeeds is what counts.
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		// the table, then write; after a restart, create the table, its
+		// time to live and its backups), more than one writer's deadline
+		// allows a server still working through the requests queued
+		// while it was stopped; the moment it succeeds is what counts.
+		// On a loaded 2-core machine a restarted DynamoDB Local once took
+		// more than 120 s to serve it, with 10 s per attempt.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		return probe(ctx) == nil
 	})
