@@ -229,16 +229,19 @@ type indexCache struct {
 	complete map[string]bool
 }
 
-func (c *indexCache) setComplete(table, name string, on bool) {
+func (c *indexCache) setComplete(table, name string, on bool) { c.mark(&c.complete, table, name, on) }
+
+// mark sets or clears (table, name) in one of the cache's index sets.
+func (c *indexCache) mark(set *map[string]bool, table, name string, on bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.complete == nil {
-		c.complete = map[string]bool{}
+	if *set == nil {
+		*set = map[string]bool{}
 	}
 	if on {
-		c.complete[table+"\x00"+name] = true
+		(*set)[table+"\x00"+name] = true
 	} else {
-		delete(c.complete, table+"\x00"+name)
+		delete(*set, table+"\x00"+name)
 	}
 }
 
@@ -348,18 +351,7 @@ func (s *Service) checkComplete(ctx context.Context, table string, list []index)
 	return nil
 }
 
-func (c *indexCache) setFilling(table, name string, on bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.filling == nil {
-		c.filling = map[string]bool{}
-	}
-	if on {
-		c.filling[table+"\x00"+name] = true
-	} else {
-		delete(c.filling, table+"\x00"+name)
-	}
-}
+func (c *indexCache) setFilling(table, name string, on bool) { c.mark(&c.filling, table, name, on) }
 
 func (c *indexCache) lock(table string) *sync.Mutex {
 	c.mu.Lock()
@@ -587,6 +579,11 @@ func contended(err error) bool {
 
 func (s *Service) createIndex(ctx context.Context, table string, want index) error {
 	delay := 50 * time.Millisecond
+	pause := func() error { // before looking at the table again
+		err := sleepCtx(ctx, delay)
+		delay = min(2*delay, 2*time.Second)
+		return err
+	}
 	for {
 		list, err := s.settled(ctx, table)
 		if err != nil {
@@ -609,10 +606,9 @@ func (s *Service) createIndex(ctx context.Context, table string, want index) err
 				}
 				return err
 			}
-			if err := sleepCtx(ctx, delay); err != nil {
+			if err := pause(); err != nil {
 				return err
 			}
-			delay = min(2*delay, 2*time.Second)
 			continue // look again, and create it if it is missing
 		}
 		if len(list) >= MaxIndexes {
@@ -626,10 +622,9 @@ func (s *Service) createIndex(ctx context.Context, table string, want index) err
 			return classify(ctx, err)
 		case !held:
 			// Another process is adding an index to this table.
-			if err := sleepCtx(ctx, delay); err != nil {
+			if err := pause(); err != nil {
 				return err
 			}
-			delay = min(2*delay, 2*time.Second)
 			continue
 		}
 		// Under the lease, look again: the holder before may just have
@@ -668,10 +663,9 @@ func (s *Service) createIndex(ctx context.Context, table string, want index) err
 		switch {
 		case err == nil:
 		case contended(err):
-			if err := sleepCtx(ctx, delay); err != nil {
+			if err := pause(); err != nil {
 				return err
 			}
-			delay = min(2*delay, 2*time.Second)
 			continue
 		case errorCode(err) == codeNotFound:
 			return fmt.Errorf("%w: the collection's table does not exist", dbservice.ErrNotFound)
