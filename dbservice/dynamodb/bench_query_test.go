@@ -52,7 +52,17 @@ func BenchmarkQueryShapes(b *testing.B) {
 		raw := s.table(coll + "raw")
 		createRawTable(b, s, raw)
 		b.Cleanup(func() { dropTable(b, s, raw) })
-		putRaw(b, s, raw, items)
+		putRaw(b, s, raw, items, nil)
+		// The same items again, carrying the library's index attributes
+		// too: the raw SDK's cost on items of the library's size.
+		list, err := s.indexes(ctx, s.table(coll))
+		if err != nil {
+			b.Fatal(err)
+		}
+		wide := s.table(coll + "wide")
+		createRawTable(b, s, wide)
+		b.Cleanup(func() { dropTable(b, s, wide) })
+		putRaw(b, s, wide, items, list)
 		str := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
 		num := func(v string) types.AttributeValue { return &types.AttributeValueMemberN{Value: v} }
 		byTeam := func(t string, extra string, vals map[string]types.AttributeValue) *dynamodb.QueryInput {
@@ -74,6 +84,14 @@ func BenchmarkQueryShapes(b *testing.B) {
 			"no-match":      byTeam(none, "", map[string]types.AttributeValue{}),
 		}
 		benchShardedVsScan(b, s, coll, raw, size, items)
+		for _, shape := range dbtest.QueryShapes() {
+			in := raws[shape.Name]
+			wideIn := *in
+			wideIn.TableName = aws.String(wide)
+			b.Run(fmt.Sprintf("n=%d/%s/raw-wide-items", size, shape.Name), func(b *testing.B) {
+				benchWideItems(b, s, in, &wideIn)
+			})
+		}
 		for _, shape := range dbtest.QueryShapes() {
 			in := raws[shape.Name]
 			b.Run(fmt.Sprintf("n=%d/%s", size, shape.Name), func(b *testing.B) {
@@ -185,7 +203,7 @@ func createRawTable(b *testing.B, s *Service, table string) {
 
 // putRaw writes items to table with BatchWriteItem, encoded as the library
 // encodes them plus the constant k="all" of the sparse GSI.
-func putRaw(b *testing.B, s *Service, table string, items []dbservice.BulkItem) {
+func putRaw(b *testing.B, s *Service, table string, items []dbservice.BulkItem, list []index) {
 	ctx := context.Background()
 	var g errgroup.Group
 	g.SetLimit(4)
@@ -200,6 +218,7 @@ func putRaw(b *testing.B, s *Service, table string, items []dbservice.BulkItem) 
 			if err != nil {
 				b.Fatal(err)
 			}
+			addIndexAttrs(item, list, it.ID, nd)
 			item["k"] = &types.AttributeValueMemberS{Value: "all"}
 			reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: item}})
 		}
@@ -226,4 +245,53 @@ func dropTable(b *testing.B, s *Service, table string) {
 	if err != nil && !errors.As(err, &nf) {
 		b.Logf("cleanup of %s: %v", table, err)
 	}
+}
+
+// benchWideItems times the raw SDK's query in on items as the raw SDK
+// writes them against the same query wide on items that also carry the
+// library's index attributes, alternating, and reports the ratio: the part
+// of the library's cost that is the size of what DynamoDB stores and
+// returns for each item, not the library's requests.
+func benchWideItems(b *testing.B, s *Service, in, wide *dynamodb.QueryInput) {
+	ctx := context.Background()
+	var narrowT, wideT time.Duration
+	var narrowBytes, wideBytes int
+	size := func(items []map[string]types.AttributeValue) int {
+		n := 0
+		for _, it := range items {
+			for k, v := range it {
+				n += len(k)
+				switch v := v.(type) {
+				case *types.AttributeValueMemberS:
+					n += len(v.Value)
+				case *types.AttributeValueMemberN:
+					n += len(v.Value)
+				default:
+					n += 8
+				}
+			}
+		}
+		return n
+	}
+	for i := 0; i < b.N; i++ {
+		t := time.Now()
+		out, err := s.client.Query(ctx, in)
+		narrowT += time.Since(t)
+		if err != nil {
+			b.Fatal(err)
+		}
+		narrowBytes += size(out.Items)
+		t = time.Now()
+		out, err = s.client.Query(ctx, wide)
+		wideT += time.Since(t)
+		if err != nil {
+			b.Fatal(err)
+		}
+		wideBytes += size(out.Items)
+	}
+	b.ReportMetric(float64(narrowT.Nanoseconds())/float64(b.N), "raw-ns/op")
+	b.ReportMetric(float64(wideT.Nanoseconds())/float64(b.N), "raw-wide-ns/op")
+	b.ReportMetric(float64(wideT)/float64(narrowT), "x-wide-vs-raw")
+	b.ReportMetric(float64(narrowBytes)/float64(b.N), "raw-bytes/op")
+	b.ReportMetric(float64(wideBytes)/float64(b.N), "raw-wide-bytes/op")
 }
