@@ -128,7 +128,10 @@ const (
 
 // Page is one page of query results. Next is "" after the last page. A page
 // may be short, or empty, and still have a Next: that happens when the scan
-// budget (see [ScanBudget]) ran out before the page was full.
+// budget (see [ScanBudget]) ran out before the page was full, and on
+// DynamoDB when an index served a full page, since finding out whether
+// another match follows would cost every page a read it does not return;
+// the page Next leads to is then empty when nothing followed.
 type Page struct {
 	Docs  []Doc
 	Next  string
