@@ -21,7 +21,10 @@
 //
 // EnsureIndex makes a global secondary index (unless Config.ScanOnly)
 // on attributes the provider owns, holding dbservice.IndexKey text of the
-// fields, so that an indexed field may hold values of any type; Query
+// fields, so that an indexed field may hold values of any type. Every
+// item carries two such attributes per index (7-byte names, plus the
+// keys), which DynamoDB stores and returns with the item, so each index
+// makes every read of the collection a little dearer. Query
 // reads it (Query on each shard of a one-field index, merged; Query on
 // one partition of a multi-field index) for the plans dbservice.PlanQuery
 // picks. Index reads are eventually consistent, as DynamoDB's global

@@ -2,10 +2,14 @@ package dynamodb
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -510,4 +514,102 @@ func TestIndexCreationWaitsForTheTablesLease(t *testing.T) {
 	if n, err := s.Count(ctx, coll, nil); err != nil || n != 1 {
 		t.Fatalf("Count = %d, %v; want 1 (the lease item is not a document)", n, err)
 	}
+}
+
+// TestIndexAttributeNames: a new index's key attributes are short (they
+// travel with every item), and two indexes whose names' digests start
+// alike still get attributes of their own.
+func TestIndexAttributeNames(t *testing.T) {
+	a, err := newIndex([]string{"team"}, DefaultIndexShards)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.hashAttr) != 7 || len(a.sortAttr) != 7 || !strings.HasPrefix(a.hashAttr, indexAttrPrefix) || a.hashAttr == a.sortAttr {
+		t.Fatalf("attributes %q, %q; want 7 bytes each, distinct, starting %q", a.hashAttr, a.sortAttr, indexAttrPrefix)
+	}
+	// Find an index whose four digest digits are a's.
+	var b index
+	for i := 0; ; i++ {
+		if i > 1<<22 {
+			t.Fatal("no colliding name found")
+		}
+		c, err := newIndex([]string{"f" + strconv.Itoa(i)}, DefaultIndexShards)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.hashAttr == a.hashAttr {
+			b = c
+			break
+		}
+	}
+	b = b.withTagFree([]index{a})
+	if b.hashAttr == a.hashAttr || b.sortAttr == a.sortAttr || len(b.hashAttr) != 8 {
+		t.Fatalf("colliding index got %q, %q next to %q, %q; want distinct ones one digit longer", b.hashAttr, b.sortAttr, a.hashAttr, a.sortAttr)
+	}
+	if again := a.withTagFree([]index{a, b}); again.hashAttr != a.hashAttr {
+		t.Fatalf("an index next to itself changed its attributes to %q", again.hashAttr)
+	}
+}
+
+// TestIndexOfAnEarlierVersionKeepsServing: an index created with the
+// 19-byte attribute names of earlier versions is read by the names its
+// key schema records: EnsureIndex finishes it, writes maintain those
+// attributes and queries are served by it.
+func TestIndexOfAnEarlierVersionKeepsServing(t *testing.T) {
+	s := newServer(t, nil)
+	ctx, coll := context.Background(), dbtest.Collection(t)
+	table := s.table(coll)
+	t.Cleanup(func() { dropTableT(t, s, table) })
+	if _, err := s.Save(ctx, coll, "before", dbservice.Doc{"team": "red"}); err != nil {
+		t.Fatal(err)
+	}
+	ix, err := newIndex([]string{"team"}, DefaultIndexShards)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(ix.name))
+	tag := indexAttrPrefix + hex.EncodeToString(sum[:8])
+	hash, sort := tag+"h", tag+"s"
+	str := types.ScalarAttributeTypeS
+	_, err = s.client.UpdateTable(ctx, &dynamodb.UpdateTableInput{
+		TableName: aws.String(table),
+		AttributeDefinitions: []types.AttributeDefinition{
+			{AttributeName: aws.String(hash), AttributeType: str}, {AttributeName: aws.String(sort), AttributeType: str}},
+		GlobalSecondaryIndexUpdates: []types.GlobalSecondaryIndexUpdate{{Create: &types.CreateGlobalSecondaryIndexAction{
+			IndexName: aws.String(ix.name),
+			KeySchema: []types.KeySchemaElement{
+				{AttributeName: aws.String(hash), KeyType: types.KeyTypeHash},
+				{AttributeName: aws.String(sort), KeyType: types.KeyTypeRange}},
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
+		}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitActive(t, s, table)
+	if err := s.EnsureIndex(ctx, coll, "team"); err != nil {
+		t.Fatalf("EnsureIndex of an existing index: %v", err)
+	}
+	if _, err := s.Save(ctx, coll, "after", dbservice.Doc{"team": "red"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"before", "after"} {
+		out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: key(id)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out.Item[hash] == nil || out.Item[sort] == nil || out.Item[a7(ix).hashAttr] != nil {
+			t.Fatalf("%s: item attributes %v; want the index's own %s and %s only", id, slices.Sorted(maps.Keys(out.Item)), hash, sort)
+		}
+	}
+	p, err := s.Query(ctx, coll, dbservice.Query{Where: []dbservice.Cond{dbservice.Where("team", dbservice.Eq, "red")}})
+	if err != nil || len(p.Docs) != 2 || p.Stats.Index != ix.name {
+		t.Fatalf("Query = %d docs, index %q, %v; want both documents from %s", len(p.Docs), p.Stats.Index, err, ix.name)
+	}
+}
+
+// a7 is ix with the attribute names a new index would get.
+func a7(ix index) index {
+	ix.setTag(shortTagDigits)
+	return ix
 }
