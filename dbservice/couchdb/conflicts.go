@@ -27,10 +27,25 @@ package couchdb
 //   - Settling: once the coordinator has heard from every copy, each copy
 //     that is up holds the one child of the parent it accepted, so reading
 //     the document's leaves from all copies (open_revs=all, r=n) shows every
-//     competitor. Every writer applies CouchDB's own winner rule to the same
-//     leaves, so all agree: the winner's write succeeds; a loser deletes
-//     its own revision (so it can never be built on) and answers
-//     ErrConflict, and the caller's retry loop reads the winner.
+//     competitor, and the writer applies CouchDB's own winner rule to them.
+//     A revision can be built on before its writer has settled it,
+//     though: a copy that took it shows it as the only leaf to a reader
+//     the competitor has not reached yet, and that reader's child makes
+//     the branch the longer one (seen in the cluster tests: both writers
+//     of one parent answered ErrConflict while a third built on one of
+//     them, and the counter ended one above the acknowledged increments).
+//     So a writer decides only on leaves read after its own deletions:
+//     while more than one leaf is live it deletes every loser (its own
+//     revision included) and reads again; with one live leaf left, its
+//     write stands if it is that leaf or an ancestor of it, and is lost
+//     (ErrConflict) only once the writer has deleted its own revision on
+//     every copy where it is still a leaf and read again, so that no copy
+//     can accept a child of it any more. A read that does not show the
+//     revision at all (a copy holding it did not answer) is repeated after
+//     a pause. If no decision is reached in a bounded number of reads the
+//     write is ErrUnavailable, saying it may or may not have happened.
+//     The caller's retry loop reads the winner. A write every copy took
+//     (201) needs none of this.
 //   - CouchDB's revision ID is a hash of the parent revision and the
 //     content, so two writers saving the same content on the same parent
 //     make the same revision, and copies split between them each answer
@@ -46,12 +61,21 @@ package couchdb
 //     deleted then, so a conflict never outlives the next conditional
 //     write.
 //
-// What remains outside this: a node that was down comes back with its old
-// copy, and a write that read the document before an edit the other nodes
-// took and reaches that node before internal replication catches up can be
-// accepted there; its writer then settles against the newer edit by the
-// same rule, which may or may not keep it. On a single node (n=1) none of
-// this runs: the only extra request is the one GET /db per database.
+// What remains outside this: a copy that takes a write and stops before
+// answering (its node shut down) is not heard by the coordinator, so the
+// write can be answered 409 (the copies that answered refused it) or
+// settled without it; the revision comes back with the node and is then
+// one leaf more, decided by CouchDB's rule against what was written
+// meanwhile (a branch that fell behind loses, and the next conditional
+// write deletes it). And a write acknowledged after a 202 is not on a copy
+// that was down or is still catching up after coming back: until internal
+// replication brings it there, that copy accepts a competing child of the
+// same parent from a writer that read the parent before, and CouchDB's
+// rule can pick the competitor, whose writer then deletes the
+// acknowledged revision: an acknowledged update is lost (seen once in a
+// stress run stopping and starting nodes repeatedly: counter 259 with 260
+// acknowledged). On a single node (n=1) none of this runs: the only extra
+// request is the one GET /db per database.
 
 import (
 	"bytes"
@@ -232,10 +256,32 @@ func (t tree) winner() (leaf, bool) {
 	return w, len(t.leaves) > 0
 }
 
-// has reports whether rev is the winner or one of its ancestors.
+// has reports whether rev is the live winner or one of its ancestors.
 func (t tree) has(rev string) bool {
 	w, ok := t.winner()
-	return ok && (w.rev == rev || w.history[rev])
+	return ok && !w.deleted && (w.rev == rev || w.history[rev])
+}
+
+// sees reports whether rev is in the tree at all: a leaf (live or
+// deleted) or an ancestor of one.
+func (t tree) sees(rev string) bool {
+	for _, l := range t.leaves {
+		if l.rev == rev || l.history[rev] {
+			return true
+		}
+	}
+	return false
+}
+
+// live is how many leaves are not deleted.
+func (t tree) live() int {
+	n := 0
+	for _, l := range t.leaves {
+		if !l.deleted {
+			n++
+		}
+	}
+	return n
 }
 
 // readTree reads every leaf revision of a document from all n copies
@@ -310,17 +356,24 @@ func (s *Service) prune(ctx context.Context, db, id string, t tree, n int) error
 		if l.rev == w.rev || l.deleted {
 			continue
 		}
-		// Concurrent writers prune the same leaf: the copies then answer
-		// a mix of success, 409 and 404, which CouchDB reports as 409, 404
-		// or, with no quorum of any, 500. The decision never depends on
-		// the pruning (it was taken on the leaves read), and a leaf left
-		// over is pruned by the next conditional write, so only a
-		// refused credential (for the re-login) or a transport failure
-		// is passed on.
-		_, _, err := s.clusterWrite(ctx, db, id, nil, l.rev, n)
-		if st := httpStatus(err); err != nil && (st == 0 || st == http.StatusUnauthorized) {
+		if err := s.deleteLeaf(ctx, db, id, l.rev, n); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// deleteLeaf deletes revision rev on every copy where it is still a leaf
+// (all n asked). The deletion of a revision is the same revision on every
+// copy, so copies that already hold it, or that hold a child of rev, or
+// that lack rev, refuse it: concurrent pruners then get a mix of success,
+// 409 and 404, which CouchDB reports as 409, 404 or, with no quorum of
+// any, 500. What the copies did is read afterwards, so only a refused
+// credential (for the re-login) or a transport failure is passed on.
+func (s *Service) deleteLeaf(ctx context.Context, db, id, rev string, n int) error {
+	_, _, err := s.clusterWrite(ctx, db, id, nil, rev, n)
+	if st := httpStatus(err); err != nil && (st == 0 || st == http.StatusUnauthorized) {
+		return err
 	}
 	return nil
 }
@@ -329,22 +382,77 @@ func (s *Service) prune(ctx context.Context, db, id string, t tree, n int) error
 // lost to a concurrent write of the same revision.
 var errLostRace = fmt.Errorf("%w: a concurrent write of the same revision won on the cluster", dbservice.ErrConflict)
 
-// settle decides a write that only some copies took (202): it stands when
-// rev is the winner or an ancestor of it; otherwise its revision is
-// deleted and the answer is errLostRace. Losing branches are pruned
-// either way.
+// settleRounds bounds the reads settle makes of a write's revision tree
+// before it gives up and answers errAmbiguousWrite; the pauses between
+// them start at serverErrorPause and double, about 3 s in all.
+const settleRounds = 7
+
+// errAmbiguousWrite is a cluster write some copy took whose fate settle
+// could not find out.
+var errAmbiguousWrite = fmt.Errorf("%w: couchdb copies disagreed about a write and settling it did not finish; the write may or may not have happened", dbservice.ErrUnavailable)
+
+// settle decides a write of revision rev that some copy took (202) or
+// that resolve found. It decides only on a tree that shows rev and has
+// at most one live leaf, read after its own deletions, so that every copy
+// has already settled what it holds:
+//
+//   - rev stands when it is the live winner or one of its ancestors: a
+//     writer that read rev before its competitors had reached any copy
+//     may have built on it, and the longer branch wins;
+//   - otherwise rev is deleted by settle itself (a copy where it is still
+//     a leaf could accept a child of it otherwise) and the tree read again:
+//     with rev still out of the winner's branch, and no live leaf left
+//     descending from it, the write is lost for certain: errLostRace;
+//   - with more than one live leaf, every loser is deleted and the tree
+//     read again; a tree that does not show rev (a copy holding it did not
+//     answer) is read again, after a pause.
+//
+// When no decision is reached in settleRounds reads, the outcome is
+// unknown: errAmbiguousWrite.
 func (s *Service) settle(ctx context.Context, db, id, rev string, n int) error {
-	t, err := s.readTree(ctx, db, id, n)
-	if err != nil {
-		return err
+	deleted := false // rev deleted by this call, before the last read
+	pause := serverErrorPause
+	for round := 0; round < settleRounds; round++ {
+		t, err := s.readTree(ctx, db, id, n)
+		if err != nil {
+			return err
+		}
+		switch {
+		case !t.sees(rev):
+			// A copy holding rev did not answer: wait and read again.
+			tm := time.NewTimer(pause)
+			select {
+			case <-tm.C:
+			case <-ctx.Done():
+				tm.Stop()
+				return ctx.Err()
+			}
+			pause *= 2
+			continue
+		case t.live() > 1:
+			// Competing live leaves: delete the losers (rev among them,
+			// when it loses), then look again.
+			live := func(l leaf) bool { return l.rev == rev && !l.deleted }
+			if w, _ := t.winner(); w.rev != rev && slices.ContainsFunc(t.leaves, live) {
+				deleted = true // prune deletes it
+			}
+			if err := s.prune(ctx, db, id, t, n); err != nil {
+				return err
+			}
+			continue
+		case t.has(rev):
+			return nil
+		case deleted:
+			return errLostRace
+		}
+		// rev is out of the only live branch: delete it where it may
+		// still be a leaf, then confirm.
+		if err := s.deleteLeaf(ctx, db, id, rev, n); err != nil {
+			return err
+		}
+		deleted = true
 	}
-	if err := s.prune(ctx, db, id, t, n); err != nil {
-		return err
-	}
-	if t.has(rev) {
-		return nil
-	}
-	return errLostRace
+	return errAmbiguousWrite
 }
 
 // settleDelete decides a deletion only some copies took: the document is
@@ -534,8 +642,8 @@ var errAmbiguous = fmt.Errorf("%w: couchdb failed during a write, which may or m
 // rev ("" for none), that CouchDB first answered with HTTP 500 and then,
 // sent again, with 409: every copy holds it or a competitor. The revision
 // is found by its token, as a leaf or as the ancestor at its generation of
-// a leaf (built on, or pruned as a loser), and settled by the rule of
-// settle; a write no copy took is errIfRev.
+// a leaf (built on, or pruned as a loser), and settled by settle; a write
+// no copy took is errIfRev.
 func (s *Service) resolve(ctx context.Context, db, id, rev, token string, n int) (string, error) {
 	t, err := s.readTree(ctx, db, id, n)
 	if err != nil {
@@ -585,15 +693,16 @@ func (s *Service) resolve(ctx context.Context, db, id, rev, token string, n int)
 			mine, exhaustive = found, complete
 		}
 	}
+	if mine != "" {
+		if err := s.settle(ctx, db, id, mine, n); err != nil {
+			return "", err
+		}
+		return mine, nil
+	}
 	if err := s.prune(ctx, db, id, t, n); err != nil {
 		return "", err
 	}
-	switch {
-	case mine != "" && t.has(mine):
-		return mine, nil
-	case mine != "":
-		return "", errLostRace
-	case exhaustive:
+	if exhaustive {
 		return "", errIfRev
 	}
 	return "", errAmbiguous

@@ -170,9 +170,11 @@ func clusterNode(t *testing.T, srv *testenv.Server, action string, n int) {
 // TestClusterNodeRestartLosesNothing runs the 8 x 25 IfRev increments of
 // the conformance suite while node 3 is stopped (by its PID) and started
 // again: with two of three nodes the writes go on, every increment that was
-// acknowledged is in the final count and no other, and after recovery every
-// node, asked on its own port, serves the same revision. The cluster is a
-// private one, so that the stopped node disturbs no other test.
+// acknowledged is in the final count, and no other but those answered as
+// ambiguous (ErrUnavailable: the write may or may not have happened; none
+// answered ErrConflict), and after recovery every node, asked on its own
+// port, serves the same revision. The cluster is a private one, so that
+// the stopped node disturbs no other test.
 func TestClusterNodeRestartLosesNothing(t *testing.T) {
 	t.Parallel()
 	clusterConfig(t)
@@ -193,7 +195,10 @@ func TestClusterNodeRestartLosesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	const workers, increments = 8, 25
-	var acked, whileDown atomic.Int64
+	// ambiguous counts the Saves answered ErrUnavailable saying the write
+	// may or may not have happened (copies disagreed and settling did not
+	// finish): each may be in the count or not, and its worker tries again.
+	var acked, whileDown, ambiguous atomic.Int64
 	var down atomic.Bool
 	var wg sync.WaitGroup
 	for range workers {
@@ -216,6 +221,10 @@ func TestClusterNodeRestartLosesNothing(t *testing.T) {
 							whileDown.Add(1)
 						}
 						break
+					}
+					if errors.Is(err, dbservice.ErrUnavailable) && strings.Contains(err.Error(), "may or may not have happened") {
+						ambiguous.Add(1)
+						continue
 					}
 					if !errors.Is(err, dbservice.ErrConflict) {
 						t.Errorf("Save with IfRev: %v", err)
@@ -243,8 +252,10 @@ func TestClusterNodeRestartLosesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got["n"] != float64(acked.Load()) || acked.Load() != workers*increments {
-		t.Fatalf("counter = %v with %d acknowledged increments (want %d): updates were lost", got["n"], acked.Load(), workers*increments)
+	// Every acknowledged increment is in the count, and nothing else but
+	// the ambiguous ones: a Save answered ErrConflict wrote nothing.
+	if n, ok := got["n"].(float64); !ok || n < float64(acked.Load()) || n > float64(acked.Load()+ambiguous.Load()) || acked.Load() != workers*increments {
+		t.Fatalf("counter = %v with %d acknowledged increments (want %d) and %d ambiguous ones: updates were lost or a refused one was written", got["n"], acked.Load(), workers*increments, ambiguous.Load())
 	}
 	// Every node, as coordinator of its own read, serves the same
 	// revision once internal replication has caught up.
@@ -263,7 +274,7 @@ func TestClusterNodeRestartLosesNothing(t *testing.T) {
 			return err == nil && last["_rev"] == want && last["n"] == got["n"]
 		})
 	}
-	t.Logf("%d increments acknowledged, %d of them while node 3 was down; every node serves %v", acked.Load(), whileDown.Load(), want)
+	t.Logf("%d increments acknowledged, %d of them while node 3 was down, %d ambiguous; every node serves %v", acked.Load(), whileDown.Load(), ambiguous.Load(), want)
 }
 
 // TestClusterUpdateAcrossServicesLosesNone: four Services (which do not
