@@ -131,3 +131,77 @@ func TestClusterSettleSeesAChildBuiltMeanwhile(t *testing.T) {
 		}
 	})
 }
+
+// TestClusterAcknowledgedWriteOutlivesALateSibling is the race the
+// node-restart test once lost an acknowledged increment to (199 with 200
+// acknowledged): a write G of parent P was settled as the only live leaf,
+// then a copy still catching up accepted a sibling S of P from a writer
+// that had read P before G, and S beat G on the hash. extend, which runs
+// before a 202 write is acknowledged, gives G a child, so G's branch is
+// the longer one: S's writer loses, and the document keeps G's content.
+// Without the child the late sibling wins and G is undone.
+func TestClusterAcknowledgedWriteOutlivesALateSibling(t *testing.T) {
+	cfg := clusterConfig(t)
+	direct := newCluster(t)
+	ctx := t.Context()
+	const g, s = "2-11111111111111111111111111111111", "2-ffffffffffffffffffffffffffffffff"
+	// put stores revision rev of "one", a child of parent, as a copy
+	// that replicates it would (new_edits=false).
+	put := func(t *testing.T, db, parent, rev string, v int) {
+		t.Helper()
+		_, ph, _ := strings.Cut(parent, "-")
+		_, h, _ := strings.Cut(rev, "-")
+		doc := map[string]any{"_id": "one", "_rev": rev, "v": v,
+			"_revisions": map[string]any{"start": 2, "ids": []string{h, ph}}}
+		body, _ := json.Marshal(map[string]any{"docs": []any{doc}, "new_edits": false})
+		resp, err := direct.rawDo(ctx, http.MethodPost, "/"+url.PathEscape(db)+"/_bulk_docs", url.Values{"w": {"3"}}, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	for _, extended := range []bool{true, false} {
+		t.Run(map[bool]string{true: "Extended", false: "NotExtended"}[extended], func(t *testing.T) {
+			coll := dbtest.Collection(t)
+			db := cfg.Prefix + coll
+			p, err := direct.Save(ctx, coll, "one", dbservice.Doc{"v": 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			put(t, db, p, g, 2) // the acknowledged write
+			held := g
+			if extended {
+				held = direct.extend(ctx, db, "one", dbservice.Doc{"_id": "one", "v": 2}, g, 3)
+				if !strings.HasPrefix(held, "3-") {
+					t.Fatalf("extend = %q, want a child of %s", held, g)
+				}
+			}
+			put(t, db, p, s, 99) // the late sibling, from a stale read of P
+			err = direct.settle(ctx, db, "one", s, 3)
+			d, gerr := direct.Get(ctx, coll, "one")
+			if gerr != nil {
+				t.Fatal(gerr)
+			}
+			if !extended {
+				// The hazard extend closes: the sibling wins on the hash.
+				if err != nil || d["v"] != 99.0 {
+					t.Fatalf("without extend: settle of the sibling = %v, Get = %v; want the sibling to win", err, d)
+				}
+				return
+			}
+			if !errors.Is(err, dbservice.ErrConflict) {
+				t.Fatalf("settle of the late sibling = %v, want ErrConflict", err)
+			}
+			if d["v"] != 2.0 || d["_rev"] != held {
+				t.Fatalf("Get = %v; want the acknowledged content at %s", d, held)
+			}
+			if n := leafCount(t, direct, db, "one"); n != 1 {
+				t.Fatalf("%d live leaves, want 1", n)
+			}
+			// The caller goes on from the revision it holds.
+			if _, err := direct.Save(ctx, coll, "one", dbservice.Doc{"v": 3}, dbservice.IfRev(held)); err != nil {
+				t.Fatalf("Save with IfRev(the held revision): %v", err)
+			}
+		})
+	}
+}
