@@ -62,7 +62,10 @@ type FaultResult struct {
 func FaultIncrements(t *testing.T, s dbservice.Service, fault func(), lost bool, probe func(context.Context) error) FaultResult {
 	t.Helper()
 	coll := Collection(t)
-	testenvWait(t, 120*time.Second, "the server to answer the probe", func() bool {
+	// The same bound as after the fault: a server just started on a
+	// loaded 2-core machine (make test runs every package at once) once
+	// took more than 120 s to serve a new client's first write.
+	testenvWait(t, 240*time.Second, "the server to answer the probe", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		return probe(ctx) == nil

@@ -23,7 +23,7 @@ import (
 // (once), it made the package no shorter (247 s, 185 s of them this test),
 // and DynamoDB Local, frozen and restarted while the other tests loaded the
 // machine, took 41 s and 57 s to serve a new client's write (serial, three
-// runs: 19-32 s and 8-75 s), closer to the probe's 120 s bound.
+// runs: 19-32 s and 8-75 s), closer to the probe's bound (240 s).
 func TestFaults(t *testing.T) {
 	testenv.Need(t, "dynamodb", EnvEndpointURL)
 	srv := testenv.StartServer(t, "dynamodb")
