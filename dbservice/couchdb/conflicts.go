@@ -426,12 +426,8 @@ func (s *Service) settle(ctx context.Context, db, id, rev string, n int) error {
 		switch {
 		case !t.sees(rev):
 			// A copy holding rev did not answer: wait and read again.
-			tm := time.NewTimer(pause)
-			select {
-			case <-tm.C:
-			case <-ctx.Done():
-				tm.Stop()
-				return ctx.Err()
+			if err := pauseCtx(ctx, pause); err != nil {
+				return err
 			}
 			pause *= 2
 			continue
@@ -650,14 +646,22 @@ func retryServerError(ctx context.Context, call func() error) error {
 		if httpStatus(err) != http.StatusInternalServerError || attempt == serverErrorRetries {
 			return err
 		}
-		t := time.NewTimer(pause)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
+		if err := pauseCtx(ctx, pause); err != nil {
+			return err
 		}
 		pause *= 2
+	}
+}
+
+// pauseCtx waits d, or returns ctx's error if ctx ends first.
+func pauseCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 

@@ -71,6 +71,19 @@ func leafCount(t *testing.T, s *Service, db, id string) int {
 	return live
 }
 
+// wantOnlyLeaf fails t unless document "one" of coll (database db) is at
+// revision rev with v, and is its only live leaf.
+func wantOnlyLeaf(t *testing.T, direct *Service, coll, db, rev string, v any) {
+	t.Helper()
+	d, err := direct.Get(t.Context(), coll, "one")
+	if err != nil || d["_rev"] != rev || d["v"] != v {
+		t.Fatalf("Get = %v, %v; want v %v at %s", d, err, v, rev)
+	}
+	if n := leafCount(t, direct, db, "one"); n != 1 {
+		t.Fatalf("%d live leaves, want 1", n)
+	}
+}
+
 // TestClusterWriteAnswered500IsResolved sends a cluster write whose first
 // answer is HTTP 500, as CouchDB 3.5 gives while a database is still being
 // created on another node (see useDB), and checks that the Service finds
@@ -108,13 +121,7 @@ func TestClusterWriteAnswered500IsResolved(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Save: %v, want success: the copies took the write", err)
 		}
-		d, err := direct.Get(ctx, coll, "one")
-		if err != nil || d["_rev"] != rev || d["v"] != 1.0 {
-			t.Fatalf("Get = %v, %v; want v 1 at the revision Save returned (%s)", d, err, rev)
-		}
-		if n := leafCount(t, direct, db, "one"); n != 1 {
-			t.Fatalf("%d live leaves, want 1", n)
-		}
+		wantOnlyLeaf(t, direct, coll, db, rev, 1.0)
 	})
 
 	t.Run("TakenAndBuiltOn", func(t *testing.T) {

@@ -107,13 +107,7 @@ func TestClusterSettleSeesAChildBuiltMeanwhile(t *testing.T) {
 		if err := sv.settle(ctx, db, "one", u, 3); err != nil {
 			t.Fatalf("settle: %v, want success: a child of the write wins", err)
 		}
-		d, err := direct.Get(ctx, coll, "one")
-		if err != nil || d["_rev"] != child || d["v"] != 3.0 {
-			t.Fatalf("Get = %v, %v; want the child (v 3 at %s)", d, err, child)
-		}
-		if n := leafCount(t, direct, db, "one"); n != 1 {
-			t.Fatalf("%d live leaves, want 1", n)
-		}
+		wantOnlyLeaf(t, direct, coll, db, child, 3.0)
 	})
 
 	t.Run("Lost", func(t *testing.T) {
