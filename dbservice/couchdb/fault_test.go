@@ -60,7 +60,7 @@ func runFaults(t *testing.T, srv *testenv.Server, cfg func() Config) {
 						return err
 					}
 					defer p.Close()
-					_, err = p.Save(ctx, probeColl, "probe", dbservice.Doc{"at": time.Now().UnixNano()})
+					_, err = p.Save(ctx, probeColl, "probe", dbservice.Doc{"at": time.Now().UnixMilli()})
 					return err
 				})
 				if err := s.Close(); err != nil {

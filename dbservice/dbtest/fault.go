@@ -30,6 +30,28 @@ func testenvWait(t *testing.T, within time.Duration, what string, cond func() bo
 	}
 }
 
+// answers is the wait condition of one probe call. A new client's first
+// write is several calls (DynamoDB: find the table, then write; after a
+// restart, create the table, its time to live and its backups), more than
+// one writer's deadline allows a server still working through the
+// requests queued while it was stopped, so each call gets 30 s; the
+// moment one succeeds is what counts. A probe the library refuses as
+// invalid can never succeed, and fails t at once: the fault tests once
+// wrote time.Now().UnixNano(), an integer float64 holds exactly about
+// once in 256 calls, and read the retries as a server slow to come back
+// (up to 240 s on a loaded machine).
+func answers(t *testing.T, probe func(context.Context) error) func() bool {
+	return func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		err := probe(ctx)
+		if errors.Is(err, dbservice.ErrInvalid) {
+			t.Fatalf("the probe's write is refused as invalid: %v", err)
+		}
+		return err == nil
+	}
+}
+
 // FaultResult is what FaultIncrements measured.
 type FaultResult struct {
 	Acked     int           // increments acknowledged in the final epoch
@@ -62,14 +84,9 @@ type FaultResult struct {
 func FaultIncrements(t *testing.T, s dbservice.Service, fault func(), lost bool, probe func(context.Context) error) FaultResult {
 	t.Helper()
 	coll := Collection(t)
-	// The same bound as after the fault: a server just started on a
-	// loaded 2-core machine (make test runs every package at once) once
-	// took more than 120 s to serve a new client's first write.
-	testenvWait(t, 240*time.Second, "the server to answer the probe", func() bool {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		return probe(ctx) == nil
-	})
+	// The same bound as after the fault, for a server just started on a
+	// loaded 2-core machine (make test runs every package at once).
+	testenvWait(t, 240*time.Second, "the server to answer the probe", answers(t, probe))
 	mustSave(t, s, coll, "counter", dbservice.Doc{"n": 0, "epoch": 0})
 	const workers = 8
 	var (
@@ -172,18 +189,7 @@ func FaultIncrements(t *testing.T, s dbservice.Service, fault func(), lost bool,
 	// The server answers again when the probe's own client is answered: a
 	// restarted JVM-based emulator opens its port well before it serves.
 	faultEnd := time.Now()
-	testenvWait(t, 240*time.Second, "the server to answer the probe again", func() bool {
-		// A new client's first write is several calls (DynamoDB: find
-		// the table, then write; after a restart, create the table, its
-		// time to live and its backups), more than one writer's deadline
-		// allows a server still working through the requests queued
-		// while it was stopped; the moment it succeeds is what counts.
-		// On a loaded 2-core machine a restarted DynamoDB Local once took
-		// more than 120 s to serve it, with 10 s per attempt.
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		return probe(ctx) == nil
-	})
+	testenvWait(t, 240*time.Second, "the server to answer the probe again", answers(t, probe))
 	answering.Store(time.Now().UnixNano())
 	pingAfter := time.Since(faultEnd)
 	// Let the writers run on until they have been acknowledged again, and

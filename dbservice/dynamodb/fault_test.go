@@ -18,14 +18,9 @@ import (
 // and while it is killed and started again. DynamoDB Local keeps its data
 // in memory (-inMemory), so the restart loses the table: the writers
 // re-create the counter and the checks apply to the new epoch.
-//
-// It stays serial, unlike CouchDB's: run with the package's parallel tests
-// (once), it made the package no shorter (247 s, 185 s of them this test),
-// and DynamoDB Local, frozen and restarted while the other tests loaded the
-// machine, took 41 s and 57 s to serve a new client's write (serial, three
-// runs: 19-32 s and 8-75 s), closer to the probe's bound (240 s).
 func TestFaults(t *testing.T) {
 	testenv.Need(t, "dynamodb", EnvEndpointURL)
+	t.Parallel()
 	srv := testenv.StartServer(t, "dynamodb")
 	for _, f := range []struct {
 		name  string
@@ -65,7 +60,7 @@ func TestFaults(t *testing.T) {
 						return err
 					}
 					defer p.Close()
-					_, err = p.Save(ctx, probeColl, "probe", dbservice.Doc{"at": time.Now().UnixNano()})
+					_, err = p.Save(ctx, probeColl, "probe", dbservice.Doc{"at": time.Now().UnixMilli()})
 					return err
 				})
 				if err := s.Close(); err != nil {

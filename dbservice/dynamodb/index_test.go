@@ -532,8 +532,8 @@ func TestIndexCreationWaitsForTheTablesLease(t *testing.T) {
 	if err := s.EnsureIndex(ctx, coll, "v"); err != nil {
 		t.Fatalf("EnsureIndex with a stale lease: %v", err)
 	}
-	if n := rec.count("UpdateTable"); n != 1 {
-		t.Fatalf("UpdateTable called %d times, want 1", n)
+	if n := rec.count("UpdateTable"); n != 2 {
+		t.Fatalf("UpdateTable called %d times, want 2 (the field's two indexes)", n)
 	}
 	p, err := s.Query(ctx, coll, dbservice.Query{Where: []dbservice.Cond{dbservice.Where("v", dbservice.Gte, 0)}})
 	if err != nil || len(p.Docs) != 1 || p.Stats.Index == "" {

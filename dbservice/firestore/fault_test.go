@@ -60,7 +60,7 @@ func TestFaults(t *testing.T) {
 					return err
 				}
 				defer p.Close()
-				_, err = p.Save(ctx, probeColl, "probe", dbservice.Doc{"at": time.Now().UnixNano()})
+				_, err = p.Save(ctx, probeColl, "probe", dbservice.Doc{"at": time.Now().UnixMilli()})
 				return err
 			})
 			if err := s.Close(); err != nil {
