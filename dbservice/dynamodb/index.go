@@ -73,11 +73,11 @@ var fieldsEncoding = base32.HexEncoding.WithPadding(base32.NoPadding)
 //
 // A sharded index (one field) has the hash attribute shard number (from
 // the ID) and the sort attribute IndexKey(field)+IndexKey(id). A hashed
-// index (any number of fields) has the hash attribute IndexKey(first
-// field) (a digest when longer than DynamoDB allows) and the sort
-// attribute IndexKey of every other field, then IndexKey(id). Both
-// attributes are strings, whatever the fields hold, so no write is ever
-// refused for the type of an indexed value.
+// index (two or more fields) has the hash attribute IndexKey(first field)
+// (a digest when longer than DynamoDB allows) and the sort attribute
+// IndexKey of every other field, then IndexKey(id). Both attributes are
+// strings, whatever the fields hold, so no write is ever refused for the
+// type of an indexed value.
 type index struct {
 	name     string
 	fields   []string
@@ -91,12 +91,10 @@ func (ix *index) def() dbservice.IndexDef {
 	return dbservice.IndexDef{Name: ix.name, Fields: ix.fields}
 }
 
-// newIndex returns the sharded index of one field with shards partitions,
-// or with shards 0 (always for two or more fields) the hashed index of
-// fields.
+// newIndex returns the index EnsureIndex(fields...) makes.
 func newIndex(fields []string, shards int) (index, error) {
 	kind := "h"
-	if len(fields) == 1 && shards > 0 {
+	if len(fields) == 1 {
 		kind = "s" + strconv.Itoa(shards)
 	} else {
 		shards = 0
@@ -184,7 +182,7 @@ func parseIndex(name string) (index, bool) {
 	fields := strings.Split(string(raw), "\n")
 	shards := 0
 	switch {
-	case kind == "h":
+	case kind == "h" && len(fields) >= 2:
 	case strings.HasPrefix(kind, "s") && len(fields) == 1:
 		n, err := strconv.Atoi(kind[1:])
 		if err != nil || n < 1 || n > MaxIndexShards {
@@ -518,15 +516,11 @@ func touchesIndex(list []index, path string) bool {
 // EnsureIndex implements dbservice.Service with a global secondary index
 // that serves dbservice.PlanQuery's plans on fields:
 //
-//   - one field: two indexes. One of Config.IndexShards partitions (one
-//     by default; with more, documents are spread by ID), each sorted by
-//     the field's value and then ID; a query reads every partition, in
-//     parallel, and merges them. It serves ranges and order on the field
-//     without any other condition. The other is partitioned by the
-//     field's value and sorted by ID, as an index on the field made with
-//     the SDK would be: an equality on the field reads only its value's
-//     partition. Both count towards MaxIndexes, and a write of a document
-//     holding the field writes both.
+//   - one field: an index of Config.IndexShards partitions (one by
+//     default; with more, documents are spread by ID), each sorted by the
+//     field's value and then ID; a query reads every partition, in
+//     parallel, and merges them. It serves
+//     equality, ranges and order on the field without any other condition.
 //   - two or more fields: an index partitioned by the first field's value
 //     and sorted by the others and then ID. It serves queries with an
 //     equality on the first field, and then equalities, a range or an
@@ -547,16 +541,11 @@ func touchesIndex(list []index, path string) bool {
 // IndexRefresh after the index appears before that walk, so that every
 // other process has seen the index and maintains it in its own writes:
 // a new index takes at least IndexRefresh (1 min by default) plus
-// DynamoDB's creation time (one field: twice that). DynamoDB creates one
-// index of a table at a time, so creations wait for each other, also
-// across processes (two processes ensuring the same index both finish it,
-// the first one creating it); a table holds at most MaxIndexes, and an
-// EnsureIndex whose indexes do not all fit makes none. An index that
-// exists is not created again; a field indexed by an earlier version of
-// this provider (which made only the sharded index) gains the hashed one.
-// Earlier versions do not know a hashed index of one field and leave it
-// out of their writes: upgrade every process writing the collection
-// before calling EnsureIndex again. The whole call is bounded by ctx and by 5 min:
+// DynamoDB's creation time. DynamoDB creates one index of a table at a
+// time, so creations wait for each other, also across processes (two
+// processes ensuring the same index both finish it, the first one
+// creating it); a table holds at most MaxIndexes. An index that exists
+// is not created again. The whole call is bounded by ctx and by 5 min:
 // past that it is ErrUnavailable, DynamoDB goes on creating the index,
 // queries keep scanning, and a later EnsureIndex finishes it.
 func (s *Service) EnsureIndex(ctx context.Context, coll string, fields ...string) error {
@@ -583,7 +572,7 @@ func (s *Service) EnsureIndex(ctx context.Context, coll string, fields ...string
 			return fail("ensure-index", coll, "", fmt.Errorf("%w: index fields must be distinct and not _id", dbservice.ErrInvalid))
 		}
 	}
-	wants, err := indexesFor(fields, s.ixShards)
+	want, err := newIndex(fields, s.ixShards)
 	if err != nil {
 		return fail("ensure-index", coll, "", err)
 	}
@@ -596,79 +585,28 @@ func (s *Service) EnsureIndex(ctx context.Context, coll string, fields ...string
 	mu := s.ix.lock(table)
 	mu.Lock()
 	defer mu.Unlock()
-	if err := s.ensureIndex(ctx, table, wants); err != nil {
+	if err := s.ensureIndex(ctx, table, want); err != nil {
 		return fail("ensure-index", coll, "", err)
 	}
 	return nil
-}
-
-// indexesFor returns the indexes EnsureIndex(fields...) keeps: for one
-// field the sharded index (ranges and order) and the hashed one, whose
-// partition for a value holds only the documents equal to it (an equality
-// then reads what the raw SDK's index on the field reads; on the sharded
-// index it reads its keys' share of one partition holding every document,
-// measured 14% slower on DynamoDB Local); for more fields the hashed
-// index.
-func indexesFor(fields []string, shards int) ([]index, error) {
-	var wants []index
-	if len(fields) == 1 {
-		ix, err := newIndex(fields, shards)
-		if err != nil {
-			return nil, err
-		}
-		wants = append(wants, ix)
-	}
-	ix, err := newIndex(fields, 0)
-	if err != nil {
-		return nil, err
-	}
-	return append(wants, ix), nil
 }
 
 // errIndexTimeout is the cause of the ErrUnavailable EnsureIndex returns
 // when DynamoDB has not finished an index within createTimeout (5 min).
 var errIndexTimeout = errors.New("the index is not ACTIVE yet; DynamoDB goes on creating it, and EnsureIndex again finishes it")
 
-// ensureIndex makes every index in wants that table lacks, in order, or
-// none when the table has no room for all of them.
-func (s *Service) ensureIndex(ctx context.Context, table string, wants []index) error {
+func (s *Service) ensureIndex(ctx context.Context, table string, want index) error {
 	// One bound for the whole creation: the table may first be busy with
-	// another index (another process's), then the new ones have to become
+	// another index (another process's), then the new one has to become
 	// ACTIVE and be backfilled.
 	wctx, cancel := context.WithTimeout(ctx, s.ixTimeout)
 	defer cancel()
-	err := s.roomFor(wctx, table, wants)
-	for i := 0; err == nil && i < len(wants); i++ {
-		err = s.createIndex(wctx, table, wants[i])
-	}
+	err := s.createIndex(wctx, table, want)
 	if err != nil && ctx.Err() == nil && wctx.Err() != nil {
 		return fmt.Errorf("%w: %w", dbservice.ErrUnavailable, errIndexTimeout)
 	}
 	return err
 }
-
-// roomFor refuses wants when the indexes table lacks of them do not fit in
-// MaxIndexes, before any is made (createIndex checks again under the
-// table's lease, for indexes other processes add meanwhile).
-func (s *Service) roomFor(ctx context.Context, table string, wants []index) error {
-	list, err := s.settled(ctx, table)
-	if err != nil {
-		return err
-	}
-	n := len(list)
-	for _, w := range wants {
-		if !slices.ContainsFunc(list, func(ix index) bool { return sameFields(ix, w) }) {
-			n++
-		}
-	}
-	if n > MaxIndexes {
-		return errTooManyIndexes
-	}
-	return nil
-}
-
-// errTooManyIndexes refuses an index past DynamoDB's limit per table.
-var errTooManyIndexes = fmt.Errorf("%w: DynamoDB allows %d indexes per table, and an index of one field takes two", dbservice.ErrInvalid, MaxIndexes)
 
 // errIndexGone reports an index that was created (UpdateTable succeeded,
 // or DescribeTable listed it) and is no longer listed: deleted meanwhile,
@@ -727,7 +665,7 @@ func (s *Service) createIndex(ctx context.Context, table string, want index) err
 			continue // look again, and create it if it is missing
 		}
 		if len(list) >= MaxIndexes {
-			return errTooManyIndexes
+			return fmt.Errorf("%w: DynamoDB allows %d indexes per table", dbservice.ErrInvalid, MaxIndexes)
 		}
 		token, held, err := s.takeLease(ctx, table)
 		switch {

@@ -263,44 +263,16 @@ func TestIndexLimitAndInput(t *testing.T) {
 	s := newServer(t, nil, func(c *Config) { c.IndexRefresh = time.Millisecond })
 	ctx, coll := context.Background(), dbtest.Collection(t)
 	t.Cleanup(func() { dropTableT(t, s, s.table(coll)) })
-	// An index of one field is two global secondary indexes: nine of
-	// them and one of two fields make 19.
-	for i := range MaxIndexes / 2 {
-		fields := []string{fmt.Sprintf("f%d", i)}
-		if i == MaxIndexes/2-1 {
-			fields = append(fields, "two")
+	for i := range MaxIndexes {
+		if err := s.EnsureIndex(ctx, coll, fmt.Sprintf("f%d", i)); err != nil {
+			t.Fatalf("index %d: %v", i+1, err)
 		}
-		if err := s.EnsureIndex(ctx, coll, fields...); err != nil {
-			t.Fatalf("index %q: %v", fields, err)
-		}
-	}
-	gsis := func() int {
-		out, err := s.client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(s.table(coll))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return len(out.Table.GlobalSecondaryIndexes)
-	}
-	if n := gsis(); n != MaxIndexes-1 {
-		t.Fatalf("%d global secondary indexes, want %d", n, MaxIndexes-1)
 	}
 	// An index that exists is no new index.
 	if err := s.EnsureIndex(ctx, coll, "f3"); err != nil {
 		t.Fatalf("existing index: %v", err)
 	}
-	// A field's two indexes do not fit in the one place left: neither is
-	// made.
-	err := s.EnsureIndex(ctx, coll, "one")
-	if !errors.Is(err, dbservice.ErrInvalid) || !strings.Contains(err.Error(), "20 indexes") {
-		t.Fatalf("an index of one field as the 20th: %v, want ErrInvalid naming the limit", err)
-	}
-	if n := gsis(); n != MaxIndexes-1 {
-		t.Fatalf("after the refused index: %d global secondary indexes, want %d (none half-made)", n, MaxIndexes-1)
-	}
-	if err := s.EnsureIndex(ctx, coll, "one", "more"); err != nil {
-		t.Fatalf("20th index: %v", err)
-	}
-	err = s.EnsureIndex(ctx, coll, "yet", "another")
+	err := s.EnsureIndex(ctx, coll, "one", "more")
 	if !errors.Is(err, dbservice.ErrInvalid) || !strings.Contains(err.Error(), "20 indexes") {
 		t.Fatalf("21st index: %v, want ErrInvalid naming the limit", err)
 	}
@@ -532,8 +504,8 @@ func TestIndexCreationWaitsForTheTablesLease(t *testing.T) {
 	if err := s.EnsureIndex(ctx, coll, "v"); err != nil {
 		t.Fatalf("EnsureIndex with a stale lease: %v", err)
 	}
-	if n := rec.count("UpdateTable"); n != 2 {
-		t.Fatalf("UpdateTable called %d times, want 2 (the field's two indexes)", n)
+	if n := rec.count("UpdateTable"); n != 1 {
+		t.Fatalf("UpdateTable called %d times, want 1", n)
 	}
 	p, err := s.Query(ctx, coll, dbservice.Query{Where: []dbservice.Cond{dbservice.Where("v", dbservice.Gte, 0)}})
 	if err != nil || len(p.Docs) != 1 || p.Stats.Index == "" {
@@ -630,75 +602,9 @@ func TestIndexOfAnEarlierVersionKeepsServing(t *testing.T) {
 			t.Fatalf("%s: item attributes %v; want the index's own %s and %s only", id, slices.Sorted(maps.Keys(out.Item)), hash, sort)
 		}
 	}
-	p, err := s.Query(ctx, coll, dbservice.Query{Where: []dbservice.Cond{dbservice.Where("team", dbservice.Gte, "red")}})
+	p, err := s.Query(ctx, coll, dbservice.Query{Where: []dbservice.Cond{dbservice.Where("team", dbservice.Eq, "red")}})
 	if err != nil || len(p.Docs) != 2 || p.Stats.Index != ix.name {
-		t.Fatalf("range Query = %d docs, index %q, %v; want both documents from %s", len(p.Docs), p.Stats.Index, err, ix.name)
-	}
-	// Earlier versions made one index of one field; EnsureIndex adds the
-	// hashed one, backfilled, which equalities then read.
-	hashed, err := newIndex([]string{"team"}, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err = s.Query(ctx, coll, dbservice.Query{Where: []dbservice.Cond{dbservice.Where("team", dbservice.Eq, "red")}})
-	if err != nil || len(p.Docs) != 2 || p.Stats.Index != hashed.name {
-		t.Fatalf("equality Query = %d docs, index %q, %v; want both documents from %s", len(p.Docs), p.Stats.Index, err, hashed.name)
-	}
-}
-
-// TestIndexOfOneFieldReadsThePartitionOfAnEquality: EnsureIndex of one
-// field makes a sharded index and a hashed one; an equality reads only the
-// hashed index's partition of its value (DynamoDB reads no document of
-// another value), a range or an order the sharded index, and both answer
-// as memory does, also across pages.
-func TestIndexOfOneFieldReadsThePartitionOfAnEquality(t *testing.T) {
-	s := newServer(t, nil)
-	ctx, coll := context.Background(), dbtest.Collection(t)
-	t.Cleanup(func() { dropTableT(t, s, s.table(coll)) })
-	ref := memory.New()
-	if err := s.EnsureIndex(ctx, coll, "team"); err != nil {
-		t.Fatal(err)
-	}
-	for i := range 60 {
-		doc := dbservice.Doc{"team": []any{"red", "blue", 7.0, true}[i%4], "n": float64(i)}
-		id := fmt.Sprintf("d%02d", i)
-		for _, svc := range []dbservice.Service{s, ref} {
-			if _, err := svc.Save(ctx, coll, id, doc); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	sharded, _ := newIndex([]string{"team"}, DefaultIndexShards)
-	hashed, _ := newIndex([]string{"team"}, 0)
-	for _, c := range []struct {
-		q     dbservice.Query
-		index string
-	}{
-		{dbservice.Query{Where: []dbservice.Cond{dbservice.Where("team", dbservice.Eq, "red")}}, hashed.name},
-		{dbservice.Query{Where: []dbservice.Cond{dbservice.Where("team", dbservice.Eq, 7)}}, hashed.name},
-		{dbservice.Query{Where: []dbservice.Cond{dbservice.Where("team", dbservice.Eq, "none")}}, hashed.name},
-		{dbservice.Query{Where: []dbservice.Cond{dbservice.Where("team", dbservice.Eq, "blue"), dbservice.Where("n", dbservice.Gt, 20)}}, hashed.name},
-		{dbservice.Query{Where: []dbservice.Cond{dbservice.Where("team", dbservice.Gte, "c")}}, sharded.name},
-		{dbservice.Query{OrderBy: []dbservice.Order{dbservice.Desc("team")}}, sharded.name},
-	} {
-		want, _ := walkPages(t, ref, coll, c.q, 1000)
-		got, st := walkPages(t, s, coll, c.q, 4)
-		if len(c.q.OrderBy) == 0 { // any total order: each once
-			slices.Sort(want)
-			slices.Sort(got)
-		}
-		if st.Index != c.index {
-			t.Errorf("%v: read index %q, want %q", c.q.Where, st.Index, c.index)
-		}
-		if !slices.Equal(got, want) {
-			t.Errorf("%v %v:\n got %v\nwant %v", c.q.Where, c.q.OrderBy, got, want)
-		}
-	}
-	// The equality's first page of 4 reads 4 items: its partition holds
-	// only "red" documents.
-	p, err := s.Query(ctx, coll, dbservice.Query{Where: []dbservice.Cond{dbservice.Where("team", dbservice.Eq, "red")}, Limit: 4})
-	if err != nil || len(p.Docs) != 4 || p.Stats.Read != 4 {
-		t.Fatalf("page of 4: %d docs, %d read, %v; want 4 and 4", len(p.Docs), p.Stats.Read, err)
+		t.Fatalf("Query = %d docs, index %q, %v; want both documents from %s", len(p.Docs), p.Stats.Index, err, ix.name)
 	}
 }
 

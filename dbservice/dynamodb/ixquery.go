@@ -21,17 +21,12 @@ import (
 // planIndexes returns dbservice.PlanQuery's plan for q over the indexes
 // in list that are ready, and the index it reads (nil for a Scan). A
 // hashed index is usable only with an equality on its first field, which
-// picks its partition. Hashed indexes come first, so that where a sharded
-// index serves a query as well (an equality on the field of both indexes
-// of one field), the partition holding only the equality's documents is
-// read.
+// picks its partition.
 func (s *Service) planIndexes(table string, q dbservice.Query, list []index) (dbservice.Plan, *index) {
 	var defs []dbservice.IndexDef
-	for _, hashed := range []bool{true, false} {
-		for i := range list {
-			if (list[i].shards == 0) == hashed && s.ready(table, &list[i]) {
-				defs = append(defs, list[i].def())
-			}
+	for i := range list {
+		if s.ready(table, &list[i]) {
+			defs = append(defs, list[i].def())
 		}
 	}
 	for {
