@@ -287,7 +287,15 @@ func (s *Service) queryIndex(ctx context.Context, coll string, q dbservice.Query
 					if dbservice.Expired(doc, now) || !dbservice.Match(doc, q.Where) {
 						continue
 					}
-					_, full, ok := ix.fullAttrs(doc[idAttr].(string), doc)
+					// The stored sort key is the full one unless it may
+					// have been cut.
+					sk, _ := item[ix.sortAttr].(*types.AttributeValueMemberS)
+					full, ok := "", sk != nil && !cut(sk.Value)
+					if ok {
+						full = sk.Value
+					} else {
+						_, full, ok = ix.fullAttrs(doc[idAttr].(string), doc)
+					}
 					if !ok || seen(full) {
 						continue
 					}
