@@ -77,14 +77,57 @@ var fieldsEncoding = base32.HexEncoding.WithPadding(base32.NoPadding)
 // (a digest when longer than DynamoDB allows) and the sort attribute
 // IndexKey of every other field, then IndexKey(id). Both attributes are
 // strings, whatever the fields hold, so no write is ever refused for the
-// type of an indexed value.
+// type of an indexed value. Indexes made by this version hold the keys in
+// printable form (printableKey; their kind in the name ends in "p"), those
+// of earlier versions the IndexKey text itself.
 type index struct {
-	name     string
-	fields   []string
-	shards   int // > 0: a sharded index
-	hashAttr string
-	sortAttr string
-	active   bool
+	name      string
+	fields    []string
+	shards    int // > 0: a sharded index
+	printable bool
+	hashAttr  string
+	sortAttr  string
+	active    bool
+}
+
+// key is the form ix stores of k, IndexKey text (or text that compares
+// with IndexKey text, such as a range bound).
+func (ix *index) key(k string) string {
+	if ix.printable {
+		return printableKey(k)
+	}
+	return k
+}
+
+// printableKey writes each byte of k up to 0x20 as a space and the byte
+// plus 0x23 (from '#' to 'C': neither '"' nor '\\', which JSON escapes
+// too), and every other byte as itself. IndexKey's terminator and escapes
+// are control bytes, which DynamoDB's JSON wire format spells as six-byte
+// \u escapes: a key of one string field and an ID carried 20 bytes of
+// them. The mapping is a prefix-free code whose codes order as their
+// bytes do (two-byte codes start with 0x20, one-byte codes above it), so
+// keys keep their order and prefix-freeness: printableKey(a) <
+// printableKey(b) exactly when a < b, for any byte strings, which bounds
+// made from IndexKey text need too. Valid UTF-8 stays valid.
+func printableKey(k string) string {
+	n := len(k)
+	for i := 0; i < len(k); i++ {
+		if k[i] <= 0x20 {
+			n++
+		}
+	}
+	if n == len(k) {
+		return k
+	}
+	b := make([]byte, 0, n)
+	for i := 0; i < len(k); i++ {
+		if c := k[i]; c <= 0x20 {
+			b = append(b, 0x20, c+0x23)
+		} else {
+			b = append(b, c)
+		}
+	}
+	return string(b)
 }
 
 func (ix *index) def() dbservice.IndexDef {
@@ -99,11 +142,11 @@ func newIndex(fields []string, shards int) (index, error) {
 	} else {
 		shards = 0
 	}
-	name := indexNamePrefix + kind + "." + fieldsEncoding.EncodeToString([]byte(strings.Join(fields, "\n")))
+	name := indexNamePrefix + kind + "p." + fieldsEncoding.EncodeToString([]byte(strings.Join(fields, "\n")))
 	if len(name) > maxIndexName {
 		return index{}, fmt.Errorf("%w: the index's field paths are too long for a DynamoDB index name (at most about 150 bytes together)", dbservice.ErrInvalid)
 	}
-	return makeIndex(name, fields, shards), nil
+	return makeIndex(name, fields, shards, true), nil
 }
 
 // makeIndex returns the index of name with the attribute names a new
@@ -114,8 +157,8 @@ func newIndex(fields []string, shards int) (index, error) {
 // earlier versions cost the raw SDK's own queries 3-5% on DynamoDB
 // Local). withTagFree lengthens the digest where two indexes would share
 // attributes; an existing index keeps the names its key schema records.
-func makeIndex(name string, fields []string, shards int) index {
-	ix := index{name: name, fields: fields, shards: shards}
+func makeIndex(name string, fields []string, shards int, printable bool) index {
+	ix := index{name: name, fields: fields, shards: shards, printable: printable}
 	ix.setTag(shortTagDigits)
 	return ix
 }
@@ -180,6 +223,7 @@ func parseIndex(name string) (index, bool) {
 		return index{}, false
 	}
 	fields := strings.Split(string(raw), "\n")
+	kind, printable := strings.CutSuffix(kind, "p")
 	shards := 0
 	switch {
 	case kind == "h" && len(fields) >= 2:
@@ -192,7 +236,7 @@ func parseIndex(name string) (index, bool) {
 	default:
 		return index{}, false
 	}
-	return makeIndex(name, fields, shards), true
+	return makeIndex(name, fields, shards, printable), true
 }
 
 // shardOf returns the shard of id in a sharded index of n shards.
@@ -202,16 +246,16 @@ func shardOf(id string, n int) string {
 	return strconv.Itoa(int(h.Sum32() % uint32(n)))
 }
 
-// hashKey is the hash attribute of a hashed index for the value v: its
-// IndexKey, or a digest of it past DynamoDB's limit (equality on the
-// digest is a superset; Match decides).
-func hashKey(v any) string {
-	k := dbservice.IndexKey(v)
+// hashKey is the hash attribute of the hashed index ix for the value v:
+// its stored IndexKey, or a digest of it past DynamoDB's limit (equality
+// on the digest is a superset; Match decides).
+func (ix *index) hashKey(v any) string {
+	k := ix.key(dbservice.IndexKey(v))
 	if len(k) <= maxHashKey {
 		return k
 	}
 	sum := sha256.Sum256([]byte(k))
-	return "#" + hex.EncodeToString(sum[:]) // '#' starts no IndexKey
+	return "#" + hex.EncodeToString(sum[:]) // '#' starts no IndexKey, printable or not
 }
 
 // cutKey cuts a sort key longer than DynamoDB allows at a rune boundary.
@@ -245,7 +289,7 @@ func (ix *index) fullAttrs(id string, doc dbservice.Doc) (hash, sort string, ok 
 			return "", "", false
 		}
 		if i == 0 && ix.shards == 0 {
-			hash = hashKey(v)
+			hash = ix.hashKey(v)
 			continue
 		}
 		b.WriteString(dbservice.IndexKey(v))
@@ -254,7 +298,7 @@ func (ix *index) fullAttrs(id string, doc dbservice.Doc) (hash, sort string, ok 
 		hash = shardOf(id, ix.shards)
 	}
 	b.WriteString(dbservice.IndexKey(id))
-	return hash, b.String(), true
+	return hash, ix.key(b.String()), true
 }
 
 // tableIndexes is what a Service knows of a table's indexes.

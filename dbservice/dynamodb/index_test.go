@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -563,9 +565,15 @@ func TestIndexOfAnEarlierVersionKeepsServing(t *testing.T) {
 	if _, err := s.Save(ctx, coll, "before", dbservice.Doc{"team": "red"}); err != nil {
 		t.Fatal(err)
 	}
-	ix, err := newIndex([]string{"team"}, DefaultIndexShards)
+	// Earlier versions named it without the "p" of printable keys, and
+	// stored IndexKey text itself.
+	current, err := newIndex([]string{"team"}, DefaultIndexShards)
 	if err != nil {
 		t.Fatal(err)
+	}
+	ix, ok := parseIndex(strings.Replace(current.name, ".s1p.", ".s1.", 1))
+	if !ok || ix.printable {
+		t.Fatalf("an earlier version's index name is not read back as one: %+v", ix)
 	}
 	sum := sha256.Sum256([]byte(ix.name))
 	tag := indexAttrPrefix + hex.EncodeToString(sum[:8])
@@ -601,6 +609,9 @@ func TestIndexOfAnEarlierVersionKeepsServing(t *testing.T) {
 		if out.Item[hash] == nil || out.Item[sort] == nil || out.Item[a7(ix).hashAttr] != nil {
 			t.Fatalf("%s: item attributes %v; want the index's own %s and %s only", id, slices.Sorted(maps.Keys(out.Item)), hash, sort)
 		}
+		if got, want := out.Item[sort].(*types.AttributeValueMemberS).Value, dbservice.IndexKey("red")+dbservice.IndexKey(id); got != want {
+			t.Fatalf("%s: sort key %q, want the earlier versions' form %q", id, got, want)
+		}
 	}
 	p, err := s.Query(ctx, coll, dbservice.Query{Where: []dbservice.Cond{dbservice.Where("team", dbservice.Eq, "red")}})
 	if err != nil || len(p.Docs) != 2 || p.Stats.Index != ix.name {
@@ -612,4 +623,58 @@ func TestIndexOfAnEarlierVersionKeepsServing(t *testing.T) {
 func a7(ix index) index {
 	ix.setTag(shortTagDigits)
 	return ix
+}
+
+// TestPrintableKeysKeepTheOrder: printableKey keeps the order and the
+// prefix-freeness of IndexKey text, writes no byte below 0x20 (which
+// DynamoDB's JSON would escape), and an index of this version stores its
+// keys in that form.
+func TestPrintableKeysKeepTheOrder(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	alphabet := []string{"\x00", "\x01", "\x02", "\x1f", " ", "!", "\"", "a", "z", "é", "\x7f", "\u00ff", "€"}
+	word := func() string {
+		var b strings.Builder
+		for range rng.IntN(5) {
+			b.WriteString(alphabet[rng.IntN(len(alphabet))])
+		}
+		return b.String()
+	}
+	value := func() any {
+		switch rng.IntN(5) {
+		case 0:
+			return rng.NormFloat64() * 1e6
+		case 1:
+			return []any{word(), 1.5}
+		case 2:
+			return map[string]any{word(): word()}
+		case 3:
+			return rng.IntN(2) == 0
+		}
+		return word()
+	}
+	for range 20000 {
+		a, b := dbservice.IndexKey(value())+dbservice.IndexKey(word()), dbservice.IndexKey(value())+dbservice.IndexKey(word())
+		pa, pb := printableKey(a), printableKey(b)
+		if strings.Compare(pa, pb) != strings.Compare(a, b) {
+			t.Fatalf("order of %q, %q not kept: %q, %q", a, b, pa, pb)
+		}
+		if strings.HasPrefix(pb, pa) != strings.HasPrefix(b, a) {
+			t.Fatalf("prefix relation of %q, %q not kept", a, b)
+		}
+		if !utf8.ValidString(pa) || strings.ContainsFunc(pa, func(r rune) bool { return r < 0x20 }) {
+			t.Fatalf("printableKey(%q) = %q: a control byte or invalid UTF-8", a, pa)
+		}
+		// Only what the values themselves hold needs JSON's escapes.
+		if strings.Count(pa, `"`)+strings.Count(pa, `\`) != strings.Count(a, `"`)+strings.Count(a, `\`) {
+			t.Fatalf("printableKey(%q) = %q adds a quote or a backslash", a, pa)
+		}
+	}
+	ix, err := newIndex([]string{"team"}, DefaultIndexShards)
+	if err != nil || !ix.printable {
+		t.Fatalf("a new index is not printable: %+v, %v", ix, err)
+	}
+	_, sort, _ := ix.attrs("d1", dbservice.Doc{"team": "red"})
+	if want := printableKey(dbservice.IndexKey("red") + dbservice.IndexKey("d1")); sort != want || strings.Contains(sort, "\x01") {
+		t.Fatalf("stored sort key %q, want %q", sort, want)
+	}
 }

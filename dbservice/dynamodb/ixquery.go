@@ -149,7 +149,7 @@ func (s *Service) queryIndex(ctx context.Context, coll string, q dbservice.Query
 			hashes = append(hashes, strconv.Itoa(i))
 		}
 	} else {
-		hashes = []string{hashKey(eqs[0].Value)}
+		hashes = []string{ix.hashKey(eqs[0].Value)}
 		eqs = eqs[1:]
 	}
 	var prefix strings.Builder
@@ -157,6 +157,9 @@ func (s *Service) queryIndex(ctx context.Context, coll string, q dbservice.Query
 		prefix.WriteString(dbservice.IndexKey(c.Value))
 	}
 	r := planRange(prefix.String(), p.Range)
+	// The bounds in the index's stored form: exact, as that form keeps
+	// the order of any text (printableKey).
+	r.lo, r.hi = ix.key(r.lo), ix.key(r.hi)
 	if st.F != "" {
 		// Every key of a document after F is at least (at most) F once
 		// cut; what is not after F is dropped below.
