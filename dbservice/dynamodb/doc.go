@@ -21,7 +21,9 @@
 //
 // EnsureIndex makes a global secondary index (unless Config.ScanOnly)
 // on attributes the provider owns, holding dbservice.IndexKey text of the
-// fields, so that an indexed field may hold values of any type. Every
+// fields (with its control bytes written as printable pairs, which keeps
+// the order and costs no JSON escapes), so that an indexed field may hold
+// values of any type. Every
 // item carries two such attributes per index (7-byte names, plus the
 // keys), which DynamoDB stores and returns with the item, so each index
 // makes every read of the collection a little dearer. Query

@@ -575,8 +575,10 @@ func touchesIndex(list []index, path string) bool {
 // Scans within the scan budget.
 //
 // The index keys are provider-owned string attributes that hold
-// dbservice.IndexKey text of the values, never the fields themselves, so
-// a field may hold values of any type. A document that lacks one of the
+// dbservice.IndexKey text of the values (its control bytes written as
+// printable pairs of the same order; indexes made by earlier versions hold
+// the text itself and keep it), never the fields themselves, so a field
+// may hold values of any type. A document that lacks one of the
 // fields is not in the index.
 //
 // Creating an index updates the table, waits until the index is ACTIVE,
