@@ -577,8 +577,10 @@ func touchesIndex(list []index, path string) bool {
 // The index keys are provider-owned string attributes that hold
 // dbservice.IndexKey text of the values (its control bytes written as
 // printable pairs of the same order; indexes made by earlier versions hold
-// the text itself and keep it), never the fields themselves, so a field
-// may hold values of any type. A document that lacks one of the
+// the text itself and keep it, and those versions ignore an index of the
+// new form, so upgrade every process writing a collection before adding
+// an index to it), never the fields themselves, so a field may hold
+// values of any type. A document that lacks one of the
 // fields is not in the index.
 //
 // Creating an index updates the table, waits until the index is ACTIVE,
