@@ -78,13 +78,17 @@ var fieldsEncoding = base32.HexEncoding.WithPadding(base32.NoPadding)
 // IndexKey of every other field, then IndexKey(id). Both attributes are
 // strings, whatever the fields hold, so no write is ever refused for the
 // type of an indexed value. Indexes made by this version hold the keys in
-// printable form (printableKey; their kind in the name ends in "p"), those
-// of earlier versions the IndexKey text itself.
+// printable form (printableKey) and name their attributes after what they
+// hold, so that indexes holding the same key share the attribute (their
+// kind in the name ends in "q"); those of the version before named them
+// after the index ("p"), and earlier ones stored the IndexKey text itself
+// (no letter).
 type index struct {
 	name      string
 	fields    []string
 	shards    int // > 0: a sharded index
 	printable bool
+	shared    bool // attribute names from what they hold (keyTag)
 	hashAttr  string
 	sortAttr  string
 	active    bool
@@ -142,46 +146,93 @@ func newIndex(fields []string, shards int) (index, error) {
 	} else {
 		shards = 0
 	}
-	name := indexNamePrefix + kind + "p." + fieldsEncoding.EncodeToString([]byte(strings.Join(fields, "\n")))
+	name := indexNamePrefix + kind + "q." + fieldsEncoding.EncodeToString([]byte(strings.Join(fields, "\n")))
 	if len(name) > maxIndexName {
 		return index{}, fmt.Errorf("%w: the index's field paths are too long for a DynamoDB index name (at most about 150 bytes together)", dbservice.ErrInvalid)
 	}
-	return makeIndex(name, fields, shards, true), nil
+	return makeIndex(name, fields, shards, "q"), nil
 }
 
-// makeIndex returns the index of name with the attribute names a new
-// index gets when no other index of its table uses them: indexAttrPrefix,
-// four hex digits of a digest of the name, then "h" or "s". Every stored
-// item carries these names once per index, and DynamoDB reads, stores and
-// returns them with every item, so they are short (7 bytes; the 19 of
-// earlier versions cost the raw SDK's own queries 3-5% on DynamoDB
-// Local). withTagFree lengthens the digest where two indexes would share
-// attributes; an existing index keeps the names its key schema records.
-func makeIndex(name string, fields []string, shards int, printable bool) index {
-	ix := index{name: name, fields: fields, shards: shards, printable: printable}
+// makeIndex returns the index of name (whose kind ends in form: "q", "p"
+// or nothing) with the attribute names a new index gets when no other
+// index of its table uses them: indexAttrPrefix, four hex digits of a
+// digest, then "h" or "s". Every stored item carries these names, and
+// DynamoDB reads, stores and returns them with every item, so they are
+// short (7 bytes; the 19 of earlier versions cost the raw SDK's own
+// queries 3-5% on DynamoDB Local), and an attribute that holds what
+// another index's attribute holds is that attribute (keyTag): [team,
+// score] sorts on score then ID as [score] does, and every index of one
+// shard shares the hash "0", so an item carries four index attributes
+// for these three indexes, not six. withTagFree lengthens the digest
+// where an attribute of another index would take the name; an existing
+// index keeps the names its key schema records.
+func makeIndex(name string, fields []string, shards int, form string) index {
+	ix := index{name: name, fields: fields, shards: shards, printable: form != "", shared: form == "q"}
 	ix.setTag(shortTagDigits)
 	return ix
 }
 
-// shortTagDigits is how many hex digits of the name's digest a new
-// index's attribute names carry.
+// shortTagDigits is how many hex digits of the digest a new index's
+// attribute names carry.
 const shortTagDigits = 4
 
 func (ix *index) setTag(digits int) {
-	sum := sha256.Sum256([]byte(ix.name))
-	tag := indexAttrPrefix + hex.EncodeToString(sum[:])[:digits]
-	ix.hashAttr, ix.sortAttr = tag+"h", tag+"s"
+	ix.hashAttr, ix.sortAttr = ix.attrName(true, digits), ix.attrName(false, digits)
 }
 
-// withTagFree returns ix with attribute names no index in list uses, the
-// shortest the digest of its name gives.
+// attrName is the name of ix's hash (or sort) attribute with digits hex
+// digits of the digest of what it holds (of the index's name, for an
+// index of the version before).
+func (ix *index) attrName(hash bool, digits int) string {
+	of, role := ix.name, "s"
+	if hash {
+		role = "h"
+	}
+	if ix.shared {
+		of = ix.holds(hash)
+	}
+	sum := sha256.Sum256([]byte(of))
+	return indexAttrPrefix + hex.EncodeToString(sum[:])[:digits] + role
+}
+
+// holds describes what ix's hash (or sort) attribute holds: equal
+// descriptions hold equal values on every item that carries both, which
+// is what lets two indexes share one attribute. Field paths hold no
+// newline (EnsureIndex refuses them), so no two descriptions collide.
+func (ix *index) holds(hash bool) string {
+	form := "IndexKey"
+	if ix.printable {
+		form = "printable"
+	}
+	switch {
+	case hash && ix.shards > 0:
+		return form + " hash: shard of " + strconv.Itoa(ix.shards)
+	case hash:
+		return form + " hash: " + ix.fields[0]
+	case ix.shards > 0:
+		return form + " sort: " + ix.fields[0] + "\nid"
+	}
+	return form + " sort: " + strings.Join(ix.fields[1:], "\n") + "\nid"
+}
+
+// withTagFree returns ix with attribute names that no index in list uses
+// for anything but what ix's attribute holds, each the shortest the
+// digest gives.
 func (ix index) withTagFree(list []index) index {
-	for digits := shortTagDigits; digits < 2*sha256.Size; digits++ {
-		ix.setTag(digits)
-		if !slices.ContainsFunc(list, func(o index) bool {
-			return o.name != ix.name && (o.hashAttr == ix.hashAttr || o.sortAttr == ix.sortAttr || o.hashAttr == ix.sortAttr || o.sortAttr == ix.hashAttr)
-		}) {
-			break
+	for _, hash := range []bool{true, false} {
+		holds := ix.holds(hash)
+		for digits := shortTagDigits; digits <= 2*sha256.Size; digits++ {
+			attr := ix.attrName(hash, digits)
+			if hash {
+				ix.hashAttr = attr
+			} else {
+				ix.sortAttr = attr
+			}
+			if !slices.ContainsFunc(list, func(o index) bool {
+				return o.name != ix.name && ((o.hashAttr == attr && o.holds(true) != holds) || (o.sortAttr == attr && o.holds(false) != holds))
+			}) {
+				break
+			}
 		}
 	}
 	return ix
@@ -223,7 +274,12 @@ func parseIndex(name string) (index, bool) {
 		return index{}, false
 	}
 	fields := strings.Split(string(raw), "\n")
-	kind, printable := strings.CutSuffix(kind, "p")
+	form := ""
+	if k, ok := strings.CutSuffix(kind, "q"); ok {
+		kind, form = k, "q"
+	} else if k, ok := strings.CutSuffix(kind, "p"); ok {
+		kind, form = k, "p"
+	}
 	shards := 0
 	switch {
 	case kind == "h" && len(fields) >= 2:
@@ -236,7 +292,7 @@ func parseIndex(name string) (index, bool) {
 	default:
 		return index{}, false
 	}
-	return makeIndex(name, fields, shards, printable), true
+	return makeIndex(name, fields, shards, form), true
 }
 
 // shardOf returns the shard of id in a sharded index of n shards.
@@ -853,13 +909,14 @@ func (s *Service) finishIndex(ctx context.Context, table string, ix index, appea
 }
 
 // backfill sets ix's attributes on every document that should be in it
-// and is not: a Scan for items holding the fields but not the index
-// attribute, each updated on the condition that its revision is still the
-// one read. A failed condition means a newer write, which set the
-// attributes itself (or the document is gone).
+// and is not: a Scan for items holding the fields but not both index
+// attributes (one may be another index's already), each updated on the
+// condition that its revision is still the one read. A failed condition
+// means a newer write, which set the attributes itself (or the document
+// is gone).
 func (s *Service) backfill(ctx context.Context, table string, ix index) error {
 	b := newExprBuilder()
-	parts := []string{"attribute_not_exists(" + b.path(ix.hashAttr) + ")"}
+	parts := []string{"(attribute_not_exists(" + b.path(ix.hashAttr) + ") OR attribute_not_exists(" + b.path(ix.sortAttr) + "))"}
 	for _, f := range ix.fields {
 		parts = append(parts, "attribute_exists("+b.path(f)+")")
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"maps"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -519,45 +518,88 @@ func TestIndexCreationWaitsForTheTablesLease(t *testing.T) {
 }
 
 // TestIndexAttributeNames: a new index's key attributes are short (they
-// travel with every item), and two indexes whose names' digests start
-// alike still get attributes of their own.
+// travel with every item), attributes that hold the same keys are one
+// attribute, and an attribute whose digest starts like another's that
+// holds something else gets a name of its own.
 func TestIndexAttributeNames(t *testing.T) {
-	a, err := newIndex([]string{"team"}, DefaultIndexShards)
-	if err != nil {
-		t.Fatal(err)
+	mk := func(shards int, fields ...string) index {
+		t.Helper()
+		ix, err := newIndex(fields, shards)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ix
 	}
+	a := mk(DefaultIndexShards, "team")
 	if len(a.hashAttr) != 7 || len(a.sortAttr) != 7 || !strings.HasPrefix(a.hashAttr, indexAttrPrefix) || a.hashAttr == a.sortAttr {
 		t.Fatalf("attributes %q, %q; want 7 bytes each, distinct, starting %q", a.hashAttr, a.sortAttr, indexAttrPrefix)
 	}
-	// Find an index whose four digest digits are a's.
+	score, teamScore, four := mk(DefaultIndexShards, "score"), mk(0, "team", "score"), mk(4, "score")
+	for _, c := range []struct {
+		what       string
+		same, want bool
+	}{
+		{"one-shard indexes' hash", a.hashAttr == score.hashAttr, true},
+		{"[score] and [team, score] sort", score.sortAttr == teamScore.sortAttr, true},
+		{"[team] and [score] sort", a.sortAttr == score.sortAttr, false},
+		{"one and four shards' hash", score.hashAttr == four.hashAttr, false},
+		{"four shards' and one shard's sort on score", score.sortAttr == four.sortAttr, true},
+		{"[team, score] hash and [team] hash", teamScore.hashAttr == a.hashAttr, false},
+		{"[team, score] hash and [team, name] hash", teamScore.hashAttr == mk(0, "team", "name").hashAttr, true},
+		{"[team, score] and [team, score, name] sort", teamScore.sortAttr == mk(0, "team", "score", "name").sortAttr, false},
+	} {
+		if c.same != c.want {
+			t.Errorf("%s: shared = %v, want %v", c.what, c.same, c.want)
+		}
+	}
+	// Sharing keeps the names: next to each other they stay as they are.
+	if got := teamScore.withTagFree([]index{a, score}); got.hashAttr != teamScore.hashAttr || got.sortAttr != teamScore.sortAttr {
+		t.Fatalf("[team, score] next to [score] took %q, %q; want %q, %q", got.hashAttr, got.sortAttr, teamScore.hashAttr, teamScore.sortAttr)
+	}
+	// Find an index whose sort attribute's four digest digits are a's.
 	var b index
 	for i := 0; ; i++ {
 		if i > 1<<22 {
 			t.Fatal("no colliding name found")
 		}
-		c, err := newIndex([]string{"f" + strconv.Itoa(i)}, DefaultIndexShards)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if c.hashAttr == a.hashAttr {
+		if c := mk(DefaultIndexShards, "f"+strconv.Itoa(i)); c.sortAttr == a.sortAttr {
 			b = c
 			break
 		}
 	}
 	b = b.withTagFree([]index{a})
-	if b.hashAttr == a.hashAttr || b.sortAttr == a.sortAttr || len(b.hashAttr) != 8 {
-		t.Fatalf("colliding index got %q, %q next to %q, %q; want distinct ones one digit longer", b.hashAttr, b.sortAttr, a.hashAttr, a.sortAttr)
+	if b.sortAttr == a.sortAttr || len(b.sortAttr) != 8 || b.hashAttr != a.hashAttr {
+		t.Fatalf("colliding index got %q, %q next to %q, %q; want a sort attribute of its own one digit longer, and the shared hash", b.hashAttr, b.sortAttr, a.hashAttr, a.sortAttr)
 	}
-	if again := a.withTagFree([]index{a, b}); again.hashAttr != a.hashAttr {
-		t.Fatalf("an index next to itself changed its attributes to %q", again.hashAttr)
+	if again := a.withTagFree([]index{a, b}); again.hashAttr != a.hashAttr || again.sortAttr != a.sortAttr {
+		t.Fatalf("an index next to itself changed its attributes to %q, %q", again.hashAttr, again.sortAttr)
+	}
+	// An index of the version before names its attributes after itself,
+	// and holds the same printable keys: a new index may share with it
+	// only where the names and what they hold agree, which they never do
+	// by name here.
+	old, ok := parseIndex(strings.Replace(score.name, ".s1q.", ".s1p.", 1))
+	if !ok || !old.printable || old.shared || old.hashAttr == score.hashAttr {
+		t.Fatalf("the version before's index read back as %+v", old)
 	}
 }
 
-// TestIndexOfAnEarlierVersionKeepsServing: an index created with the
-// 19-byte attribute names of earlier versions is read by the names its
-// key schema records: EnsureIndex finishes it, writes maintain those
-// attributes and queries are served by it.
+// TestIndexOfAnEarlierVersionKeepsServing: an index created by an
+// earlier version (the 19-byte attribute names and IndexKey text of the
+// first ones, or the printable keys of the version before, named after
+// the index) is read by the names its key schema records: EnsureIndex
+// finishes it, writes maintain those attributes in its own form and
+// queries are served by it.
 func TestIndexOfAnEarlierVersionKeepsServing(t *testing.T) {
+	for _, form := range []string{"", "p"} {
+		t.Run("kind=s1"+form, func(t *testing.T) {
+			t.Parallel()
+			earlierIndexKeepsServing(t, form)
+		})
+	}
+}
+
+func earlierIndexKeepsServing(t *testing.T, form string) {
 	s := newServer(t, nil)
 	ctx, coll := context.Background(), dbtest.Collection(t)
 	table := s.table(coll)
@@ -565,14 +607,12 @@ func TestIndexOfAnEarlierVersionKeepsServing(t *testing.T) {
 	if _, err := s.Save(ctx, coll, "before", dbservice.Doc{"team": "red"}); err != nil {
 		t.Fatal(err)
 	}
-	// Earlier versions named it without the "p" of printable keys, and
-	// stored IndexKey text itself.
 	current, err := newIndex([]string{"team"}, DefaultIndexShards)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ix, ok := parseIndex(strings.Replace(current.name, ".s1p.", ".s1.", 1))
-	if !ok || ix.printable {
+	ix, ok := parseIndex(strings.Replace(current.name, ".s1q.", ".s1"+form+".", 1))
+	if !ok || ix.printable != (form == "p") || ix.shared {
 		t.Fatalf("an earlier version's index name is not read back as one: %+v", ix)
 	}
 	sum := sha256.Sum256([]byte(ix.name))
@@ -606,23 +646,27 @@ func TestIndexOfAnEarlierVersionKeepsServing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if out.Item[hash] == nil || out.Item[sort] == nil || out.Item[a7(ix).hashAttr] != nil {
-			t.Fatalf("%s: item attributes %v; want the index's own %s and %s only", id, slices.Sorted(maps.Keys(out.Item)), hash, sort)
+		var attrs []string
+		for k := range out.Item {
+			if strings.HasPrefix(k, indexAttrPrefix) {
+				attrs = append(attrs, k)
+			}
 		}
-		if got, want := out.Item[sort].(*types.AttributeValueMemberS).Value, dbservice.IndexKey("red")+dbservice.IndexKey(id); got != want {
-			t.Fatalf("%s: sort key %q, want the earlier versions' form %q", id, got, want)
+		if slices.Sort(attrs); !slices.Equal(attrs, []string{hash, sort}) {
+			t.Fatalf("%s: index attributes %v; want the index's own %s and %s only", id, attrs, hash, sort)
+		}
+		want := dbservice.IndexKey("red") + dbservice.IndexKey(id)
+		if form == "p" {
+			want = printableKey(want)
+		}
+		if got := out.Item[sort].(*types.AttributeValueMemberS).Value; got != want {
+			t.Fatalf("%s: sort key %q, want the earlier version's form %q", id, got, want)
 		}
 	}
 	p, err := s.Query(ctx, coll, dbservice.Query{Where: []dbservice.Cond{dbservice.Where("team", dbservice.Eq, "red")}})
 	if err != nil || len(p.Docs) != 2 || p.Stats.Index != ix.name {
 		t.Fatalf("Query = %d docs, index %q, %v; want both documents from %s", len(p.Docs), p.Stats.Index, err, ix.name)
 	}
-}
-
-// a7 is ix with the attribute names a new index would get.
-func a7(ix index) index {
-	ix.setTag(shortTagDigits)
-	return ix
 }
 
 // TestPrintableKeysKeepTheOrder: printableKey keeps the order and the
