@@ -57,6 +57,13 @@ func encodeItem(id, rev string, doc dbservice.Doc) (map[string]types.AttributeVa
 // (zero: never): the item then also carries ExpiresField and the TTL
 // attribute, counted in its size.
 func encodeItemExpiring(id, rev string, doc dbservice.Doc, expires time.Time) (map[string]types.AttributeValue, error) {
+	item, _, err := encodeItemSized(id, rev, doc, expires)
+	return item, err
+}
+
+// encodeItemSized is encodeItemExpiring that also returns the item's size
+// as DynamoDB counts it, which index attributes add to (addIndexAttrs).
+func encodeItemSized(id, rev string, doc dbservice.Doc, expires time.Time) (map[string]types.AttributeValue, int, error) {
 	e := encoder{}
 	item := make(map[string]types.AttributeValue, len(doc)+2)
 	for k, v := range doc {
@@ -64,7 +71,7 @@ func encodeItemExpiring(id, rev string, doc dbservice.Doc, expires time.Time) (m
 		e.size += len(k)
 		av, err := e.value(v, 2)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		item[k] = av
 	}
@@ -77,9 +84,14 @@ func encodeItemExpiring(id, rev string, doc dbservice.Doc, expires time.Time) (m
 		e.size += len(expiresAttr) + len(text.Value) + len(ttlAttr) + 1 + (len(ttl.Value)+1)/2
 	}
 	if e.size > MaxItemBytes {
-		return nil, &validate.Error{Field: "doc", Reason: "item of " + strconv.Itoa(e.size) + " bytes exceeds DynamoDB's " + strconv.Itoa(MaxItemBytes) + "-byte limit"}
+		return nil, 0, tooLarge(e.size, "")
 	}
-	return item, nil
+	return item, e.size, nil
+}
+
+// tooLarge is the refusal of an item of size bytes, with what made it so.
+func tooLarge(size int, with string) error {
+	return &validate.Error{Field: "doc", Reason: "item of " + strconv.Itoa(size) + " bytes" + with + " exceeds DynamoDB's " + strconv.Itoa(MaxItemBytes) + "-byte limit"}
 }
 
 // fail names the field at fault, shortened: field names are data too.

@@ -219,7 +219,9 @@ func putRaw(b *testing.B, s *Service, table string, items []dbservice.BulkItem, 
 			if err != nil {
 				b.Fatal(err)
 			}
-			addIndexAttrs(item, list, it.ID, nd)
+			if err := addIndexAttrs(item, 0, list, it.ID, nd); err != nil {
+				b.Fatal(err)
+			}
 			item["k"] = &types.AttributeValueMemberS{Value: "all"}
 			reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: item}})
 		}

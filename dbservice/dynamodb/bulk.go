@@ -44,6 +44,7 @@ func (s *Service) SaveMany(ctx context.Context, coll string, items []dbservice.B
 	}
 	reqs := make([]types.WriteRequest, 0, len(items))
 	docs := make([]dbservice.BulkItem, 0, len(items)) // the normalized documents of reqs
+	sizes := make([]int, 0, len(items))               // the sizes of reqs' items
 	pos := make(map[string]int, len(items))
 	for _, it := range items {
 		if err := dbservice.CheckID(it.ID); err != nil {
@@ -53,17 +54,17 @@ func (s *Service) SaveMany(ctx context.Context, coll string, items []dbservice.B
 		if err != nil {
 			return fail("save-many", coll, it.ID, err)
 		}
-		item, err := encodeItem(it.ID, newRev(), nd)
+		item, size, err := encodeItemSized(it.ID, newRev(), nd, time.Time{})
 		if err != nil {
 			return fail("save-many", coll, it.ID, err)
 		}
 		req := types.WriteRequest{PutRequest: &types.PutRequest{Item: item}}
 		if i, dup := pos[it.ID]; dup {
-			reqs[i], docs[i] = req, dbservice.BulkItem{ID: it.ID, Doc: nd}
+			reqs[i], docs[i], sizes[i] = req, dbservice.BulkItem{ID: it.ID, Doc: nd}, size
 			continue
 		}
 		pos[it.ID] = len(reqs)
-		reqs, docs = append(reqs, req), append(docs, dbservice.BulkItem{ID: it.ID, Doc: nd})
+		reqs, docs, sizes = append(reqs, req), append(docs, dbservice.BulkItem{ID: it.ID, Doc: nd}), append(sizes, size)
 	}
 	if len(reqs) == 0 {
 		return nil
@@ -75,7 +76,9 @@ func (s *Service) SaveMany(ctx context.Context, coll string, items []dbservice.B
 		return fail("save-many", coll, "", classify(ctx, err))
 	}
 	for i, req := range reqs {
-		addIndexAttrs(req.PutRequest.Item, list, docs[i].ID, docs[i].Doc)
+		if err := addIndexAttrs(req.PutRequest.Item, sizes[i], list, docs[i].ID, docs[i].Doc); err != nil {
+			return fail("save-many", coll, docs[i].ID, err)
+		}
 	}
 	table := s.table(coll)
 	err = s.write(ctx, coll, func() error {

@@ -25,8 +25,10 @@
 // the order and costs no JSON escapes), so that an indexed field may hold
 // values of any type. Every
 // item carries two such attributes per index (7-byte names, plus the
-// keys), which DynamoDB stores and returns with the item, so each index
-// makes every read of the collection a little dearer. Query
+// keys), one fewer where another index holds the same key (every
+// one-shard index shares the hash, and [a, b] sorts on b as [b] does),
+// which DynamoDB stores and returns with the item, so each index makes
+// every read of the collection a little dearer. Query
 // reads it (Query on each shard of a one-field index, merged; Query on
 // one partition of a multi-field index) for the plans dbservice.PlanQuery
 // picks. Index reads are eventually consistent, as DynamoDB's global

@@ -251,7 +251,7 @@ func (s *Service) Save(ctx context.Context, coll, id string, doc dbservice.Doc, 
 		return "", fail("save", coll, id, err)
 	}
 	rev := newRev()
-	item, err := encodeItemExpiring(id, rev, nd, o.ExpiresAt)
+	item, size, err := encodeItemSized(id, rev, nd, o.ExpiresAt)
 	if err != nil {
 		return "", fail("save", coll, id, err)
 	}
@@ -259,7 +259,9 @@ func (s *Service) Save(ctx context.Context, coll, id string, doc dbservice.Doc, 
 	if err != nil {
 		return "", fail("save", coll, id, classify(ctx, err))
 	}
-	addIndexAttrs(item, list, id, nd)
+	if err := addIndexAttrs(item, size, list, id, nd); err != nil {
+		return "", fail("save", coll, id, err)
+	}
 	in := &dynamodb.PutItemInput{TableName: aws.String(s.table(coll)), Item: item}
 	now := time.Now()
 	b := newExprBuilder()

@@ -590,14 +590,27 @@ func (s *Service) setIndexes(table string, list []index) {
 }
 
 // addIndexAttrs sets the attributes of every index in list on item, the
-// encoding of doc under id.
-func addIndexAttrs(item map[string]types.AttributeValue, list []index, id string, doc dbservice.Doc) {
+// encoding of doc under id, of size bytes (encodeItemSized). DynamoDB
+// counts them in the item's size: an item they take past MaxItemBytes is
+// refused here (ErrInvalid), before anything is sent, not by DynamoDB
+// (which would refuse a whole batch of SaveMany, after other batches).
+func addIndexAttrs(item map[string]types.AttributeValue, size int, list []index, id string, doc dbservice.Doc) error {
 	for i := range list {
-		if h, sk, ok := list[i].attrs(id, doc); ok {
-			item[list[i].hashAttr] = &types.AttributeValueMemberS{Value: h}
-			item[list[i].sortAttr] = &types.AttributeValueMemberS{Value: sk}
+		h, sk, ok := list[i].attrs(id, doc)
+		if !ok {
+			continue
+		}
+		for _, a := range [2][2]string{{list[i].hashAttr, h}, {list[i].sortAttr, sk}} {
+			if _, shared := item[a[0]]; !shared {
+				size += len(a[0]) + len(a[1])
+			}
+			item[a[0]] = &types.AttributeValueMemberS{Value: a[1]}
 		}
 	}
+	if size > MaxItemBytes {
+		return tooLarge(size, " with its index keys")
+	}
+	return nil
 }
 
 // touchesIndex reports whether an update of path can change a value an
@@ -636,7 +649,10 @@ func touchesIndex(list []index, path string) bool {
 // the text itself and keep it, and those versions ignore an index of the
 // new form, so upgrade every process writing a collection before adding
 // an index to it), never the fields themselves, so a field may hold
-// values of any type. A document that lacks one of the
+// values of any type. Indexes whose keys hold the same values share the
+// attribute, so that items stay small: every one-shard index hashes on
+// one attribute, and EnsureIndex(coll, "team", "score") sorts on the
+// attribute EnsureIndex(coll, "score") sorts on. A document that lacks one of the
 // fields is not in the index.
 //
 // Creating an index updates the table, waits until the index is ACTIVE,

@@ -22,6 +22,7 @@ import (
 	"github.com/securedb-go/securedb/dbservice"
 	"github.com/securedb-go/securedb/dbservice/dbtest"
 	"github.com/securedb-go/securedb/dbservice/memory"
+	"github.com/securedb-go/securedb/validate"
 )
 
 // indexDocs are 300 documents whose indexed fields hold every kind of
@@ -720,5 +721,78 @@ func TestPrintableKeysKeepTheOrder(t *testing.T) {
 	_, sort, _ := ix.attrs("d1", dbservice.Doc{"team": "red"})
 	if want := printableKey(dbservice.IndexKey("red") + dbservice.IndexKey("d1")); sort != want || strings.Contains(sort, "\x01") {
 		t.Fatalf("stored sort key %q, want %q", sort, want)
+	}
+}
+
+// TestIndexKeysCountInTheItemSize: DynamoDB counts index attributes in an
+// item's 400 KB. An item they take exactly to the limit is stored (the
+// counting agrees with DynamoDB's), one byte more is ErrInvalid before
+// anything is written: for Save, Update and SaveMany, whose other items
+// are not written either.
+func TestIndexKeysCountInTheItemSize(t *testing.T) {
+	// The default Limits keep documents to 256 KB, which leaves room for
+	// any index keys; a service that raises them meets DynamoDB's limit.
+	s := newServer(t, nil, func(c *Config) { c.Limits = validate.Limits{MaxDocBytes: -1, MaxStringLen: -1} })
+	ctx, coll := context.Background(), dbtest.Collection(t)
+	t.Cleanup(func() { dropTableT(t, s, s.table(coll)) })
+	for _, f := range [][]string{{"n"}, {"team", "n"}} {
+		if err := s.EnsureIndex(ctx, coll, f...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list, err := s.indexes(ctx, s.table(coll))
+	if err != nil || len(list) != 2 {
+		t.Fatalf("indexes: %v, %v", list, err)
+	}
+	// size is the filler that makes the item of id exactly the limit.
+	size := func(id string) int {
+		doc := dbservice.Doc{"team": "red", "n": 1.0}
+		attrs := map[string]int{}
+		for _, ix := range list {
+			h, sk, ok := ix.attrs(id, doc)
+			if !ok {
+				t.Fatalf("%s: not in the index", id)
+			}
+			attrs[ix.hashAttr], attrs[ix.sortAttr] = len(h), len(sk)
+		}
+		if len(attrs) != 3 {
+			t.Fatalf("index attributes %v; want three: [n]'s hash, the sort both share, [team, n]'s hash", attrs)
+		}
+		n := MaxItemBytes - (len(idAttr) + len(id) + len(revAttr) + len(newRev()) + len("team") + len("red") + len("n") + 2 + len("s"))
+		for name, v := range attrs {
+			n -= len(name) + v
+		}
+		return n
+	}
+	doc := func(id string, over int) dbservice.Doc {
+		return dbservice.Doc{"team": "red", "n": 1.0, "s": strings.Repeat("a", size(id)+over)}
+	}
+	if _, err := s.Save(ctx, coll, "at-limit", doc("at-limit", 0)); err != nil {
+		t.Fatalf("an item of exactly %d bytes with its index keys: %v", MaxItemBytes, err)
+	}
+	if p, err := s.Query(ctx, coll, dbservice.Query{Where: []dbservice.Cond{dbservice.Where("team", dbservice.Eq, "red")}, Fields: []string{"team"}}); err != nil || len(p.Docs) != 1 {
+		t.Fatalf("the item at the limit in its index: %d docs, %v", len(p.Docs), err)
+	}
+	refused := func(what string, err error) {
+		t.Helper()
+		if !errors.Is(err, dbservice.ErrInvalid) || !strings.Contains(err.Error(), "with its index keys") {
+			t.Fatalf("%s one byte over with its index keys: %v; want ErrInvalid naming the index keys", what, err)
+		}
+	}
+	_, err = s.Save(ctx, coll, "over", doc("over", 1))
+	refused("Save", err)
+	// The filler of "at-limit" one byte longer, through read-modify-write
+	// (n is indexed).
+	_, err = s.Update(ctx, coll, "at-limit", []dbservice.Mutation{dbservice.Set("n", 1.0), dbservice.Set("s", strings.Repeat("a", size("at-limit")+1))})
+	refused("Update", err)
+	err = s.SaveMany(ctx, coll, []dbservice.BulkItem{{ID: "small", Doc: dbservice.Doc{"team": "red"}}, {ID: "over", Doc: doc("over", 1)}})
+	refused("SaveMany", err)
+	for _, id := range []string{"over", "small"} {
+		if _, err := s.Get(ctx, coll, id); !errors.Is(err, dbservice.ErrNotFound) {
+			t.Fatalf("Get(%s) after the refusals: %v; want ErrNotFound (nothing written)", id, err)
+		}
+	}
+	if got, err := s.Get(ctx, coll, "at-limit"); err != nil || len(got["s"].(string)) != size("at-limit") {
+		t.Fatalf("the item at the limit changed: %v", err)
 	}
 }

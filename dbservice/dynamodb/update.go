@@ -339,11 +339,13 @@ func (s *Service) updateRMW(ctx context.Context, coll, id string, mods []dbservi
 			return "", fail("update", coll, id, err)
 		}
 		rev := newRev()
-		newItem, err := encodeItemExpiring(id, rev, nd, expires)
+		newItem, size, err := encodeItemSized(id, rev, nd, expires)
 		if err != nil {
 			return "", fail("update", coll, id, err)
 		}
-		addIndexAttrs(newItem, list, id, nd)
+		if err := addIndexAttrs(newItem, size, list, id, nd); err != nil {
+			return "", fail("update", coll, id, err)
+		}
 		b := newExprBuilder()
 		in := &dynamodb.PutItemInput{TableName: aws.String(table), Item: newItem}
 		if item == nil {
