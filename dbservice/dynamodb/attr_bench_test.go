@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/securedb-go/securedb/dbservice"
 )
 
 // benchItem is an item as an indexed collection stores it: the document,
@@ -27,13 +29,38 @@ func benchItem() map[string]types.AttributeValue {
 }
 
 // BenchmarkDecodeItem is the provider's work per item of a page: one
-// decodeItem (an eq page of 10 does it ten times).
+// decodeItem (an eq page of 10 does it ten times), and the same by
+// refDecodeItem, the version before.
 func BenchmarkDecodeItem(b *testing.B) {
 	item := benchItem()
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := decodeItem(item); err != nil {
-			b.Fatal(err)
-		}
+	for _, v := range []struct {
+		name   string
+		decode func(map[string]types.AttributeValue) (dbservice.Doc, error)
+	}{{"ref", refDecodeItem}, {"now", decodeItem}} {
+		b.Run(v.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := v.decode(item); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkParseNumber is the reading of a stored integer, as most numbers
+// of a document are, by parseNumber and by refParseNumber (ParseFloat).
+func BenchmarkParseNumber(b *testing.B) {
+	for _, v := range []struct {
+		name  string
+		parse func(string) (float64, error)
+	}{{"ref", refParseNumber}, {"now", parseNumber}} {
+		b.Run(v.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := v.parse("107"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

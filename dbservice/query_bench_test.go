@@ -2,6 +2,7 @@ package dbservice_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/securedb-go/securedb/dbservice"
 	"github.com/securedb-go/securedb/validate"
@@ -72,6 +73,22 @@ func BenchmarkCheckQueryWith(b *testing.B) {
 	for b.Loop() {
 		if _, err := dbservice.CheckQueryWith(q, validate.Limits{}); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkMatchItem is the check a provider makes of every item it reads
+// (an eq page of 10 makes it ten times): Expired, then Match against the
+// query's conditions.
+func BenchmarkMatchItem(b *testing.B) {
+	doc := dbservice.Doc{"_id": "d000111", "_rev": "2VbX7sozEHVzWdnu", "created_at": "2026-01-01T00:01:51.000000000Z",
+		"name": "agent 111", "score": 107.0, "team": "team-11"}
+	q := benchEqQuery(b)
+	now := time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		if dbservice.Expired(doc, now) || !dbservice.Match(doc, q.Where) {
+			b.Fatal("the item does not match")
 		}
 	}
 }
