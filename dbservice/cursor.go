@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"hash"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -44,7 +45,37 @@ const cursorContext = "securedb cursor v1"
 type CursorSigner struct {
 	key       []byte
 	ephemeral bool
+	// scratch holds *cursorScratch: every page signs or checks a cursor,
+	// and a keyed HMAC that Reset restores from its saved state is cheaper
+	// than hmac.New, which hashes two key blocks and allocates five objects.
+	scratch sync.Pool
 }
+
+// cursorScratch is what one Encode or Decode works in: the signer's keyed
+// HMAC, a JSON encoder writing to buf, raw for the cursor's bytes (state
+// JSON ‖ tag), msg for the message the tag covers (and then the cursor's
+// text), sum for the tag.
+type cursorScratch struct {
+	mac hash.Hash
+	buf bytes.Buffer
+	enc *json.Encoder
+	raw []byte
+	msg []byte
+	sum [sha256.Size]byte
+	q   cursorQuery
+}
+
+// cursorQuery is the part of a query a cursor is bound to. The encoding
+// of its fields (names, omitempty) is part of the cursor format.
+type cursorQuery struct {
+	W []Cond
+	F []string
+	O []Order `json:",omitempty"`
+}
+
+// maxPooledScratch bounds the buffers kept for reuse, so that one huge
+// query does not pin its memory in the pool.
+const maxPooledScratch = 64 << 10
 
 // NewCursorSigner returns a signer for key, which must hold at least
 // MinCursorKeyLen bytes (use random bytes from a secret manager, such as
@@ -85,12 +116,18 @@ func (s *CursorSigner) Ephemeral() bool { return s.orDefault().ephemeral }
 // Encode returns an opaque cursor holding state (any JSON-encodable
 // provider position) for collection and q.
 func (s *CursorSigner) Encode(collection string, q Query, state any) (string, error) {
-	payload, err := json.Marshal(state)
+	s = s.orDefault()
+	sc := s.getScratch()
+	defer s.putScratch(sc)
+	payload, err := sc.json(state)
 	if err != nil {
 		return "", err
 	}
-	out := s.orDefault().tag(nil, collection, q, payload)
-	return base64.RawURLEncoding.EncodeToString(append(payload, out...)), nil
+	sc.raw = append(sc.raw[:0], payload...) // tag reuses buf
+	sum := s.tag(sc, collection, q, sc.raw)
+	sc.raw = append(sc.raw, sum...)
+	sc.msg = base64.RawURLEncoding.AppendEncode(sc.msg[:0], sc.raw)
+	return string(sc.msg), nil
 }
 
 // Decode reads a cursor that Encode made, with the same key, collection
@@ -98,44 +135,98 @@ func (s *CursorSigner) Encode(collection string, q Query, state any) (string, er
 // validate the state's contents (an ID in it, for example): the tag proves
 // the state came from a provider holding the key, not that it is sound.
 func (s *CursorSigner) Decode(collection string, q Query, cursor string, state any) error {
-	bad := &validate.Error{Field: "query.cursor", Reason: "not a cursor this service issued for this query and collection"}
 	if err := validate.Cursor(cursor); err != nil {
 		return err
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(cursor)
+	s = s.orDefault()
+	sc := s.getScratch()
+	defer s.putScratch(sc)
+	sc.msg = append(sc.msg[:0], cursor...)
+	raw, err := base64.RawURLEncoding.AppendDecode(sc.raw[:0], sc.msg)
+	sc.raw = raw
 	if err != nil || len(raw) < sha256.Size {
-		return bad
+		return errForeignCursor()
 	}
 	payload, got := raw[:len(raw)-sha256.Size], raw[len(raw)-sha256.Size:]
-	if !hmac.Equal(got, s.orDefault().tag(nil, collection, q, payload)) {
-		return bad
+	if !hmac.Equal(got, s.tag(sc, collection, q, payload)) {
+		return errForeignCursor()
 	}
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(state); err != nil || dec.More() {
-		return bad
+		return errForeignCursor()
 	}
 	return nil
 }
 
-// tag appends the HMAC of the cursor's context, collection, query and
-// payload to dst. Lengths prefix the variable parts, so no two inputs
-// share an encoding.
-func (s *CursorSigner) tag(dst []byte, collection string, q Query, payload []byte) []byte {
-	m := hmac.New(sha256.New, s.key)
-	// Conditions and fields are already validated and normalized, so their
-	// JSON encoding is deterministic.
-	qj, _ := json.Marshal(struct {
-		W []Cond
-		F []string
-		O []Order `json:",omitempty"`
-	}{q.Where, q.Fields, q.OrderBy})
-	for _, part := range [][]byte{[]byte(cursorContext), []byte(collection), qj, payload} {
-		m.Write(strconv.AppendInt(nil, int64(len(part)), 10))
-		m.Write([]byte{':'})
-		m.Write(part)
+// errForeignCursor is Decode's one answer to a cursor it did not issue,
+// whatever is wrong with it.
+func errForeignCursor() error {
+	return &validate.Error{Field: "query.cursor", Reason: "not a cursor this service issued for this query and collection"}
+}
+
+// getScratch returns a scratch with an empty buffer and an HMAC under s's
+// key, reset.
+func (s *CursorSigner) getScratch() *cursorScratch {
+	sc, _ := s.scratch.Get().(*cursorScratch)
+	if sc == nil {
+		sc = &cursorScratch{mac: hmac.New(sha256.New, s.key)}
+		sc.enc = json.NewEncoder(&sc.buf)
 	}
-	return m.Sum(dst)
+	sc.mac.Reset()
+	return sc
+}
+
+// putScratch returns sc to the pool without references into the query it
+// worked on, unless one huge cursor or query grew it.
+func (s *CursorSigner) putScratch(sc *cursorScratch) {
+	sc.q = cursorQuery{}
+	if sc.buf.Cap() > maxPooledScratch || cap(sc.raw) > maxPooledScratch || cap(sc.msg) > maxPooledScratch {
+		return
+	}
+	sc.buf.Reset()
+	s.scratch.Put(sc)
+}
+
+// json returns what json.Marshal returns for v, in sc.buf, which it
+// empties first.
+func (sc *cursorScratch) json(v any) ([]byte, error) {
+	sc.buf.Reset()
+	if err := sc.enc.Encode(v); err != nil {
+		return nil, err
+	}
+	sc.buf.Truncate(sc.buf.Len() - 1) // the newline Encode ends with
+	return sc.buf.Bytes(), nil
+}
+
+// tag returns the HMAC of the cursor's context, collection, query and
+// payload, in sc.sum; it uses sc.buf and sc.msg, so payload must be in
+// neither. Lengths prefix the variable parts, so no two inputs share an
+// encoding.
+func (s *CursorSigner) tag(sc *cursorScratch, collection string, q Query, payload []byte) []byte {
+	// Conditions and fields are already validated and normalized, so their
+	// JSON encoding is deterministic. The query is passed by pointer so
+	// that it need not be copied into an interface.
+	sc.q = cursorQuery{q.Where, q.Fields, q.OrderBy}
+	qj, err := sc.json(&sc.q)
+	if err != nil {
+		qj = nil // as json.Marshal's result was, unchecked, before
+	}
+	msg := sc.msg[:0]
+	msg = appendPart(msg, cursorContext)
+	msg = appendPart(msg, collection)
+	msg = appendPart(msg, qj)
+	msg = appendPart(msg, payload)
+	sc.msg = msg
+	sc.mac.Write(msg)
+	return sc.mac.Sum(sc.sum[:0])
+}
+
+// appendPart appends part to msg as its decimal length, ':' and its bytes.
+func appendPart[T string | []byte](msg []byte, part T) []byte {
+	msg = strconv.AppendInt(msg, int64(len(part)), 10)
+	msg = append(msg, ':')
+	return append(msg, part...)
 }
 
 // Finding reports ItemCursorKey: Pass with a configured key, Warn with the

@@ -1,10 +1,6 @@
 package dbservice
 
-import (
-	"iter"
-	"slices"
-	"strings"
-)
+import "strings"
 
 // Path joins field names into one dotted path that addresses them exactly,
 // whatever they hold: "." and "\" inside a name are escaped with "\", so
@@ -57,13 +53,4 @@ func SplitPath(path string) []string {
 		}
 	}
 	return append(names, cur.String())
-}
-
-// pathNames yields the names of a path without allocating a slice for the
-// common path with no escapes: Match looks paths up once per document.
-func pathNames(path string) iter.Seq[string] {
-	if !strings.Contains(path, `\`) {
-		return strings.SplitSeq(path, ".")
-	}
-	return slices.Values(SplitPath(path))
 }

@@ -18,12 +18,12 @@ func TestPathRoundTrip(t *testing.T) {
 		if got := SplitPath(p); !reflect.DeepEqual(got, names) {
 			t.Errorf("SplitPath(Path(%q)) = %q via %q", names, got, p)
 		}
-		var viaSeq []string
-		for n := range pathNames(p) {
-			viaSeq = append(viaSeq, n)
+		var nested any = "leaf"
+		for i := len(names) - 1; i >= 0; i-- {
+			nested = map[string]any{names[i]: nested}
 		}
-		if !reflect.DeepEqual(viaSeq, names) {
-			t.Errorf("pathNames(%q) = %q, want %q", p, viaSeq, names)
+		if v, ok := Lookup(nested.(map[string]any), p); !ok || v != "leaf" {
+			t.Errorf("Lookup(%q) = %v, %v; want the leaf under %q", p, v, ok, names)
 		}
 	}
 	if got := Path("files", "main.py"); got != `files.main\.py` {

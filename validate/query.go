@@ -51,11 +51,14 @@ func FieldPath(path string) error {
 	if path == "" || len(path) > MaxPathLen {
 		return invalid("query.field", "must be 1 to "+strconv.Itoa(MaxPathLen)+" bytes", path)
 	}
-	segs := strings.Split(path, ".")
-	if len(segs) > MaxPathSegments {
+	// Every query checks its paths: counting and walking the segments
+	// spares the slice strings.Split would allocate.
+	if strings.Count(path, ".") >= MaxPathSegments {
 		return invalid("query.field", "more than "+strconv.Itoa(MaxPathSegments)+" segments", path)
 	}
-	for i, s := range segs {
+	for i, rest, more := 0, path, true; more; i++ {
+		var s string
+		s, rest, more = strings.Cut(rest, ".")
 		switch {
 		case !idChars(s):
 			reason := "segments must match " + DefaultIDPattern
@@ -145,7 +148,15 @@ func splitEscaped(path string) ([]string, bool) {
 // refused. Strings follow the default string limit.
 func QueryValue(v any) (any, error) {
 	w := walker{lim: DefaultLimits(), copy: true, fixed: true}
-	out, err := w.value(v, 1)
+	var out any
+	var err error
+	if s, ok := v.(string); ok {
+		// v already holds the string: w.value would copy it into a new
+		// interface, an allocation per condition of every query.
+		out, err = v, w.str(s)
+	} else {
+		out, err = w.value(v, 1)
+	}
 	if err != nil {
 		return nil, invalidNoValue("query.value", err.(*Error).Reason)
 	}

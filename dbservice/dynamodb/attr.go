@@ -194,7 +194,18 @@ var errMalformed = errors.New("stored item is not in the expected form")
 
 // decodeItem returns the document stored in item, with "_id" and "_rev".
 func decodeItem(item map[string]types.AttributeValue) (dbservice.Doc, error) {
-	doc := make(dbservice.Doc, len(item))
+	// Items of an indexed collection hold two keys per index, which the
+	// document leaves out: a map sized for the attributes kept is smaller
+	// (up to eight entries, a single group) and built with fewer
+	// allocations. They are counted as they are decoded, into kept while
+	// they fit: another pass over the item would cost more than it saves.
+	type field struct {
+		k string
+		v any
+	}
+	var kept [16]field
+	n := 0
+	var doc dbservice.Doc
 	for k, av := range item {
 		if k == ttlAttr || strings.HasPrefix(k, indexAttrPrefix) {
 			continue // the TTL twin of ExpiresField and index keys, for DynamoDB alone
@@ -203,7 +214,24 @@ func decodeItem(item map[string]types.AttributeValue) (dbservice.Doc, error) {
 		if err != nil {
 			return nil, err
 		}
+		if doc == nil {
+			if n < len(kept) {
+				kept[n] = field{k, v}
+				n++
+				continue
+			}
+			doc = make(dbservice.Doc, len(item))
+			for _, f := range kept[:n] {
+				doc[f.k] = f.v
+			}
+		}
 		doc[k] = v
+	}
+	if doc == nil {
+		doc = make(dbservice.Doc, n)
+		for _, f := range kept[:n] {
+			doc[f.k] = f.v
+		}
 	}
 	if _, ok := doc[idAttr].(string); !ok {
 		return nil, errMalformed
@@ -275,12 +303,44 @@ func decodeValue(av types.AttributeValue) (any, error) {
 	return nil, errMalformed
 }
 
+// parseNumber reads DynamoDB number text. Integers of up to 15 digits
+// (most stored numbers: counts, scores, years) take a fast path: below
+// 2^53 every such integer is a float64 exactly, so it gives what
+// strconv.ParseFloat gives, -0 included.
 func parseNumber(s string) (float64, error) {
+	if f, ok := smallInt(s); ok {
+		return f, nil
+	}
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil || math.IsInf(f, 0) {
 		return 0, errMalformed
 	}
 	return f, nil
+}
+
+// smallInt returns s as a float64 when s is an optional '-' and 1 to 15
+// decimal digits.
+func smallInt(s string) (float64, bool) {
+	digits := s
+	if len(digits) > 0 && digits[0] == '-' {
+		digits = digits[1:]
+	}
+	if len(digits) == 0 || len(digits) > 15 {
+		return 0, false
+	}
+	var n uint64
+	for i := 0; i < len(digits); i++ {
+		c := digits[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	f := float64(n)
+	if len(digits) < len(s) {
+		f = -f
+	}
+	return f, true
 }
 
 // scalarAttr converts a query value (from dbservice.CheckQuery: nil, bool,

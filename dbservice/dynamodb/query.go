@@ -62,11 +62,12 @@ func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (db
 		return dbservice.Page{}, fail("query", coll, "", err)
 	}
 	budget := dbservice.ScanBudget(ctx, s.budget)
-	list, err := s.indexes(ctx, s.table(coll))
+	table := s.table(coll) // one concatenation per call, not one per use
+	list, err := s.indexes(ctx, table)
 	if err != nil {
 		return dbservice.Page{}, fail("query", coll, "", classify(ctx, err))
 	}
-	plan, ix := s.planIndexes(s.table(coll), q, list)
+	plan, ix := s.planIndexes(table, q, list)
 	if ix != nil && ((len(q.OrderBy) > 0 && !plan.Ordered) || (ix.shards > 0 && budget < 2*ix.shards)) {
 		ix = nil // the index cannot give the order, or the budget cannot reach every shard
 	}
@@ -88,7 +89,7 @@ func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (db
 			if at < 0 {
 				return dbservice.Page{}, fail("query", coll, "", fmt.Errorf("%w: the index this cursor reads is gone; start the query again", dbservice.ErrInvalid))
 			}
-			plan, ix = s.planIndexes(s.table(coll), q, list[at:at+1])
+			plan, ix = s.planIndexes(table, q, list[at:at+1])
 			if ix == nil || (len(q.OrderBy) > 0 && !plan.Ordered) {
 				return dbservice.Page{}, fail("query", coll, "", fmt.Errorf("%w: the cursor does not fit the query", dbservice.ErrInvalid))
 			}
@@ -111,7 +112,7 @@ func (s *Service) Query(ctx context.Context, coll string, q dbservice.Query) (db
 		start = key(st.After)
 	}
 	now := time.Now()
-	in, _ := buildScan(s.table(coll), q, now)
+	in, _ := buildScan(table, q, now)
 	in.ExclusiveStartKey = start
 	scanLimit := q.Limit + 1
 
