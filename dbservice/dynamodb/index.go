@@ -88,7 +88,7 @@ type index struct {
 	fields    []string
 	shards    int // > 0: a sharded index
 	printable bool
-	shared    bool // attribute names from what they hold (keyTag)
+	shared    bool // attribute names from what they hold (holds)
 	hashAttr  string
 	sortAttr  string
 	active    bool
@@ -160,7 +160,7 @@ func newIndex(fields []string, shards int) (index, error) {
 // DynamoDB reads, stores and returns them with every item, so they are
 // short (7 bytes; the 19 of earlier versions cost the raw SDK's own
 // queries 3-5% on DynamoDB Local), and an attribute that holds what
-// another index's attribute holds is that attribute (keyTag): [team,
+// another index's attribute holds is that attribute (holds): [team,
 // score] sorts on score then ID as [score] does, and every index of one
 // shard shares the hash "0", so an item carries four index attributes
 // for these three indexes, not six. withTagFree lengthens the digest
