@@ -46,24 +46,13 @@ type encoder struct {
 }
 
 // encodeItem returns the item for doc (normalized by dbservice.NormalizeDoc)
-// under id with revision rev, or an error wrapping ErrInvalid when DynamoDB
-// would refuse it: too large, nested too deep, or holding a number outside
-// DynamoDB's range. Errors name the field, never its value.
-func encodeItem(id, rev string, doc dbservice.Doc) (map[string]types.AttributeValue, error) {
-	return encodeItemExpiring(id, rev, doc, time.Time{})
-}
-
-// encodeItemExpiring is encodeItem for a document that expires at expires
-// (zero: never): the item then also carries ExpiresField and the TTL
-// attribute, counted in its size.
-func encodeItemExpiring(id, rev string, doc dbservice.Doc, expires time.Time) (map[string]types.AttributeValue, error) {
-	item, _, err := encodeItemSized(id, rev, doc, expires)
-	return item, err
-}
-
-// encodeItemSized is encodeItemExpiring that also returns the item's size
-// as DynamoDB counts it, which index attributes add to (addIndexAttrs).
-func encodeItemSized(id, rev string, doc dbservice.Doc, expires time.Time) (map[string]types.AttributeValue, int, error) {
+// under id with revision rev, and its size as DynamoDB counts it (index
+// attributes add to it: addIndexAttrs), or an error wrapping ErrInvalid
+// when DynamoDB would refuse it: too large, nested too deep, or holding a
+// number outside DynamoDB's range. Errors name the field, never its value.
+// A document that expires at expires (zero: never) also carries
+// ExpiresField and the TTL attribute, counted in its size.
+func encodeItem(id, rev string, doc dbservice.Doc, expires time.Time) (map[string]types.AttributeValue, int, error) {
 	e := encoder{}
 	item := make(map[string]types.AttributeValue, len(doc)+2)
 	for k, v := range doc {

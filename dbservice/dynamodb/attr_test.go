@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -40,7 +41,7 @@ func TestNumbersOutsideDynamoDBsRangeAreRefused(t *testing.T) {
 			if ok != c.ok {
 				t.Fatalf("numberText(%g) ok = %v, want %v", c.f, ok, c.ok)
 			}
-			_, err := encodeItem("x", "r", dbservice.Doc{"n": c.f})
+			_, _, err := encodeItem("x", "r", dbservice.Doc{"n": c.f}, time.Time{})
 			if c.ok != (err == nil) {
 				t.Fatalf("encodeItem with %g: err = %v, want ok %v", c.f, err, c.ok)
 			}
@@ -101,7 +102,7 @@ func TestItemsOverFourHundredKilobytesAreRefused(t *testing.T) {
 		{"one byte over", MaxItemBytes - fixed + 1, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := encodeItem(id, "rev", dbservice.Doc{"s": strings.Repeat("a", c.n)})
+			_, _, err := encodeItem(id, "rev", dbservice.Doc{"s": strings.Repeat("a", c.n)}, time.Time{})
 			if c.ok != (err == nil) {
 				t.Fatalf("err = %v, want ok %v", err, c.ok)
 			}
@@ -132,12 +133,12 @@ func TestNestingBeyondThirtyTwoLevelsIsRefused(t *testing.T) {
 			kind = "lists"
 		}
 		t.Run("31 nested "+kind+" are stored", func(t *testing.T) {
-			if _, err := encodeItem("x", "r", dbservice.Doc{"d": nested(31, "leaf", list)}); err != nil {
+			if _, _, err := encodeItem("x", "r", dbservice.Doc{"d": nested(31, "leaf", list)}, time.Time{}); err != nil {
 				t.Fatal(err)
 			}
 		})
 		t.Run("32 nested "+kind+" are refused", func(t *testing.T) {
-			_, err := encodeItem("x", "r", dbservice.Doc{"d": nested(32, "leaf", list)})
+			_, _, err := encodeItem("x", "r", dbservice.Doc{"d": nested(32, "leaf", list)}, time.Time{})
 			if !errors.Is(err, dbservice.ErrInvalid) {
 				t.Fatalf("err = %v, want ErrInvalid", err)
 			}
@@ -157,7 +158,7 @@ func TestDocumentsRoundTripThroughAttributeValues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	item, err := encodeItem("doc-1", "rev-1", nd)
+	item, _, err := encodeItem("doc-1", "rev-1", nd, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -215,7 +215,7 @@ func putRaw(b *testing.B, s *Service, table string, items []dbservice.BulkItem, 
 			if err != nil {
 				b.Fatal(err)
 			}
-			item, err := encodeItem(it.ID, newRev(), nd)
+			item, _, err := encodeItem(it.ID, newRev(), nd, time.Time{})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -29,7 +29,7 @@ func BenchmarkLibraryVsRawSDK(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	item, err := encodeItem("raw", newRev(), nd)
+	item, _, err := encodeItem("raw", newRev(), nd, time.Time{})
 	if err != nil {
 		b.Fatal(err)
 	}

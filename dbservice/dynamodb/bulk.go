@@ -54,7 +54,7 @@ func (s *Service) SaveMany(ctx context.Context, coll string, items []dbservice.B
 		if err != nil {
 			return fail("save-many", coll, it.ID, err)
 		}
-		item, size, err := encodeItemSized(it.ID, newRev(), nd, time.Time{})
+		item, size, err := encodeItem(it.ID, newRev(), nd, time.Time{})
 		if err != nil {
 			return fail("save-many", coll, it.ID, err)
 		}

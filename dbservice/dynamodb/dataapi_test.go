@@ -280,7 +280,7 @@ func putExpired(t *testing.T, s *Service, coll, id string, doc dbservice.Doc) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	item, err := encodeItemExpiring(id, newRev(), nd, time.Now().Add(-time.Minute))
+	item, _, err := encodeItem(id, newRev(), nd, time.Now().Add(-time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}

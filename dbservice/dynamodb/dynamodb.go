@@ -251,7 +251,7 @@ func (s *Service) Save(ctx context.Context, coll, id string, doc dbservice.Doc, 
 		return "", fail("save", coll, id, err)
 	}
 	rev := newRev()
-	item, size, err := encodeItemSized(id, rev, nd, o.ExpiresAt)
+	item, size, err := encodeItem(id, rev, nd, o.ExpiresAt)
 	if err != nil {
 		return "", fail("save", coll, id, err)
 	}

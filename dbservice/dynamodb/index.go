@@ -590,7 +590,7 @@ func (s *Service) setIndexes(table string, list []index) {
 }
 
 // addIndexAttrs sets the attributes of every index in list on item, the
-// encoding of doc under id, of size bytes (encodeItemSized). DynamoDB
+// encoding of doc under id, of size bytes (encodeItem). DynamoDB
 // counts them in the item's size: an item they take past MaxItemBytes is
 // refused here (ErrInvalid), before anything is sent, not by DynamoDB
 // (which would refuse a whole batch of SaveMany, after other batches).

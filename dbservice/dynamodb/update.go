@@ -339,7 +339,7 @@ func (s *Service) updateRMW(ctx context.Context, coll, id string, mods []dbservi
 			return "", fail("update", coll, id, err)
 		}
 		rev := newRev()
-		newItem, size, err := encodeItemSized(id, rev, nd, expires)
+		newItem, size, err := encodeItem(id, rev, nd, expires)
 		if err != nil {
 			return "", fail("update", coll, id, err)
 		}
