@@ -168,17 +168,13 @@ func newIndex(fields []string, shards int) (index, error) {
 // index keeps the names its key schema records.
 func makeIndex(name string, fields []string, shards int, form string) index {
 	ix := index{name: name, fields: fields, shards: shards, printable: form != "", shared: form == "q"}
-	ix.setTag(shortTagDigits)
+	ix.hashAttr, ix.sortAttr = ix.attrName(true, shortTagDigits), ix.attrName(false, shortTagDigits)
 	return ix
 }
 
 // shortTagDigits is how many hex digits of the digest a new index's
 // attribute names carry.
 const shortTagDigits = 4
-
-func (ix *index) setTag(digits int) {
-	ix.hashAttr, ix.sortAttr = ix.attrName(true, digits), ix.attrName(false, digits)
-}
 
 // attrName is the name of ix's hash (or sort) attribute with digits hex
 // digits of the digest of what it holds (of the index's name, for an
