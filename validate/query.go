@@ -59,18 +59,26 @@ func FieldPath(path string) error {
 	for i, rest, more := 0, path, true; more; i++ {
 		var s string
 		s, rest, more = strings.Cut(rest, ".")
-		switch {
-		case !idChars(s):
-			reason := "segments must match " + DefaultIDPattern
-			if strings.ContainsAny(path, `$\`) {
-				reason += "; Limits.LiteralKeys allows other names, escaped as dbservice.Path does"
-			}
-			return invalid("query.field", reason, path)
-		case i == 0 && s[0] == '_':
-			return invalid("query.field", "system fields other than _id cannot be queried", path)
-		case isDunder(s):
-			return invalid("query.field", "segments of the form __x__ are reserved", path)
+		if err := segmentErr(path, i, s); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// segmentErr checks segment i, s, of path under the default limits.
+func segmentErr(path string, i int, s string) error {
+	switch {
+	case !idChars(s):
+		reason := "segments must match " + DefaultIDPattern
+		if strings.ContainsAny(path, `$\`) {
+			reason += "; Limits.LiteralKeys allows other names, escaped as dbservice.Path does"
+		}
+		return invalid("query.field", reason, path)
+	case i == 0 && s[0] == '_':
+		return invalid("query.field", "system fields other than _id cannot be queried", path)
+	case isDunder(s):
+		return invalid("query.field", "segments of the form __x__ are reserved", path)
 	}
 	return nil
 }

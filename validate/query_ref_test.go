@@ -9,7 +9,8 @@ import (
 )
 
 // refFieldPath is FieldPath as it was before it walked the segments in
-// place (with strings.Split). The differential test compares against it.
+// place (with strings.Split). The differential test compares against it;
+// each segment's verdict, which did not change, is segmentErr's in both.
 func refFieldPath(path string) error {
 	if path == "_id" {
 		return nil
@@ -22,17 +23,8 @@ func refFieldPath(path string) error {
 		return invalid("query.field", "more than "+strconv.Itoa(MaxPathSegments)+" segments", path)
 	}
 	for i, s := range segs {
-		switch {
-		case !idChars(s):
-			reason := "segments must match " + DefaultIDPattern
-			if strings.ContainsAny(path, `$\`) {
-				reason += "; Limits.LiteralKeys allows other names, escaped as dbservice.Path does"
-			}
-			return invalid("query.field", reason, path)
-		case i == 0 && s[0] == '_':
-			return invalid("query.field", "system fields other than _id cannot be queried", path)
-		case isDunder(s):
-			return invalid("query.field", "segments of the form __x__ are reserved", path)
+		if err := segmentErr(path, i, s); err != nil {
+			return err
 		}
 	}
 	return nil
